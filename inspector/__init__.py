@@ -1,0 +1,3 @@
+"""Keras Weight Inspector: open any Keras recurrent model, see its gates, replay it exactly."""
+
+__version__ = "0.1.0"
