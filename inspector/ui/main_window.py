@@ -1,0 +1,432 @@
+"""The main window: menus, recent files, drag & drop, busy state, error banner, docks and tabs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.core.network import RECURRENT_KINDS, ModelFile
+from inspector.ui.session import Session
+from inspector.ui.structure_panel import StructurePanel
+from inspector.ui.weight_panel import WeightPanel
+
+APP_NAME = "Keras Weight Inspector"
+SETTINGS_ORG = SETTINGS_APP = "keras-inspector"
+MAX_RECENT = 10
+MODEL_FILTER = "Keras models and weights (*.h5 *.hdf5 *.keras *.weights.h5 *.hd5);;All files (*)"
+
+_BANNER_STYLES = {
+    "error": "background:#fde2e1; border:1px solid #e0a09c; color:#5c0f0b;",
+    "info": "background:#fff4d6; border:1px solid #e5c76b; color:#4a3800;",
+}
+
+
+def read_vocabulary_file(path: str) -> list[str]:
+    """A vocabulary file: a JSON list of tokens (one-hot column order), or one token per line."""
+    try:
+        from inspector.io.sidecar import read_vocabulary
+    except ImportError:
+        read_vocabulary = None
+    if read_vocabulary is not None:
+        return list(read_vocabulary(path))
+    text = Path(path).read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        data = json.loads(text)
+        if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
+            raise ValueError(f"{path}: a vocabulary must be a JSON list of strings")
+        return data
+    return text.splitlines()
+
+
+def default_weight(mf: ModelFile) -> str:
+    """The weight shown first: the first recurrent kernel, else the first weight ('' if none)."""
+    layers = mf.network.layers if mf.network is not None else mf.weight_layers
+    first = ""
+    for lay in layers:
+        for path, w in lay.all_weights():
+            first = first or path
+            if w.gates and w.name == "kernel":
+                return path
+    return first
+
+
+class Banner(QFrame):
+    """A dismissible one-line message above the views (errors, weights-only notice); never modal."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action_button = QPushButton()
+        self.action_button.setVisible(False)
+        self.close_button = QToolButton()
+        self.close_button.setText("\u2715")
+        self.close_button.setToolTip("Dismiss")
+        self.close_button.setAutoRaise(True)
+        self.close_button.clicked.connect(self.hide)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 4, 4, 4)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.action_button)
+        lay.addWidget(self.close_button)
+        self.level = ""
+        self._action = None
+        self.action_button.clicked.connect(self._run_action)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error", action: tuple[str, object] | None = None) -> None:
+        self.level = level
+        self.setStyleSheet(f"QFrame#banner {{{_BANNER_STYLES[level]}}}")
+        prefix = "\u26a0 " if level == "error" else ""
+        self.label.setText(prefix + text)
+        self._action = action[1] if action else None
+        self.action_button.setVisible(action is not None)
+        if action:
+            self.action_button.setText(action[0])
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+    def _run_action(self) -> None:
+        if callable(self._action):
+            self._action()
+
+
+class MainWindow(QMainWindow):
+    """Structure dock on the left; Weights and Stepper tabs in the centre; everything via the Session."""
+
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.session = session or Session(parent=self)
+        self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+        self.structure = StructurePanel(self.session)
+        dock = QDockWidget("Model", self)
+        dock.setObjectName("structure_dock")
+        dock.setWidget(self.structure)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.structure_dock = dock
+        self.structure.setMinimumWidth(300)
+        self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
+
+        self.weights = WeightPanel(self.session)
+        self.stepper = self._make_stepper_panel()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.weights, "Weights")
+        self.tabs.addTab(self.stepper, "Stepper")
+
+        self.banner = Banner()
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(0)
+        cl.addWidget(self.banner)
+        cl.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self._build_status_bar()
+        self._build_menus()
+
+        s = self.session
+        s.file_loaded.connect(self._on_file_loaded)
+        s.load_failed.connect(self._on_load_failed)
+        s.input_failed.connect(self._on_input_failed)
+        s.busy_changed.connect(self._update_busy)
+        s.input_changed.connect(self._on_input_changed)
+        if s.model_file is not None:
+            self._on_file_loaded(s.model_file)
+
+    # ------------------------------------------------------------------ construction
+    def _make_stepper_panel(self) -> QWidget:
+        try:
+            from inspector.ui.stepper_panel import StepperPanel
+        except ImportError:
+            StepperPanel = None  # helper B's panel has not landed yet
+        if StepperPanel is not None:
+            return StepperPanel(self.session)
+        placeholder = QLabel("The stepper is not available in this build.")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return placeholder
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.busy_label = QLabel()
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # indeterminate
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setMaximumHeight(14)
+        self.busy_bar.setTextVisible(False)
+        self.format_label = QLabel("No model open")
+        self.format_label.setStyleSheet("color:#444; padding-right:6px;")
+        bar.addWidget(self.busy_bar)
+        bar.addWidget(self.busy_label)
+        bar.addPermanentWidget(self.format_label)
+        self.busy_bar.hide()
+        self.busy_label.hide()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open\u2026", self, shortcut=QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.open_dialog)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.reload_action = QAction("&Reload", self, shortcut=QKeySequence(Qt.Key.Key_F5))
+        self.reload_action.triggered.connect(self.session.reload)
+        self.reload_action.setEnabled(False)
+        file_menu.addAction(self.reload_action)
+        file_menu.addSeparator()
+        self.config_action = QAction("Open &architecture (model.json)\u2026", self)
+        self.config_action.triggered.connect(self.open_config_dialog)
+        self.config_action.setEnabled(False)
+        file_menu.addAction(self.config_action)
+        self.vocab_action = QAction("Open &vocabulary\u2026", self)
+        self.vocab_action.triggered.connect(self.open_vocabulary_dialog)
+        self.vocab_action.setEnabled(False)
+        file_menu.addAction(self.vocab_action)
+        file_menu.addSeparator()
+        self.export_action = QAction("&Export window as PNG\u2026", self, shortcut=QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.export_dialog)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        for k, name in enumerate(("Weights", "Stepper")):
+            act = QAction(name, self, shortcut=QKeySequence(f"Ctrl+{k + 1}"))
+            act.triggered.connect(lambda _=False, k=k: self.tabs.setCurrentIndex(k))
+            view_menu.addAction(act)
+        view_menu.addAction(self.structure_dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+        self._update_recent_menu()
+
+    # ------------------------------------------------------------------ opening
+    def open_path(self, path: str) -> None:
+        """Open a model/weights file, or (by content) a vocabulary or architecture JSON."""
+        kind = self._json_kind(path)
+        if kind == "vocabulary":
+            self.load_vocabulary(path)
+        elif kind == "architecture" and self.session.model_file is not None:
+            self.session.open_config(path)
+        else:
+            self.session.open(path)
+
+    @staticmethod
+    def _json_kind(path: str) -> str | None:
+        """'vocabulary' for a JSON list, 'architecture' for a JSON object, else None (sniffs content)."""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(64).lstrip()
+        except OSError:
+            return None
+        if head.startswith(b"["):
+            return "vocabulary"
+        if head.startswith(b"{"):
+            return "architecture"
+        return None
+
+    def open_dialog(self) -> None:
+        start = os.path.dirname(self.session.path) if self.session.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a Keras model or weights file", start, MODEL_FILTER)
+        if path:
+            self.session.open(path)
+
+    def open_config_dialog(self) -> None:
+        start = os.path.dirname(self.session.path) if self.session.path else ""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open the architecture (model.to_json())", start, "JSON (*.json);;All files (*)"
+        )
+        if path:
+            self.session.open_config(path)
+
+    def open_vocabulary_dialog(self) -> None:
+        start = os.path.dirname(self.session.path) if self.session.path else ""
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a vocabulary (JSON list of tokens in one-hot order)",
+            start,
+            "Vocabulary (*.json *.txt);;All files (*)",
+        )
+        if path:
+            self.load_vocabulary(path)
+
+    def load_vocabulary(self, path: str) -> None:
+        try:
+            vocab = read_vocabulary_file(path)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            self.show_error(f"{os.path.basename(path)}: cannot read the vocabulary ({exc})")
+            return
+        self.session.set_vocabulary(vocab)
+        self.statusBar().showMessage(f"Vocabulary: {len(vocab)} tokens from {os.path.basename(path)}", 8000)
+
+    def export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export window as PNG", "inspector.png", "PNG (*.png)")
+        if path:
+            self.grab().save(path)
+
+    # ------------------------------------------------------------------ recent files
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: str) -> None:
+        path = os.path.abspath(path)
+        files = [p for p in self.recent_files() if p != path]
+        files.insert(0, path)
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self.settings.sync()
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for k, path in enumerate(files):
+            act = self.recent_menu.addAction(f"&{k + 1 if k < 9 else 0}  {os.path.basename(path)}")
+            act.setToolTip(path)
+            act.setStatusTip(path)
+            act.triggered.connect(lambda _=False, p=path: self.session.open(p))
+        if files:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear list")
+            clear.triggered.connect(self._clear_recent)
+        self.recent_menu.setEnabled(bool(files))
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent_files", [])
+        self._update_recent_menu()
+
+    # ------------------------------------------------------------------ session reactions
+    def _on_file_loaded(self, mf: ModelFile) -> None:
+        name = os.path.basename(mf.path)
+        self.setWindowTitle(f"{name} \u2014 {APP_NAME}")
+        writer = f"Keras {mf.keras_version}" if mf.keras_version else "Keras version unknown"
+        self.format_label.setText(f"{mf.format} \u00b7 written by {writer}")
+        self.reload_action.setEnabled(True)
+        self.config_action.setEnabled(True)
+        self.vocab_action.setEnabled(True)
+        self._remember(self.session.path or mf.path)
+        self.banner.hide()
+        if mf.network is None:
+            self.banner.show_message(
+                f"{name} holds weights only: they can be inspected, but stepping through the model needs "
+                "its architecture (the JSON written by model.to_json()).",
+                level="info",
+                action=("Open architecture\u2026", self.open_config_dialog),
+            )
+        elif not self._has_recurrent(mf):
+            self.statusBar().showMessage(
+                "This model has no recurrent layer: the stepper shows its outputs only.", 8000
+            )
+        if not self.session.find_weight(self.session.selection):
+            self.session.select_weight(default_weight(mf))
+
+    @staticmethod
+    def _has_recurrent(mf: ModelFile) -> bool:
+        def walk(layers) -> bool:
+            for lay in layers:
+                if lay.kind in RECURRENT_KINDS:
+                    return True
+                if walk(lay.children) or (lay.network is not None and walk(lay.network.layers)):
+                    return True
+            return False
+
+        return walk(mf.network.layers if mf.network is not None else mf.weight_layers)
+
+    def show_error(self, message: str) -> None:
+        """Non-modal: banner + status bar; the current model stays shown."""
+        self.banner.show_message(message, level="error")
+        self.statusBar().showMessage(message, 15000)
+
+    def _on_load_failed(self, message: str) -> None:
+        kept = f" (still showing {os.path.basename(self.session.path)})" if self.session.path else ""
+        self.show_error(f"Cannot open {message}{kept}")
+
+    def _on_input_failed(self, message: str) -> None:
+        self.show_error(f"Cannot run this input: {message}")
+
+    def _on_input_changed(self, stepper) -> None:
+        if stepper is not None and self.banner.isVisible() and self.banner.level == "error":
+            self.banner.hide()
+
+    def _update_busy(self, busy: bool) -> None:
+        if busy:
+            path = self.session.loading_path
+            text = f"Loading {os.path.basename(path)}\u2026" if path else "Computing the trace\u2026"
+            self.busy_label.setText(text)
+        self.busy_label.setVisible(busy)
+        self.busy_bar.setVisible(busy)
+
+    # ------------------------------------------------------------------ drag & drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(QUrl(u).isLocalFile() for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # a model plus its vocabulary/architecture may be dropped together: the model first
+        paths.sort(key=lambda p: self._json_kind(p) is not None)
+        for p in paths:
+            self.open_path(p)
+
+    # ------------------------------------------------------------------ misc
+    def _about(self) -> None:
+        from inspector import __version__
+
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            APP_NAME,
+            f"{APP_NAME} {__version__}\n\nOpen any Keras recurrent model, see its gates, "
+            "and replay it exactly, without TensorFlow.",
+            parent=self,
+        )
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        QThreadPool.globalInstance().waitForDone(5000)
+        super().closeEvent(event)

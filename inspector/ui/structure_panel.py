@@ -1,0 +1,428 @@
+"""The structure panel: the model's layers as a tree (class, output shape, parameters, activations),
+expanding to their weights; selecting a weight selects it in the Session."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
+
+from inspector.core.network import RECURRENT_KINDS, Layer, ModelFile, Network
+from inspector.ui.session import Session
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # weight display path (weights) or first weight path (layers)
+KIND_ROLE = Qt.ItemDataRole.UserRole + 2  # 'layer' | 'weight' | 'group'
+PROBLEM_COLOR = QColor(190, 30, 30)
+DIM_COLOR = QColor(110, 110, 110)
+
+Shape = tuple[int | None, ...]
+
+_SAME_SHAPE = frozenset(
+    {
+        "Dropout",
+        "SpatialDropout1D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "Activation",
+        "Masking",
+        "BatchNormalization",
+        "LayerNormalization",
+        "ReLU",
+        "LeakyReLU",
+        "PReLU",
+        "ELU",
+        "ThresholdedReLU",
+        "Softmax",
+        "ActivityRegularization",
+    }
+)
+
+
+def _dim(d: int | None) -> str:
+    return "?" if d is None else str(d)
+
+
+def format_shape(shape: Shape | list[Shape] | None) -> str:
+    """(None, 40, 57) -> '(·, 40, 57)'; several outputs are joined with ' + '."""
+    if shape is None:
+        return ""
+    if isinstance(shape, list):
+        return " + ".join(format_shape(s) for s in shape)
+    inner = ", ".join("\u00b7" if k == 0 and d is None else _dim(d) for k, d in enumerate(shape))
+    return f"({inner})"
+
+
+def _conv_len(n: int | None, k: int, stride: int, dil: int, padding: str) -> int | None:
+    if n is None:
+        return None
+    if padding in ("same", "causal"):
+        return math.ceil(n / stride)
+    return (n - (k - 1) * dil - 1) // stride + 1
+
+
+def _first_int(v: Any, default: int = 1) -> int:
+    if isinstance(v, list | tuple):
+        return int(v[0]) if v else default
+    return int(v) if v is not None else default
+
+
+def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Shape] | None:
+    """Static output shape of `layer` for input shapes `shapes` (batch axis first), None if unknown."""
+    if not shapes or shapes[0] is None:
+        return None
+    s = tuple(shapes[0])
+    cfg: Mapping[str, Any] = layer.config
+    kind = layer.kind
+    if kind in RECURRENT_KINDS:
+        u = cfg.get("units")
+        out: Shape = (s[0], s[1], u) if cfg.get("return_sequences") else (s[0], u)
+        if cfg.get("return_state"):
+            n_states = 2 if kind == "LSTM" else 1
+            return [out] + [(s[0], u)] * n_states
+        return out
+    if kind == "Bidirectional" and layer.children:
+        inner = layer_output_shape(layer.children[0], shapes)
+        if isinstance(inner, list):
+            inner = inner[0]
+        if inner is None:
+            return None
+        mode = cfg.get("merge_mode", "concat")
+        if mode == "concat":
+            last = inner[-1]
+            return (*inner[:-1], None if last is None else 2 * last)
+        if mode is None:
+            return [inner, inner]
+        return inner
+    if kind == "TimeDistributed" and layer.children and len(s) >= 3:
+        inner = layer_output_shape(layer.children[0], [(s[0], *s[2:])])
+        if inner is None or isinstance(inner, list):
+            return None
+        return (s[0], s[1], *inner[1:])
+    if kind == "Dense":
+        return (*s[:-1], cfg.get("units"))
+    if kind == "Embedding":
+        return (*s, cfg.get("output_dim"))
+    if kind in _SAME_SHAPE:
+        return s
+    if kind == "Flatten":
+        rest = s[1:]
+        return (s[0], None if any(d is None for d in rest) else math.prod(rest))
+    if kind == "RepeatVector":
+        return (s[0], cfg.get("n"), *s[1:])
+    if kind == "Reshape":
+        return (s[0], *tuple(cfg.get("target_shape", ())))
+    if kind == "Permute":
+        dims = cfg.get("dims", ())
+        return (s[0], *(s[d] for d in dims))
+    if kind == "Conv1D" and len(s) == 3:
+        k = _first_int(cfg.get("kernel_size"))
+        length = _conv_len(
+            s[1],
+            k,
+            _first_int(cfg.get("strides")),
+            _first_int(cfg.get("dilation_rate")),
+            str(cfg.get("padding", "valid")),
+        )
+        return (s[0], length, cfg.get("filters"))
+    if kind in ("MaxPooling1D", "AveragePooling1D") and len(s) == 3:
+        pool = _first_int(cfg.get("pool_size"), 2)
+        strides = _first_int(cfg.get("strides"), pool) if cfg.get("strides") is not None else pool
+        return (s[0], _conv_len(s[1], pool, strides, 1, str(cfg.get("padding", "valid"))), s[2])
+    if kind in (
+        "GlobalMaxPooling1D",
+        "GlobalAveragePooling1D",
+        "GlobalMaxPooling2D",
+        "GlobalAveragePooling2D",
+    ):
+        return (s[0], s[-1])
+    if kind in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+        return s
+    if kind == "Concatenate":
+        axis = cfg.get("axis", -1)
+        try:
+            dims = [sh[axis] for sh in shapes]
+        except (IndexError, TypeError):
+            return None
+        total = None if any(d is None for d in dims) else sum(dims)
+        out_l = list(s)
+        out_l[axis] = total
+        return tuple(out_l)
+    if kind in ("Sequential", "Functional") and layer.network is not None:
+        inner_shapes = infer_output_shapes(layer.network, [s])
+        outs = _network_outputs(layer.network, inner_shapes)
+        return outs[0] if len(outs) == 1 else (outs or None)
+    return None
+
+
+def _network_outputs(net: Network, shapes: Mapping[str, Any]) -> list[Shape]:
+    if net.kind == "Sequential":
+        last = net.layers[-1].name if net.layers else None
+        v = shapes.get(last) if last else None
+        return [v] if v is not None and not isinstance(v, list) else (v or [])
+    outs = []
+    for ref in net.outputs:
+        v = shapes.get(ref.layer)
+        if isinstance(v, list):
+            v = v[ref.index] if ref.index < len(v) else None
+        outs.append(v)
+    return outs
+
+
+def infer_output_shapes(net: Network, input_shapes: Sequence[Shape] | None = None) -> dict[str, Any]:
+    """Layer name -> static output shape (None when unknown), from the network's input shapes."""
+    given = list(input_shapes if input_shapes is not None else net.input_shapes)
+    out: dict[str, Any] = {}
+    if net.kind == "Sequential":
+        cur: Shape | None = tuple(given[0]) if given else None
+        for lay in net.layers:
+            if lay.kind == "InputLayer":
+                out[lay.name] = cur
+                continue
+            try:
+                shp = layer_output_shape(lay, [cur]) if cur is not None else None
+            except (TypeError, ValueError, KeyError, IndexError):
+                shp = None
+            out[lay.name] = shp
+            cur = shp if not isinstance(shp, list) else shp[0]
+        return out
+    # Functional: InputLayers take the model's input shapes in order, then follow each layer's first call.
+    inputs = {ref.layer: k for k, ref in enumerate(net.inputs)}
+    for lay in net.layers:
+        if lay.kind == "InputLayer":
+            k = inputs.get(lay.name)
+            out[lay.name] = tuple(given[k]) if k is not None and k < len(given) else None
+            continue
+        if not lay.calls:
+            out[lay.name] = None
+            continue
+        ins: list[Shape] = []
+        for ref in lay.calls[0].inputs:
+            v = out.get(ref.layer)
+            if isinstance(v, list):
+                v = v[ref.index] if ref.index < len(v) else None
+            ins.append(v)
+        try:
+            out[lay.name] = layer_output_shape(lay, ins) if ins and all(v is not None for v in ins) else None
+        except (TypeError, ValueError, KeyError, IndexError):
+            out[lay.name] = None
+    return out
+
+
+def _activation_text(layer: Layer) -> str:
+    lay = layer
+    while lay.kind in ("Bidirectional", "TimeDistributed") and lay.children:
+        lay = lay.children[0]
+    act = lay.config.get("activation")
+    rec = lay.config.get("recurrent_activation")
+    act_s = act if isinstance(act, str) else (None if act is None else str(act))
+    if lay.kind in ("LSTM", "GRU") and rec is not None:
+        return f"{act_s or 'tanh'} / {rec}"
+    return act_s or ""
+
+
+def _item(text: str, tooltip: str | None = None) -> QStandardItem:
+    it = QStandardItem(text)
+    it.setEditable(False)
+    if tooltip:
+        it.setToolTip(tooltip)
+    return it
+
+
+class StructureItemModel(QStandardItemModel):
+    """Layers -> (halves / inner / sub-layers) -> weights, five columns."""
+
+    COLUMNS = ("Layer / weight", "Class", "Output / shape", "Params", "Activation")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.path_items: dict[str, QStandardItem] = {}
+
+    def set_model_file(self, mf: ModelFile | None) -> None:
+        self.removeRows(0, self.rowCount())
+        self.path_items = {}
+        if mf is None:
+            return
+        root = self.invisibleRootItem()
+        if mf.network is not None:
+            shapes = infer_output_shapes(mf.network)
+            for lay in mf.network.layers:
+                if lay.kind == "InputLayer":
+                    self._add_input(root, lay, shapes.get(lay.name))
+                    continue
+                self._add_layer(root, lay, lay.name, shapes.get(lay.name))
+        else:
+            for lay in mf.weight_layers:
+                self._add_layer(root, lay, lay.name, None)
+
+    def _add_input(self, parent: QStandardItem, lay: Layer, shape) -> None:
+        row = [_item(lay.name), _item("InputLayer"), _item(format_shape(shape)), _item(""), _item("")]
+        for it in row:
+            it.setForeground(QBrush(DIM_COLOR))
+        parent.appendRow(row)
+
+    def _add_layer(
+        self, parent: QStandardItem, lay: Layer, prefix: str, shape, label: str | None = None
+    ) -> None:
+        weights = lay.all_weights()
+        kind = lay.kind if lay.kind != "?" else "? (unknown class)"
+        if lay.kind in ("Bidirectional", "TimeDistributed") and lay.children:
+            kind = f"{lay.kind}({lay.children[0].kind})"
+        name_item = _item(label or lay.name)
+        name_item.setData("layer", KIND_ROLE)
+        if weights:
+            # the layer row stands for its first weight (usually the kernel)
+            name_item.setData(f"{prefix}/{weights[0][0].split('/', 1)[1]}", PATH_ROLE)
+        params = lay.n_params
+        row = [
+            name_item,
+            _item(kind),
+            _item(format_shape(shape)),
+            _item(f"{params:,}" if params else ""),
+            _item(_activation_text(lay)),
+        ]
+        row[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        problems = list(lay.problems)
+        if not lay.runnable and not problems:
+            problems.append("the engine cannot run this layer")
+        if problems:
+            tip = "\n".join(problems)
+            name_item.setText(f"\u26a0 {name_item.text()}")
+            for it in row:
+                it.setForeground(QBrush(PROBLEM_COLOR))
+                it.setToolTip(tip)
+        parent.appendRow(row)
+        # children: Bidirectional halves, TimeDistributed inner, nested layers, own weights
+        for w in lay.weights:
+            self._add_weight(name_item, f"{prefix}/{w.name}", w)
+        if lay.kind == "Bidirectional" and len(lay.children) == 2:
+            for side, child in zip(("forward", "backward"), lay.children):
+                self._add_layer(name_item, child, f"{prefix}/{side}", None, label=f"{side} ({child.name})")
+        elif lay.children:
+            for child in lay.children:
+                self._add_layer(name_item, child, prefix, None, label=child.name)
+        if lay.network is not None:
+            sub_shapes = infer_output_shapes(lay.network)
+            for sub in lay.network.layers:
+                if sub.kind == "InputLayer":
+                    continue
+                self._add_layer(name_item, sub, f"{prefix}/{sub.name}", sub_shapes.get(sub.name))
+
+    def _add_weight(self, parent: QStandardItem, path: str, w) -> None:
+        tip = f"{path}\nstored as {w.stored_dtype}" + (f"\n{w.source}" if w.source else "")
+        name_item = _item(w.name, tip)
+        name_item.setData(path, PATH_ROLE)
+        name_item.setData("weight", KIND_ROLE)
+        gates = " ".join(g.label for g in w.gates)
+        row = [
+            name_item,
+            _item("" if w.stored_dtype == "float32" else w.stored_dtype),
+            _item(" \u00d7 ".join(str(d) for d in w.shape) or "scalar"),
+            _item(f"{w.value.size:,}"),
+            _item(f"gates {gates}" if gates else ""),
+        ]
+        row[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for it in row[1:]:
+            it.setForeground(QBrush(DIM_COLOR))
+        if gates:
+            f = row[4].font()
+            f.setBold(True)  # DejaVu Sans regular mis-places combining tildes
+            row[4].setFont(f)
+        parent.appendRow(row)
+        self.path_items[path] = name_item
+
+
+class StructurePanel(QWidget):
+    """Header (file, format, writer version, problems) over the layer tree."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.header = QLabel("No model open.")
+        self.header.setWordWrap(True)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header.setContentsMargins(4, 4, 4, 4)
+        self.item_model = StructureItemModel(self)
+        self.tree = QTreeView()
+        self.tree.setModel(self.item_model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setIndentation(14)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.header)
+        lay.addWidget(self.tree, 1)
+        self.tree.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        session.file_loaded.connect(self._update_model_file)
+        session.selection_changed.connect(self._update_selection)
+        if session.model_file is not None:
+            self._update_model_file(session.model_file)
+
+    def _update_model_file(self, mf: ModelFile) -> None:
+        self.header.setText(self.header_html(mf))
+        self.item_model.set_model_file(mf)
+        # recurrent layers open by default: their weights are what people come for
+        root = self.item_model.invisibleRootItem()
+        for r in range(root.rowCount()):
+            it = root.child(r, 0)
+            cls = root.child(r, 1).text()
+            if any(k in cls for k in RECURRENT_KINDS):
+                self.tree.expand(it.index())
+        self._update_selection(self.session.selection)
+
+    @staticmethod
+    def header_html(mf: ModelFile) -> str:
+        name = os.path.basename(mf.path)
+        writer = f"Keras {mf.keras_version}" if mf.keras_version else "unknown Keras version"
+        backend = f" ({mf.backend})" if mf.backend else ""
+        layers = mf.network.layers if mf.network is not None else mf.weight_layers
+        n_params = sum(lay.n_params for lay in layers)
+        lines = [
+            f"<b>{name}</b>",
+            f"{mf.format}<br>written by <b>{writer}</b>{backend} \u00b7 {n_params:,} parameters",
+        ]
+        if mf.network is None:
+            lines.append(
+                "<span style='color:#a05a00'>weights only: open the architecture "
+                "(File \u2192 Open architecture) to run it</span>"
+            )
+        for p in mf.problems:
+            lines.append(f"<span style='color:#be1e1e'>\u26a0 {p}</span>")
+        return "<br>".join(lines)
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        first = current.siblingAtColumn(0)
+        path = first.data(PATH_ROLE)
+        if path:
+            self.session.select_weight(path)
+
+    def _update_selection(self, path: str) -> None:
+        cur = self.tree.currentIndex().siblingAtColumn(0)
+        if cur.isValid() and cur.data(PATH_ROLE) == path:
+            return  # already showing it (e.g. a layer row standing for its kernel)
+        item = self.item_model.path_items.get(path)
+        sel = self.tree.selectionModel()
+        if item is None:
+            sel.clearSelection()
+            return
+        idx = item.index()
+        self.tree.scrollTo(idx)
+        sel.setCurrentIndex(
+            idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )

@@ -1,0 +1,307 @@
+"""The Weights view: the selected weight as gate heatmaps, per-gate statistics and histograms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight
+from inspector.ui.session import Session
+
+# |w| below this share of the weight's largest |w| counts as near zero (pruned / dead connections)
+NEAR_ZERO_RELATIVE = 1e-3
+HIST_BINS = 64
+HIST_COLOR = QColor(70, 90, 120)
+
+
+@dataclass(frozen=True)
+class GateStats:
+    """Summary of one gate block (finite values only; `n_nonfinite` counts NaN/Inf)."""
+
+    name: str
+    mean: float
+    std: float
+    min: float
+    max: float
+    norm: float
+    near_zero: float  # share in [0, 1]
+    n_nonfinite: int
+    size: int
+
+
+def gate_stats(name: str, block: np.ndarray, near_zero_tol: float) -> GateStats:
+    """Statistics of `block` (any shape, float32); NaN/Inf are counted and left out of the moments."""
+    flat = np.asarray(block, dtype=np.float32).ravel()
+    finite_mask = np.isfinite(flat)
+    n_bad = int(flat.size - np.count_nonzero(finite_mask))
+    vals = flat if n_bad == 0 else flat[finite_mask]
+    if vals.size == 0:
+        nan = float("nan")
+        return GateStats(name, nan, nan, nan, nan, nan, nan, n_bad, int(flat.size))
+    v64 = vals.astype(np.float64)
+    return GateStats(
+        name=name,
+        mean=float(v64.mean()),
+        std=float(v64.std()),
+        min=float(vals.min()),
+        max=float(vals.max()),
+        norm=float(np.sqrt(np.dot(v64, v64))),
+        near_zero=float(np.count_nonzero(np.abs(vals) <= near_zero_tol)) / vals.size,
+        n_nonfinite=n_bad,
+        size=int(flat.size),
+    )
+
+
+def matrix_stats(matrix: WeightMatrix) -> list[GateStats]:
+    """One GateStats per panel of `matrix` (the whole weight when it has no gates)."""
+    value = matrix.value
+    finite = value[np.isfinite(value)]
+    top = float(np.max(np.abs(finite))) if finite.size else 0.0
+    tol = NEAR_ZERO_RELATIVE * top
+    return [gate_stats(title, value[:, a:b], tol) for title, a, b in matrix.panels()]
+
+
+class StatsTable(QTableWidget):
+    """Per-gate statistics, one row per gate; NaN/Inf counts flagged in red."""
+
+    COLUMNS = ("gate", "mean", "std", "min", "max", "L2 norm", "near 0", "NaN/Inf")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        tip = self.horizontalHeaderItem(6)
+        tip.setToolTip(
+            f"share of weights with |w| \u2264 {NEAR_ZERO_RELATIVE:g} \u00d7 max|w| of this weight"
+        )
+        self.verticalHeader().setDefaultSectionSize(22)
+
+    def set_stats(self, stats: list[GateStats]) -> None:
+        self.setRowCount(len(stats))
+        mono = QFont("monospace")
+        mono.setStyleHint(QFont.StyleHint.TypeWriter)
+        for r, s in enumerate(stats):
+            cells = [
+                s.name.split(" \u2013 ")[0],
+                f"{s.mean:+.4g}",
+                f"{s.std:.4g}",
+                f"{s.min:+.4g}",
+                f"{s.max:+.4g}",
+                f"{s.norm:.4g}",
+                f"{100 * s.near_zero:.1f} %",
+                str(s.n_nonfinite),
+            ]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 0:
+                    item.setToolTip(s.name)
+                    bold = item.font()
+                    bold.setBold(True)  # DejaVu Sans regular mis-places combining tildes
+                    item.setFont(bold)
+                if c > 0:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setFont(mono)
+                if c == 7 and s.n_nonfinite:
+                    item.setForeground(QBrush(QColor(200, 0, 0)))
+                    item.setToolTip(f"{s.n_nonfinite} of {s.size} values are NaN or Inf")
+                    f = item.font()
+                    f.setBold(True)
+                    item.setFont(f)
+                self.setItem(r, c, item)
+
+
+class GateHistograms(pg.GraphicsLayoutWidget):
+    """One small histogram per gate panel, sharing the value axis."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground(self.palette().color(self.backgroundRole()))
+        self.ci.setContentsMargins(2, 2, 2, 2)
+        self.plots: list[pg.PlotItem] = []
+        self.curves: list[pg.PlotDataItem] = []
+
+    def set_matrix(self, matrix: WeightMatrix | None) -> None:
+        self.clear()
+        self.plots, self.curves = [], []
+        if matrix is None:
+            return
+        value = matrix.value
+        finite = value[np.isfinite(value)]
+        if finite.size == 0:
+            return
+        lo, hi = float(finite.min()), float(finite.max())
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, HIST_BINS + 1)
+        first: pg.PlotItem | None = None
+        for k, (title, a, b) in enumerate(matrix.panels()):
+            block = value[:, a:b]
+            counts, _ = np.histogram(block[np.isfinite(block)], bins=edges)
+            plot = self.addPlot(row=0, col=k)
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setMouseEnabled(x=False, y=False)
+            plot.setTitle(title.split(" \u2013 ")[0], size="10pt", color=AXIS_COLOR, bold=True)
+            plot.hideAxis("left")
+            bottom = plot.getAxis("bottom")
+            bottom.setPen(pg.mkPen(AXIS_COLOR))
+            bottom.setTextPen(pg.mkPen(AXIS_COLOR))
+            curve = plot.plot(
+                edges,
+                counts,
+                stepMode="center",
+                fillLevel=0,
+                brush=pg.mkBrush(HIST_COLOR),
+                pen=pg.mkPen(HIST_COLOR),
+            )
+            plot.addItem(pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen("#c03030", style=Qt.PenStyle.DashLine)))
+            plot.setXRange(lo, hi, padding=0.02)
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            self.plots.append(plot)
+            self.curves.append(curve)
+
+
+class WeightPanel(QWidget):
+    """Heatmaps of the selected weight + statistics; follows the Session's selection and unit."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setWordWrap(True)
+        self.heatmap = HeatmapView()
+        self.readout = QLabel(" ")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setObjectName("readout")
+        self.stats = StatsTable()
+        self.histograms = GateHistograms()
+
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.stats)
+        bottom.addWidget(self.histograms)
+        bottom.setStretchFactor(0, 0)
+        bottom.setStretchFactor(1, 1)
+        bottom.setSizes([560, 420])
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(2)
+        tl.addWidget(self.heatmap, 1)
+        tl.addWidget(self.readout)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(bottom)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([520, 170])
+
+        content = QWidget()
+        cl = QVBoxLayout(content)
+        cl.setContentsMargins(6, 6, 6, 6)
+        cl.addWidget(self.header)
+        cl.addWidget(self.splitter, 1)
+
+        self.placeholder = QLabel("Select a weight in the structure panel to see it here.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #777; font-size: 14px;")
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(content)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.stack)
+
+        self.heatmap.hovered.connect(self._on_hovered)
+        self.heatmap.unit_clicked.connect(self._on_unit_clicked)
+        session.selection_changed.connect(self._update_selection)
+        session.file_loaded.connect(lambda _mf: self._update_selection(session.selection))
+        session.vocabulary_changed.connect(lambda _v: self._update_selection(session.selection))
+        session.unit_changed.connect(self._on_unit_changed)
+        self._update_selection(session.selection)
+
+    @property
+    def matrix(self) -> WeightMatrix | None:
+        return self.heatmap.matrix
+
+    def _update_selection(self, path: str) -> None:
+        found = self.session.find_weight(path)
+        if found is None:
+            self.heatmap.set_matrix(None)
+            self.histograms.set_matrix(None)
+            self.stats.setRowCount(0)
+            self.stack.setCurrentIndex(0)
+            return
+        layer, weight = found
+        matrix = describe_weight(layer, path, weight, self.session.network, self.session.vocabulary)
+        self.heatmap.set_matrix(matrix)
+        self.histograms.set_matrix(matrix)
+        self.stats.set_stats(matrix_stats(matrix))
+        self.header.setText(self._header_html(matrix, weight))
+        self.readout.setText(
+            "Hover a cell for its value; click a column to select that unit everywhere."
+            if matrix.trace_key
+            else "Hover a cell for its value."
+        )
+        self.stack.setCurrentIndex(1)
+        layer_key, unit = self.session.unit
+        self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
+
+    @staticmethod
+    def _header_html(m: WeightMatrix, weight) -> str:
+        shape = " \u00d7 ".join(str(s) for s in weight.shape) or "scalar"
+        kind = m.extra.get("owner_kind", "")
+        gates = ""
+        if m.gates:
+            units = m.gates[0].stop - m.gates[0].start
+            gates = f" \u2014 {len(m.gates)} gate{'s' if len(m.gates) > 1 else ''} \u00d7 {units} units"
+        dtype = weight.stored_dtype
+        src = f"<span style='color:#777'> \u00b7 {weight.source}</span>" if weight.source else ""
+        return (
+            f"<b>{m.layer_name}</b> / <b>{m.weight_name}</b> &nbsp; <span style='color:#444'>{kind} "
+            f"{shape}{gates}, {dtype}</span>{src}"
+        )
+
+    def _on_hovered(self, text: str) -> None:
+        if text:
+            self.readout.setText(text)
+
+    def _on_unit_clicked(self, unit: int) -> None:
+        m = self.heatmap.matrix
+        if m is not None and m.trace_key:
+            self.session.select_unit(m.trace_key, unit)
+
+    def _on_unit_changed(self, layer: str, unit: int) -> None:
+        m = self.heatmap.matrix
+        if m is None:
+            return
+        self.heatmap.highlight_unit(unit if layer and layer == m.trace_key else -1)
