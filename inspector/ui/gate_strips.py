@@ -1,0 +1,251 @@
+"""Per-step gate strips: for every recurrent layer, one 1 x units image per gate, cell and hidden state.
+
+The pyqtgraph items are created when a new input arrives (only if the layer layout changed) and
+updated in place with `setImage` on every step; colour levels are fixed over the whole trajectory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from inspector.ui import step_common as ta
+
+_ROW_PX = 22  # height of one strip in pixels
+_HIGHLIGHT = QColor(255, 64, 160)
+
+
+class _LayerStrips:
+    """The pyqtgraph items of one recurrent layer (one PlotItem, one ImageItem per quantity)."""
+
+    def __init__(self, plot: pg.PlotItem, key: str, traj: Any) -> None:
+        self.plot = plot
+        self.key = key
+        self.kind = traj.kind
+        self.units = int(traj.units)
+        self.quantities: list[ta.Quantity] = []
+        self.images: list[pg.ImageItem] = []
+        self.n_steps = int(np.asarray(traj.h).shape[1])
+        self.backward = ta.is_backward(traj)
+        ta.style_plot(plot)
+        plot.setMouseEnabled(x=True, y=False)
+        plot.invertY(True)
+        vb = plot.getViewBox()
+        vb.setDefaultPadding(0)
+        plot.getAxis("bottom").setLabel("unit")
+        plot.getAxis("left").setWidth(30)
+        plot.getAxis("left").setTickFont(ta.math_font(11))
+        self.highlight = QGraphicsRectItem()
+        pen = QPen(_HIGHLIGHT)
+        pen.setWidthF(2.0)
+        pen.setCosmetic(True)
+        self.highlight.setPen(pen)
+        self.highlight.setZValue(10)
+        self.highlight.setVisible(False)
+        plot.addItem(self.highlight, ignoreBounds=True)
+        self.set_trajectory(traj)
+
+    def layout_matches(self, traj: Any) -> bool:
+        return traj.kind == self.kind and int(traj.units) == self.units
+
+    def set_trajectory(self, traj: Any) -> None:
+        """New data for the same layer layout: keep the items, refresh quantities and levels."""
+        qs = ta.quantities(traj)
+        self.n_steps = int(np.asarray(traj.h).shape[1])
+        self.backward = ta.is_backward(traj)
+        while len(self.images) < len(qs):
+            img = pg.ImageItem(axisOrder="row-major")
+            img.setAutoDownsample(True)
+            self.plot.addItem(img)
+            self.images.append(img)
+        for row, (q, img) in enumerate(zip(qs, self.images)):
+            img.setTransform(QTransform().translate(-0.5, row - 0.5))
+            img.setColorMap(pg.colormap.get(q.cmap))
+            img.setLevels(q.levels)
+        self.quantities = qs
+        n = len(qs)
+        ticks = [(r, q.label) for r, q in enumerate(qs)]
+        self.plot.getAxis("left").setTicks([ticks, []])
+        self.plot.setLimits(xMin=-0.5, xMax=self.units - 0.5, yMin=-0.5, yMax=n - 0.5)
+        self.plot.setRange(xRange=(-0.5, self.units - 0.5), yRange=(-0.5, n - 0.5), padding=0)
+        self.highlight.setRect(QRectF(-0.5, -0.5, 1.0, float(n)))
+
+    def show_step(self, sample: int, t: int) -> None:
+        """Show the state right after input timestep t (clamped to this layer's own length)."""
+        for q, img in zip(self.quantities, self.images):
+            row = np.ascontiguousarray(q.at(sample, t), dtype=np.float32)[None, :]
+            img.setImage(np.nan_to_num(row, copy=False), autoLevels=False, levels=q.levels)
+
+    def select(self, unit: int) -> None:
+        if 0 <= unit < self.units:
+            n = len(self.quantities)
+            self.highlight.setRect(QRectF(unit - 0.5, -0.5, 1.0, float(n)))
+            self.highlight.setVisible(True)
+        else:
+            self.highlight.setVisible(False)
+
+
+class GateStripsView(QWidget):
+    """Gate activations, cell and hidden state per unit at the current step, for every recurrent layer.
+
+    Clicking a unit selects it in the Session; the selected unit is outlined in every strip of its layer.
+    Signals: none (reads `Session.step_changed`, `input_changed`, `unit_changed`).
+    """
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.sample = 0
+        self._layers: dict[str, _LayerStrips] = {}
+        self._symbols: list[str] | None = None
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.graphics.ci.setSpacing(4)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setWidget(self.graphics)
+        self.placeholder = QLabel("Enter an input to see the gates step by step.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #666;")
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setStyleSheet("color: #333; font-family: monospace;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.legend = ta.legend_widget()
+        lay.addWidget(self.legend)
+        lay.addWidget(self.placeholder)
+        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.readout)
+        self.scroll.setVisible(False)
+
+        self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        self.graphics.scene().sigMouseMoved.connect(self._on_hover)
+        session.input_changed.connect(self._on_input_changed)
+        session.step_changed.connect(self._on_step_changed)
+        session.unit_changed.connect(self._on_unit_changed)
+        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
+        self._on_input_changed(session.stepper)
+
+    # ------------------------------------------------------------------ data
+    def layer_keys(self) -> list[str]:
+        return list(self._layers)
+
+    def strip_values(self, key: str) -> dict[str, np.ndarray]:
+        """What the strips of layer `key` show now: {'gate/i': (u,), ..., 'cell': (u,), 'hidden': (u,)}."""
+        strips = self._layers[key]
+        return {q.qid: img.image[0] for q, img in zip(strips.quantities, strips.images)}
+
+    def strip_levels(self, key: str) -> dict[str, tuple[float, float]]:
+        strips = self._layers[key]
+        return {q.qid: tuple(img.levels) for q, img in zip(strips.quantities, strips.images)}
+
+    def title(self, key: str) -> str:
+        return self._layers[key].plot.titleLabel.text
+
+    def highlighted_unit(self, key: str) -> int:
+        """The outlined unit of layer `key`, -1 when none."""
+        strips = self._layers[key]
+        if not strips.highlight.isVisible():
+            return -1
+        return int(round(strips.highlight.rect().center().x()))
+
+    # ------------------------------------------------------------------ slots
+    def _on_input_changed(self, stepper: Any) -> None:
+        trajs = ta.trajectories(stepper)
+        self._symbols = ta.input_symbols(self.session, self.sample)
+        if not trajs:
+            self._clear()
+            self.placeholder.setText(
+                "Enter an input to see the gates step by step."
+                if stepper is None
+                else "This model has no recurrent layer to step through."
+            )
+            return
+        same = list(trajs) == list(self._layers) and all(
+            self._layers[k].layout_matches(t) for k, t in trajs.items()
+        )
+        if same:
+            for k, t in trajs.items():
+                self._layers[k].set_trajectory(t)
+        else:
+            self._clear()
+            for k, t in trajs.items():
+                plot = self.graphics.addPlot()
+                self._layers[k] = _LayerStrips(plot, k, t)
+                self.graphics.nextRow()
+            rows = sum(len(s.quantities) for s in self._layers.values())
+            self.graphics.setMinimumHeight(rows * _ROW_PX + 70 * len(self._layers))
+        self.placeholder.setVisible(False)
+        self.scroll.setVisible(True)
+        self._on_unit_changed(*self.session.unit)
+        self._on_step_changed(self.session.step)
+
+    def _clear(self) -> None:
+        self.graphics.clear()
+        self._layers.clear()
+        self.scroll.setVisible(False)
+        self.placeholder.setVisible(True)
+        self.readout.setText(" ")
+
+    def _on_step_changed(self, t: int) -> None:
+        for key, strips in self._layers.items():
+            step = min(max(int(t), 0), strips.n_steps - 1)
+            strips.show_step(self.sample, step)
+            if step != t:
+                where = f"its sequence has {strips.n_steps} steps: showing t={step}"
+            elif strips.backward:
+                where = (
+                    f"after reading input {ta.consumed_label(self._symbols, step)} "
+                    f"(backward: has read t={step}\u2026{strips.n_steps - 1})"
+                )
+            else:
+                where = f"after reading input {ta.consumed_label(self._symbols, step)}"
+            strips.plot.setTitle(
+                f"<b>{key}</b> &nbsp;{strips.kind}({strips.units}) &nbsp;\u00b7&nbsp; {where}",
+                size="9pt",
+                color="#222",
+            )
+
+    def _on_unit_changed(self, layer: str, unit: int) -> None:
+        for key, strips in self._layers.items():
+            strips.select(unit if key == layer else -1)
+
+    # ------------------------------------------------------------------ mouse
+    def _hit(self, scene_pos: QPointF) -> tuple[str, int, int] | None:
+        """(layer key, row, unit) under a scene position, or None."""
+        for key, strips in self._layers.items():
+            vb = strips.plot.getViewBox()
+            if not vb.sceneBoundingRect().contains(scene_pos):
+                continue
+            p = vb.mapSceneToView(scene_pos)
+            unit, row = int(round(p.x())), int(round(p.y()))
+            if 0 <= unit < strips.units and 0 <= row < len(strips.quantities):
+                return key, row, unit
+        return None
+
+    def _on_click(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self._hit(ev.scenePos())
+        if hit is not None:
+            key, _row, unit = hit
+            self.session.select_unit(key, unit)
+
+    def _on_hover(self, scene_pos: QPointF) -> None:
+        hit = self._hit(scene_pos)
+        if hit is None:
+            return
+        key, row, unit = hit
+        strips = self._layers[key]
+        q = strips.quantities[row]
+        value = float(strips.images[row].image[0, unit])
+        self.readout.setText(f"{key} · {q.label} ({q.title}) · unit {unit} · {value:.6g}")

@@ -1,0 +1,489 @@
+"""The input the model is stepped through: typed text (vocabulary models) or a sequence (file / editor).
+
+Every accepted input goes to `Session.set_input`; problems (text outside the vocabulary, a file of
+the wrong shape, an engine error) are shown inline under the editor and leave the last run in place.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+_DEFAULT_TEXT = "the quick brown fox jumps over the lazy dog. "
+_TABLE_MAX_CELLS = 200_000  # beyond this the table editor is not filled (files still load)
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    dims = ["batch"] + [
+        "T" if (d is None and k == 1) else ("?" if d is None else str(d)) for k, d in enumerate(shape[1:], 1)
+    ]
+    return "(" + ", ".join(dims) + ")"
+
+
+def read_sequence_file(path: str) -> list[np.ndarray]:
+    """Arrays from a .npy, .npz (one array per model input, in order) or .csv/.txt (rows = timesteps).
+
+    Raises ValueError with one line when the file cannot be read.
+    """
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            return [np.load(path, allow_pickle=False)]
+        if magic[:4] == b"PK\x03\x04":
+            with np.load(path, allow_pickle=False) as z:
+                return [z[k] for k in z.files]
+        try:
+            data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32)
+        except ValueError:
+            data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32, skiprows=1)  # header row
+        return [data]
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{name}: cannot read a sequence ({' '.join(str(exc).split())})") from None
+
+
+def fit_to_shape(x: np.ndarray, shape: tuple[int | None, ...], dtype: str) -> np.ndarray:
+    """Add the batch axis if missing and check the fixed dimensions; ValueError (one line) otherwise."""
+    x = np.asarray(x)
+    rank = len(shape)
+    if rank == 2 and x.ndim == 2 and x.shape[1] == 1 and (shape[1] is None or shape[1] != 1):
+        x = x[:, 0]  # a one-column csv of ids
+    if x.ndim == rank - 1:
+        x = x[None]
+    if x.ndim != rank:
+        raise ValueError(
+            f"the model expects an input of shape {_shape_text(shape)}, got an array of shape {x.shape}"
+        )
+    for k, (want, got) in enumerate(zip(shape[1:], x.shape[1:]), 1):
+        if want is not None and want != got:
+            raise ValueError(
+                f"the model expects {_shape_text(shape)}, got {x.shape}: axis {k} must be {want}, not {got}"
+            )
+    if x.shape[0] == 0 or (rank >= 2 and x.shape[1] == 0):
+        raise ValueError("the sequence is empty")
+    if not np.all(np.isfinite(x.astype(np.float64, copy=False))):
+        raise ValueError("the sequence contains NaN or infinite values")
+    if dtype.startswith("int") or dtype.startswith("uint"):
+        return x.astype(np.int32)
+    return x.astype(np.float32)
+
+
+class InputPanel(QWidget):
+    """Text box (models with a vocabulary) or sequence loader/editor; feeds `Session.set_input`.
+
+    Signals
+    -------
+    rejected(str) : an input was refused before reaching the engine (one-line reason, also shown inline).
+    """
+
+    rejected = Signal(str)
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._jump_to_end = False
+        self._last_error = ""
+        self._table_integer = False
+        self._table_1d = False
+
+        self.shape_label = QLabel("No model is open.")
+        self.shape_label.setStyleSheet("color: #333;")
+        self.shape_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b00020;")
+        self.error_label.setVisible(False)
+
+        # --- text tab
+        self.text_edit = QPlainTextEdit()
+        self.text_edit.setPlaceholderText("type text to run the model on it, symbol by symbol")
+        line = QFontMetrics(self.text_edit.font()).lineSpacing()
+        self.text_edit.setFixedHeight(int(line * 2.6) + 10)
+        self.text_edit.textChanged.connect(self._on_text_edited)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.apply_text)
+        text_tab = QWidget()
+        tl = QVBoxLayout(text_tab)
+        tl.setContentsMargins(2, 2, 2, 2)
+        tl.addWidget(self.text_edit)
+
+        # --- sequence tab
+        self.load_button = QPushButton("Load .npy / .csv\u2026")
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.ids_edit = QLineEdit()
+        self.ids_edit.setPlaceholderText("indices, e.g. 3 1 4 1 5 (token ids, or one-hot positions)")
+        self.ids_edit.returnPressed.connect(self.apply_ids)
+        self.ids_button = QPushButton("Run indices")
+        self.ids_button.clicked.connect(self.apply_ids)
+        self.random_button = QPushButton("Random")
+        self.random_button.setToolTip("a random input of the right shape")
+        self.random_button.clicked.connect(self.apply_random)
+        self.length_box = QSpinBox()
+        self.length_box.setRange(1, 100_000)
+        self.length_box.setValue(20)
+        self.length_box.setPrefix("T = ")
+        self.length_box.setToolTip("length of random sequences (when the model accepts any length)")
+        self.table = QTableWidget()
+        self.table.setMinimumHeight(40)
+        self.table.setMaximumHeight(self.text_edit.height())
+        self.table_button = QPushButton("Run table")
+        self.table_button.setToolTip("run the model on the values in the table (batch row 0)")
+        self.table_button.clicked.connect(self.apply_table)
+        seq_tab = QWidget()
+        sl = QVBoxLayout(seq_tab)
+        sl.setContentsMargins(2, 2, 2, 2)
+        row1 = QHBoxLayout()
+        row1.addWidget(self.load_button)
+        row1.addWidget(self.ids_edit, 1)
+        row1.addWidget(self.ids_button)
+        row1.addWidget(self.random_button)
+        row1.addWidget(self.length_box)
+        row1.addWidget(self.table_button)
+        sl.addLayout(row1)
+        sl.addWidget(self.table, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.tabs.addTab(text_tab, "Text")
+        self.tabs.addTab(seq_tab, "Sequence")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.shape_label)
+        lay.addWidget(self.tabs)
+        lay.addWidget(self.error_label)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        session.file_loaded.connect(self._on_file_loaded)
+        session.vocabulary_changed.connect(self._on_vocabulary_changed)
+        session.input_changed.connect(self._on_input_changed)
+        session.input_failed.connect(self.show_error)
+        self._on_file_loaded(session.model_file)
+
+    # ------------------------------------------------------------------ model description
+    def _input_spec(self) -> tuple[tuple[int | None, ...], str] | None:
+        net = self.session.network
+        if net is None or not net.input_shapes:
+            return None
+        dtypes = tuple(net.input_dtypes) or ("float32",)
+        return tuple(net.input_shapes[0]), str(dtypes[0] or "float32")
+
+    def _describe(self) -> str:
+        mf = self.session.model_file
+        if mf is None:
+            return "No model is open."
+        net = self.session.network
+        if net is None:
+            return (
+                "This file holds weights only: open its architecture (model.json) to run it "
+                "(File \u25b8 Open architecture\u2026)."
+            )
+        if not net.input_shapes:
+            return "The model's input shape is unknown."
+        parts = []
+        for k, shape in enumerate(net.input_shapes):
+            dt = net.input_dtypes[k] if k < len(net.input_dtypes) else "float32"
+            parts.append(f"{_shape_text(tuple(shape))} {dt}")
+        text = "Model input: " + ", ".join(parts)
+        vocab = self.session.vocabulary
+        shape = tuple(net.input_shapes[0])
+        if vocab:
+            kind = "one-hot" if len(shape) == 3 else "token ids"
+            text += f" \u2014 {kind} over a {len(vocab)}-symbol vocabulary"
+        elif len(shape) == 2:
+            text += " \u2014 token ids per step"
+        elif len(shape) == 3:
+            text += f" \u2014 {shape[2]} features per step"
+        if len(net.input_shapes) > 1:
+            text += " \u2014 several inputs: load a .npz with one array per input"
+        return text
+
+    def _on_file_loaded(self, _model_file: Any) -> None:
+        self.shape_label.setText(self._describe())
+        self.clear_error()
+        runnable = self.session.network is not None
+        self.tabs.setEnabled(runnable)
+        self._update_tabs()
+        if runnable:
+            shape = self._input_spec()
+            fixed_t = shape is not None and len(shape[0]) >= 2 and shape[0][1] is not None
+            self.length_box.setEnabled(not fixed_t)
+            if fixed_t:
+                self.length_box.setValue(int(shape[0][1]))
+        self._fill_table(None)
+        if self.session.vocabulary and runnable:
+            if not self.text_edit.toPlainText():
+                self._set_text(self._default_text())
+            self.apply_text()
+
+    def _on_vocabulary_changed(self, _vocab: Any) -> None:
+        self.shape_label.setText(self._describe())
+        self._update_tabs()
+        if self.session.vocabulary and self.session.network is not None:
+            if not self.text_edit.toPlainText():
+                self._set_text(self._default_text())
+            self.apply_text()
+
+    def _update_tabs(self) -> None:
+        net = self.session.network
+        text_ok = bool(self.session.vocabulary) and net is not None and len(net.input_shapes) == 1
+        self.tabs.setTabEnabled(0, text_ok)
+        self.tabs.setCurrentIndex(0 if text_ok else 1)
+
+    def _default_text(self) -> str:
+        """A starter sentence restricted to the vocabulary, so the first view is never empty."""
+        vocab = self.session.vocabulary or []
+        if any(len(t) > 1 for t in vocab if t.strip()):
+            words = [w for w in _DEFAULT_TEXT.split() if w in set(vocab)]
+            return " ".join(words or [t for t in vocab if t.strip()][:5])
+        allowed = set(vocab)
+        text = "".join(ch for ch in _DEFAULT_TEXT if ch in allowed)
+        return text or "".join(vocab[: min(len(vocab), 10)])
+
+    # ------------------------------------------------------------------ messages
+    def show_error(self, message: str) -> None:
+        self._last_error = message
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+
+    def clear_error(self) -> None:
+        self.show_error("")
+
+    @property
+    def error_text(self) -> str:
+        return self._last_error
+
+    def _reject(self, message: str) -> None:
+        self.show_error(message)
+        self.rejected.emit(message)
+
+    # ------------------------------------------------------------------ text
+    def text(self) -> str:
+        return self.text_edit.toPlainText()
+
+    def _set_text(self, text: str) -> None:
+        self.text_edit.blockSignals(True)
+        self.text_edit.setPlainText(text)
+        self.text_edit.moveCursor(self.text_edit.textCursor().MoveOperation.End)
+        self.text_edit.blockSignals(False)
+
+    def set_text(self, text: str) -> None:
+        """Replace the text and run it now (no typing delay)."""
+        self._set_text(text)
+        self.apply_text()
+
+    def append_text(self, token: str) -> None:
+        """Append a generated token (with a space between word-level tokens) and run the new text."""
+        text = self.text()
+        if len(token) > 1 and text and not text.endswith(" "):
+            text += " "
+        self.set_text(text + token)
+
+    def _on_text_edited(self) -> None:
+        self._debounce.start()
+
+    def apply_text(self) -> None:
+        """Encode the text with the vocabulary and run it; the view jumps to its last symbol."""
+        self._debounce.stop()
+        text = self.text()
+        if not text:
+            self.clear_error()
+            clear = getattr(self.session, "clear_input", None)
+            if clear is not None:
+                clear()
+            return
+        try:
+            x = self.session.encode_text(text)
+        except ValueError as exc:
+            self._reject(str(exc))
+            return
+        self.clear_error()
+        self._jump_to_end = True
+        self.session.set_input(x)
+
+    # ------------------------------------------------------------------ sequences
+    def _on_load_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load an input sequence", "", "Sequences (*.npy *.npz *.csv *.txt);;All files (*)"
+        )
+        if path:
+            self.load_file(path)
+
+    def load_file(self, path: str) -> bool:
+        """Read a sequence file and run it; False (with an inline message) when it does not fit."""
+        try:
+            arrays = read_sequence_file(path)
+        except ValueError as exc:
+            self._reject(str(exc))
+            return False
+        return self.apply_arrays(arrays)
+
+    def apply_arrays(self, arrays: list[np.ndarray]) -> bool:
+        """Check arrays against the model's inputs and run them from step 0."""
+        net = self.session.network
+        if net is None:
+            self._reject("this file holds weights only: open its architecture (model.json) to run it")
+            return False
+        shapes = list(net.input_shapes)
+        dtypes = list(net.input_dtypes) + ["float32"] * (len(shapes) - len(net.input_dtypes))
+        if len(arrays) != len(shapes):
+            self._reject(f"the model has {len(shapes)} inputs but {len(arrays)} arrays were given")
+            return False
+        try:
+            fitted = [fit_to_shape(a, tuple(s), d) for a, s, d in zip(arrays, shapes, dtypes)]
+        except ValueError as exc:
+            self._reject(str(exc))
+            return False
+        self.clear_error()
+        self._jump_to_end = False
+        self._fill_table(fitted[0])
+        self.session.set_input(fitted if len(fitted) > 1 else fitted[0])
+        return True
+
+    def apply_ids(self) -> bool:
+        """Run the indices typed in the index field (token ids, or one-hot positions for one-hot inputs)."""
+        spec = self._input_spec()
+        if spec is None:
+            self._reject("no runnable model is open")
+            return False
+        shape, dtype = spec
+        try:
+            ids = [int(tok) for tok in self.ids_edit.text().replace(",", " ").split()]
+        except ValueError:
+            self._reject("indices must be whole numbers separated by spaces")
+            return False
+        if not ids:
+            self._reject("type at least one index")
+            return False
+        if len(shape) == 3:
+            width = shape[2]
+            bad = [i for i in ids if not 0 <= i < (width or 0)]
+            if bad:
+                self._reject(f"index {bad[0]} is outside the one-hot width {width}")
+                return False
+            x = np.zeros((len(ids), width), dtype=np.float32)
+            x[np.arange(len(ids)), ids] = 1.0
+        elif len(shape) == 2:
+            if any(i < 0 for i in ids):
+                self._reject("token ids cannot be negative")
+                return False
+            x = np.asarray(ids)
+        else:
+            self._reject(f"indices cannot describe an input of shape {_shape_text(shape)}")
+            return False
+        return self.apply_arrays([x])
+
+    def apply_random(self) -> bool:
+        """A random input of the right shape (seeded by the length, so it is reproducible)."""
+        net = self.session.network
+        if net is None or not net.input_shapes:
+            self._reject("no runnable model is open")
+            return False
+        rng = np.random.default_rng(self.length_box.value())
+        arrays = []
+        for k, shape in enumerate(net.input_shapes):
+            T = shape[1] if len(shape) >= 2 and shape[1] is not None else self.length_box.value()
+            dims = [T] + [d if d is not None else 8 for d in shape[2:]]
+            dtype = net.input_dtypes[k] if k < len(net.input_dtypes) else "float32"
+            if len(shape) == 2:
+                arrays.append(rng.integers(1, self._id_limit(), size=dims))
+            elif len(shape) == 3 and self.session.vocabulary and dims[-1] == len(self.session.vocabulary):
+                x = np.zeros(dims, dtype=np.float32)
+                x[np.arange(T), rng.integers(0, dims[-1], size=T)] = 1.0
+                arrays.append(x)
+            elif str(dtype).startswith("int"):
+                arrays.append(rng.integers(0, self._id_limit(), size=dims))
+            else:
+                arrays.append(rng.standard_normal(dims).astype(np.float32))
+        return self.apply_arrays(arrays)
+
+    def _id_limit(self) -> int:
+        """Upper bound for random token ids: the first Embedding's input_dim, else the vocabulary size."""
+        net = self.session.network
+        for layer in net.layers if net is not None else ():
+            if layer.kind == "Embedding" and layer.config.get("input_dim"):
+                return int(layer.config["input_dim"])
+        return len(self.session.vocabulary or []) or 10
+
+    # ------------------------------------------------------------------ table editor
+    def _fill_table(self, x: np.ndarray | None) -> None:
+        """Show batch row 0 of `x` (T rows; one column per feature, or one 'id' column)."""
+        self.table.clear()
+        if x is None or x.ndim < 2:
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.table_button.setEnabled(False)
+            return
+        row = x[0]
+        grid = row[:, None] if row.ndim == 1 else row.reshape(row.shape[0], -1)
+        if grid.size > _TABLE_MAX_CELLS:
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.table_button.setEnabled(False)
+            return
+        self.table.setRowCount(grid.shape[0])
+        self.table.setColumnCount(grid.shape[1])
+        if row.ndim == 1:
+            self.table.setHorizontalHeaderLabels(["id"])
+        self.table.setVerticalHeaderLabels([f"t={t}" for t in range(grid.shape[0])])
+        integer = np.issubdtype(grid.dtype, np.integer)
+        for t in range(grid.shape[0]):
+            for f in range(grid.shape[1]):
+                v = grid[t, f]
+                self.table.setItem(t, f, QTableWidgetItem(str(int(v)) if integer else f"{float(v):.6g}"))
+        self.table.resizeColumnsToContents()
+        self._table_integer = integer
+        self._table_1d = row.ndim == 1
+        self.table_button.setEnabled(True)
+
+    def apply_table(self) -> bool:
+        """Run the (edited) table as batch row 0."""
+        rows, cols = self.table.rowCount(), self.table.columnCount()
+        if rows == 0:
+            self._reject("the table is empty: load or generate a sequence first")
+            return False
+        grid = np.zeros((rows, cols), dtype=np.float64)
+        for t in range(rows):
+            for f in range(cols):
+                item = self.table.item(t, f)
+                try:
+                    grid[t, f] = float(item.text()) if item is not None and item.text().strip() else 0.0
+                except ValueError:
+                    self._reject(f"table cell (t={t}, column {f}) is not a number: {item.text()!r}")
+                    return False
+        x = grid[:, 0] if self._table_1d else grid
+        if self._table_integer:
+            x = x.astype(np.int64)
+        return self.apply_arrays([x])
+
+    # ------------------------------------------------------------------ stepper arrived
+    def _on_input_changed(self, stepper: Any) -> None:
+        if stepper is None:
+            return
+        if self._jump_to_end:
+            self._jump_to_end = False
+            self.session.set_step(self.session.n_steps - 1)

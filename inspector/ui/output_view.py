@@ -1,0 +1,320 @@
+"""The model's output at the current step as labelled bars, the top-k in words, and a generate mode.
+
+`Stepper.outputs_at(t)` is what the model would return if the sequence ended after step t; the bars
+show exactly that array (batch row `sample`, last timestep for sequence outputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.ui import step_common as ta
+
+_MAX_ALL_CLASSES = 64  # above this many classes only the top _TOP_BARS are drawn, sorted
+_TOP_BARS = 40
+_BAR = QColor(90, 130, 190)
+_NEXT = QColor(240, 140, 30)
+
+
+def sample_next(probs: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """Draw a class index from `probs` (C,) sharpened/flattened by `temperature` (> 0).
+
+    temperature -> 0 is arg-max; 1 samples the model's distribution as is.
+    """
+    p = np.asarray(probs, dtype=np.float64).ravel()
+    p = np.where(np.isfinite(p) & (p > 0), p, 0.0)
+    if p.sum() <= 0:
+        return int(np.argmax(probs))
+    if temperature <= 1e-3:
+        return int(np.argmax(p))
+    logits = np.log(p, where=p > 0, out=np.full_like(p, -np.inf)) / temperature
+    logits -= logits.max()
+    w = np.exp(logits)
+    w /= w.sum()
+    return int(rng.choice(p.size, p=w))
+
+
+class OutputView(QWidget):
+    """Output probabilities at the current step; generate mode appends sampled symbols.
+
+    Signals
+    -------
+    sampled(str) : a vocabulary token drawn in generate mode (the StepperPanel appends it to the text).
+    """
+
+    sampled = Signal(str)
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.sample = 0
+        self.top_k = 5
+        self.rng = np.random.default_rng(0)
+        self._probs = np.zeros(0, dtype=np.float32)
+        self._shown_idx = np.zeros(0, dtype=np.int64)
+        self._labels: list[str] = []
+        self._n_classes = -1
+        self._next_id = -1
+        self._awaiting_input = False
+
+        self.output_box = QComboBox()
+        self.output_box.setToolTip("model output shown")
+        self.output_box.currentIndexChanged.connect(lambda _i: self._on_step_changed(self.session.step))
+        self.header = QLabel("Output")
+        self.header.setStyleSheet("font-weight: bold;")
+        self.topk_label = QLabel(" ")
+        self.topk_label.setWordWrap(True)
+        self.topk_label.setTextFormat(Qt.TextFormat.RichText)
+        self.next_label = QLabel(" ")
+        self.next_label.setTextFormat(Qt.TextFormat.RichText)
+
+        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot = self.plot_widget.getPlotItem()
+        ta.style_plot(self.plot)
+        self.plot.setMouseEnabled(x=False, y=True)
+        self.plot.invertY(True)
+        self.plot.showGrid(x=True, y=False, alpha=0.25)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.setLabel("bottom", "probability")
+        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=_BAR, pen=pg.mkPen(None))
+        self.next_bar = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=_NEXT, pen=pg.mkPen(None))
+        self.plot.addItem(self.bars)
+        self.plot.addItem(self.next_bar)
+
+        # Generate mode (text models): sample, append, re-run, repeat.
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setCheckable(True)
+        self.generate_button.setToolTip("append the sampled next symbol to the text and keep going")
+        self.generate_button.toggled.connect(self._on_generate_toggled)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 3.0)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setValue(0.8)
+        self.temperature.setPrefix("T = ")
+        self.temperature.setToolTip("sampling temperature (0 = always the most likely symbol)")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setPrefix("seed ")
+        self.seed.setToolTip("random seed: the same seed, text and temperature give the same continuation")
+        self.seed.valueChanged.connect(self.reseed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(120)
+        self.timer.timeout.connect(self._on_tick)
+
+        head = QHBoxLayout()
+        head.addWidget(self.header, 1)
+        head.addWidget(self.output_box)
+        gen = QHBoxLayout()
+        gen.addWidget(self.generate_button)
+        gen.addWidget(self.temperature)
+        gen.addWidget(self.seed)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 0, 0, 0)
+        lay.setSpacing(3)
+        lay.addLayout(head)
+        lay.addWidget(self.topk_label)
+        lay.addWidget(self.next_label)
+        lay.addWidget(self.plot_widget, 1)
+        lay.addLayout(gen)
+
+        session.input_changed.connect(self._on_input_changed)
+        session.step_changed.connect(self._on_step_changed)
+        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
+        session.file_loaded.connect(lambda _m: self.stop_generating())
+        self._on_input_changed(session.stepper)
+
+    # ------------------------------------------------------------------ introspection (tests)
+    def probabilities(self) -> np.ndarray:
+        """(C,) the output vector shown (all classes, class order)."""
+        return self._probs
+
+    def bar_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """(class indices drawn, bar lengths) in drawing order."""
+        return self._shown_idx, np.asarray(self.bars.opts["width"])
+
+    def highlighted_class(self) -> int:
+        """The class drawn in the 'next symbol' colour, -1 when none."""
+        return self._next_id
+
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    @property
+    def generating(self) -> bool:
+        return self.generate_button.isChecked()
+
+    # ------------------------------------------------------------------ data
+    def _current_output(self) -> np.ndarray | None:
+        stepper = self.session.stepper
+        if stepper is None or self.session.n_steps == 0:
+            return None
+        t = min(max(int(self.session.step), 0), self.session.n_steps - 1)
+        outs = stepper.outputs_at(t)
+        k = min(max(self.output_box.currentIndex(), 0), len(outs) - 1)
+        y = np.asarray(outs[k])
+        row = y[min(self.sample, y.shape[0] - 1)] if y.ndim >= 1 else y.reshape(1)
+        if row.ndim >= 2:  # a sequence output: what the model says at the last step so far
+            row = row[-1]
+        return np.asarray(row, dtype=np.float32).ravel()
+
+    def _can_generate(self) -> bool:
+        vocab = self.session.vocabulary
+        return bool(vocab) and self._n_classes == len(vocab) and self.session.stepper is not None
+
+    def _class_labels(self, n: int) -> list[str]:
+        vocab = self.session.vocabulary
+        if vocab and len(vocab) == n:
+            return [ta.visible(v) for v in vocab]
+        return [f"class {k}" for k in range(n)]
+
+    # ------------------------------------------------------------------ slots
+    def _on_input_changed(self, stepper: Any) -> None:
+        n_out = 0
+        if stepper is not None and self.session.n_steps > 0:
+            n_out = len(stepper.outputs_at(self.session.n_steps - 1))
+        if self.output_box.count() != n_out:
+            self.output_box.blockSignals(True)
+            self.output_box.clear()
+            self.output_box.addItems([f"output {k}" for k in range(n_out)])
+            self.output_box.blockSignals(False)
+        self.output_box.setVisible(n_out > 1)
+        self._n_classes = -1  # relabel on the next draw
+        self._on_step_changed(self.session.step)
+        self.generate_button.setEnabled(self._can_generate() or self.generating)
+        if self.generating and stepper is not None and self._awaiting_input:
+            # The generated text has been run: continue from its last step.
+            self._awaiting_input = False
+            self.session.set_step(self.session.n_steps - 1)
+
+    def _on_step_changed(self, t: int) -> None:
+        probs = self._current_output()
+        if probs is None:
+            self._probs = np.zeros(0, dtype=np.float32)
+            self._shown_idx = np.zeros(0, dtype=np.int64)
+            self.bars.setOpts(x0=[], y=[], width=[])
+            self.next_bar.setOpts(x0=[], y=[], width=[])
+            self.header.setText("Output")
+            self.topk_label.setText(" ")
+            self.next_label.setText(" ")
+            self._next_id = -1
+            self.generate_button.setEnabled(False)
+            return
+        self._probs = probs
+        n = probs.size
+        if n != self._n_classes:
+            self._n_classes = n
+            self._labels = self._class_labels(n)
+            self.generate_button.setEnabled(self._can_generate())
+        if n <= _MAX_ALL_CLASSES:
+            idx = np.arange(n)
+        else:
+            idx = np.argsort(-probs, kind="stable")[:_TOP_BARS]
+        if not np.array_equal(idx, self._shown_idx):
+            self._shown_idx = idx
+            ticks = [(float(r), self._labels[int(c)]) for r, c in enumerate(idx)]
+            self.plot.getAxis("left").setTicks([ticks, []])
+            self.plot.setLimits(yMin=-0.6, yMax=len(idx) - 0.4)
+            self.plot.setYRange(-0.6, len(idx) - 0.4, padding=0)
+        pos = np.arange(len(idx), dtype=np.float64)
+        self.bars.setOpts(x0=np.zeros(len(idx)), y=pos, width=probs[idx], height=0.75)
+        hi = (
+            max(1.0, float(np.nanmax(probs)))
+            if probs.size and np.all(probs >= 0) and probs.sum() <= 1.001
+            else None
+        )
+        if hi is not None:
+            self.plot.setXRange(0, hi, padding=0.02)
+        else:
+            self.plot.enableAutoRange(axis="x")
+        step = min(max(int(t), 0), self.session.n_steps - 1)
+        self.header.setText(f"Output at step {step}" + (f"  ({n} classes)" if n > 1 else ""))
+        order = np.argsort(-probs, kind="stable")[: self.top_k]
+        self.topk_label.setText(
+            f"top {len(order)}: "
+            + " &nbsp; ".join(f"<b>{_html(self._labels[int(c)])}</b>&nbsp;{probs[c]:.3f}" for c in order)
+        )
+        self._show_next(step, idx, probs)
+
+    def _show_next(self, step: int, idx: np.ndarray, probs: np.ndarray) -> None:
+        """Highlight the symbol the input actually continues with (model input at step+1)."""
+        self._next_id = -1
+        ids = ta.input_ids(self.session, self.sample)
+        if ids is not None and len(ids) == self.session.n_steps and step + 1 < len(ids):
+            nxt = int(ids[step + 1])
+            if 0 <= nxt < probs.size:
+                self._next_id = nxt
+        hit = np.flatnonzero(idx == self._next_id) if self._next_id >= 0 else np.zeros(0, dtype=np.int64)
+        if hit.size:
+            r = int(hit[0])
+            self.next_bar.setOpts(x0=[0.0], y=[float(r)], width=[float(probs[self._next_id])], height=0.75)
+        else:
+            self.next_bar.setOpts(x0=[], y=[], width=[])
+        if self._next_id >= 0:
+            rank = int(np.sum(probs > probs[self._next_id])) + 1
+            self.next_label.setText(
+                f"<span style='color:{_NEXT.name()}'>&#9632;</span> next input "
+                f"<b>{_html(self._labels[self._next_id])}</b>: p = {probs[self._next_id]:.3f} (rank {rank})"
+            )
+        elif ids is not None and step + 1 >= self.session.n_steps:
+            self.next_label.setText("end of the input: the bars predict what comes next")
+        else:
+            self.next_label.setText(" ")
+
+    # ------------------------------------------------------------------ generate mode
+    def reseed(self, seed: int | None = None) -> None:
+        """Restart the sampler's random stream (tests call this for reproducible continuations)."""
+        self.rng = np.random.default_rng(self.seed.value() if seed is None else int(seed))
+
+    def generate_once(self) -> str | None:
+        """Sample the next symbol from the output at the last step, emit `sampled`; None if impossible."""
+        if not self._can_generate() or self.session.busy:
+            return None
+        probs = self.session.stepper.outputs_at(self.session.n_steps - 1)
+        k = min(max(self.output_box.currentIndex(), 0), len(probs) - 1)
+        y = np.asarray(probs[k])
+        row = y[min(self.sample, y.shape[0] - 1)]
+        if row.ndim >= 2:
+            row = row[-1]
+        token = self.session.vocabulary[sample_next(row, self.temperature.value(), self.rng)]
+        self._awaiting_input = True
+        self.sampled.emit(token)
+        return token
+
+    def stop_generating(self) -> None:
+        self.generate_button.setChecked(False)
+
+    def _on_generate_toggled(self, on: bool) -> None:
+        if on:
+            self.reseed()
+            self.session.set_step(self.session.n_steps - 1)
+            self.timer.start()
+            self.generate_button.setText("Stop")
+        else:
+            self.timer.stop()
+            self._awaiting_input = False
+            self.generate_button.setText("Generate")
+
+    def _on_tick(self) -> None:
+        if self._awaiting_input or self.session.busy:
+            return  # the previous symbol is still being run
+        if self.generate_once() is None:
+            self.stop_generating()
+
+
+def _html(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

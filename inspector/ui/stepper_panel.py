@@ -1,0 +1,252 @@
+"""Stepping through time: input, transport controls, gate strips, units x time view and the output.
+
+The Stepper holds the whole trajectory, so every control here only calls `Session.set_step`; the
+views update themselves from `Session.step_changed` (no work beyond indexing and setImage).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.ui import step_common as ta
+from inspector.ui.gate_strips import GateStripsView
+from inspector.ui.input_panel import InputPanel
+from inspector.ui.output_view import OutputView
+from inspector.ui.timeline_view import TimelineView
+
+
+class StepperPanel(QWidget):
+    """Input, play/step/scrub controls (←/→, Space, Home/End) and the per-step views of one Session.
+
+    Signals: none (everything goes through the Session).
+    """
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+
+        self.input_panel = InputPanel(session)
+        self.gate_strips = GateStripsView(session)
+        self.timeline = TimelineView(session)
+        self.output = OutputView(session)
+
+        style = self.style()
+
+        def button(icon: QStyle.StandardPixmap, tip: str, slot: Any) -> QToolButton:
+            b = QToolButton()
+            b.setIcon(style.standardIcon(icon))
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep the arrow keys for stepping
+            b.clicked.connect(slot)
+            return b
+
+        sp = QStyle.StandardPixmap
+        self.start_button = button(sp.SP_MediaSkipBackward, "jump to start (Home)", self.go_start)
+        self.back_button = button(sp.SP_MediaSeekBackward, "step back (\u2190)", self.step_back)
+        self.play_button = button(sp.SP_MediaPlay, "play / pause (Space)", self.toggle_play)
+        self.forward_button = button(sp.SP_MediaSeekForward, "step forward (\u2192)", self.step_forward)
+        self.end_button = button(sp.SP_MediaSkipForward, "jump to end (End)", self.go_end)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("scrub through the sequence")
+        self.slider.setRange(0, 0)
+        self.slider.valueChanged.connect(self.session.set_step)
+        self.step_label = QLabel("no input")
+        self.step_label.setMinimumWidth(230)
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setRange(1, 60)
+        self.speed.setValue(8)
+        self.speed.setFixedWidth(110)
+        self.speed.setToolTip("playback speed (steps per second)")
+        self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.speed.valueChanged.connect(self._on_speed)
+        self.speed_label = QLabel()
+        self.speed_label.setMinimumWidth(60)
+        self.busy_label = QLabel("")
+        self.busy_label.setStyleSheet("color: #a06000;")
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(self._on_play_tick)
+        self._on_speed(self.speed.value())
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setSpacing(2)
+        for b in (
+            self.start_button,
+            self.back_button,
+            self.play_button,
+            self.forward_button,
+            self.end_button,
+        ):
+            controls.addWidget(b)
+        controls.addWidget(self.slider, 1)
+        controls.addSpacing(6)
+        controls.addWidget(self.step_label)
+        controls.addWidget(self.busy_label)
+        controls.addSpacing(6)
+        controls.addWidget(QLabel("speed"))
+        controls.addWidget(self.speed)
+        controls.addWidget(self.speed_label)
+
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.gate_strips)
+        left.addWidget(self.timeline)
+        left.setStretchFactor(0, 1)
+        left.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.output)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([760, 300])
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addWidget(self.input_panel)
+        lay.addLayout(controls)
+        lay.addWidget(self.splitter, 1)
+
+        # Shortcuts work while focus is anywhere in the panel; text fields keep their own keys
+        # (they claim Left/Right/Home/End/Space through ShortcutOverride).
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for key, slot in (
+            (Qt.Key.Key_Left, self.step_back),
+            (Qt.Key.Key_Right, self.step_forward),
+            (Qt.Key.Key_Home, self.go_start),
+            (Qt.Key.Key_End, self.go_end),
+            (Qt.Key.Key_Space, self.toggle_play),
+        ):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(ctx)
+            sc.activated.connect(slot)
+
+        # Generate mode: the output view samples, the text box appends and re-runs.
+        self.output.sampled.connect(self.input_panel.append_text)
+        self.input_panel.rejected.connect(lambda _m: self.output.stop_generating())
+        session.input_failed.connect(lambda _m: self.output.stop_generating())
+
+        session.input_changed.connect(self._on_input_changed)
+        session.step_changed.connect(self._on_step_changed)
+        session.busy_changed.connect(self._on_busy_changed)
+        session.file_loaded.connect(lambda _m: self.pause())
+        self._on_input_changed(session.stepper)
+
+    # ------------------------------------------------------------------ transport
+    @property
+    def playing(self) -> bool:
+        return self.play_timer.isActive()
+
+    def step_forward(self) -> None:
+        self.session.set_step(self.session.step + 1)
+
+    def step_back(self) -> None:
+        self.session.set_step(self.session.step - 1)
+
+    def go_start(self) -> None:
+        self.session.set_step(0)
+
+    def go_end(self) -> None:
+        self.session.set_step(self.session.n_steps - 1)
+
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        if self.session.n_steps <= 1:
+            return
+        if self.session.step >= self.session.n_steps - 1:
+            self.session.set_step(0)  # play from the start again
+        self.play_timer.start()
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+
+    def pause(self) -> None:
+        self.play_timer.stop()
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+
+    def _on_play_tick(self) -> None:
+        if self.session.step >= self.session.n_steps - 1:
+            self.pause()
+        else:
+            self.step_forward()
+
+    def _on_speed(self, steps_per_s: int) -> None:
+        self.play_timer.setInterval(max(1, int(round(1000 / steps_per_s))))
+        self.speed_label.setText(f"{steps_per_s}/s")
+
+    # ------------------------------------------------------------------ session
+    def _on_input_changed(self, stepper: Any) -> None:
+        n = self.session.n_steps
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(n - 1, 0))
+        self.slider.setValue(self.session.step)
+        self.slider.blockSignals(False)
+        enabled = stepper is not None and n > 0
+        for w in (
+            self.slider,
+            self.start_button,
+            self.back_button,
+            self.play_button,
+            self.forward_button,
+            self.end_button,
+        ):
+            w.setEnabled(enabled)
+        if not enabled:
+            self.pause()
+        self._symbols = ta.input_symbols(self.session)
+        self._on_step_changed(self.session.step)
+
+    def _on_step_changed(self, t: int) -> None:
+        n = self.session.n_steps
+        if self.session.stepper is None or n == 0:
+            self.step_label.setText("no input")
+            return
+        if self.slider.value() != t:
+            self.slider.blockSignals(True)
+            self.slider.setValue(t)
+            self.slider.blockSignals(False)
+        text = f"step {t} / {n - 1}"
+        symbols = getattr(self, "_symbols", None)
+        if symbols is not None and len(symbols) == n and 0 <= t < n:
+            text += f"  \u00b7  input \u2018{symbols[t]}\u2019"
+        batch = ta.sample_count(self.session)
+        if batch > 1:
+            text += f"  \u00b7  batch row 0 of {batch}"
+        self.step_label.setText(text)
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.busy_label.setText("running\u2026" if busy else "")
+
+
+if __name__ == "__main__":  # pragma: no cover - manual check: python -m inspector.ui.stepper_panel MODEL
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from inspector.ui.session import Session
+
+    app = QApplication(sys.argv)
+    sess = Session()
+    panel = StepperPanel(sess)
+    panel.resize(1280, 800)
+    panel.show()
+    if len(sys.argv) > 1:
+        sess.open(sys.argv[1])
+    app.exec()

@@ -1,0 +1,380 @@
+"""Units x time view (in the spirit of LSTMVis) of one recurrent layer, plus the selected unit's traces.
+
+Images hold the whole trajectory (levels fixed over it) and are set once per input; a step only
+moves the current-step line and the shaded "not yet consumed" region, so stepping stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QTransform
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from inspector.ui import step_common as ta
+
+_STEP_PEN = pg.mkPen(QColor(20, 20, 20), width=1.5)
+_UNIT_PEN = pg.mkPen(QColor(255, 64, 160), width=1.5)
+_FUTURE_BRUSH = pg.mkBrush(255, 255, 255, 200)
+# Distinct line colours for the unit traces (gates, then c, then h).
+_TRACE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#d62728", "#17becf"]
+
+
+def _symbol_ticks(labels: list[str], n: int) -> list[list[tuple[float, str]]]:
+    """Major ticks every k steps with the symbol; minor ticks for the rest (pyqtgraph hides crowded ones)."""
+    if n <= 0:
+        return [[], []]
+    k = max(1, int(np.ceil(n / 60)))
+    major = [(float(s), labels[s]) for s in range(0, n, k)]
+    minor = [(float(s), labels[s]) for s in range(n) if s % k]
+    return [major, minor]
+
+
+def _unseen(step: int, n: int, backward: bool) -> tuple[float, float]:
+    """The time range a layer has not read yet at input timestep `step` (shaded)."""
+    if backward:
+        return (-0.5, max(step - 0.5, -0.5))
+    return (step + 0.5, max(n - 0.5, step + 0.5))
+
+
+class _Heatmap:
+    """One quantity as a units x time image with step line, future shade and unit line."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        ta.style_plot(plot)
+        plot.invertY(True)
+        plot.getViewBox().setDefaultPadding(0)
+        plot.getAxis("left").setWidth(48)
+        plot.setMouseEnabled(x=True, y=True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setAutoDownsample(True)
+        self.image.setTransform(QTransform().translate(-0.5, -0.5))
+        plot.addItem(self.image)
+        self.future = pg.LinearRegionItem(
+            values=(0, 1), movable=False, brush=_FUTURE_BRUSH, pen=pg.mkPen(None)
+        )
+        self.future.setZValue(5)
+        plot.addItem(self.future, ignoreBounds=True)
+        self.step_line = pg.InfiniteLine(angle=90, pen=_STEP_PEN)
+        self.step_line.setZValue(6)
+        plot.addItem(self.step_line, ignoreBounds=True)
+        self.unit_line = pg.InfiniteLine(angle=0, pen=_UNIT_PEN)
+        self.unit_line.setZValue(6)
+        self.unit_line.setVisible(False)
+        plot.addItem(self.unit_line, ignoreBounds=True)
+        self.quantity: ta.Quantity | None = None
+        self.backward = False
+
+    def set_quantity(self, q: ta.Quantity, sample: int, backward: bool) -> None:
+        self.quantity = q
+        self.backward = backward
+        data = np.ascontiguousarray(np.nan_to_num(q.over_time(sample).T), dtype=np.float32)  # (u, T)
+        self.image.setColorMap(pg.colormap.get(q.cmap))
+        self.image.setImage(data, autoLevels=False, levels=q.levels)
+        units, steps = data.shape
+        self.plot.getAxis("left").setLabel(q.label)
+        self.plot.getAxis("left").label.setFont(ta.math_font(12))
+        self.plot.setLimits(xMin=-0.5, xMax=steps - 0.5, yMin=-0.5, yMax=units - 0.5)
+        self.plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(-0.5, units - 0.5), padding=0)
+
+    def show_step(self, step: int, n_steps: int) -> None:
+        self.step_line.setValue(step)
+        self.future.setRegion(_unseen(step, n_steps, self.backward))
+
+
+class TimelineView(QWidget):
+    """Hidden state, cell state and every gate of one recurrent layer over the sequence so far.
+
+    Clicking a cell selects that unit (Session.select_unit) and moves to that step (Session.set_step).
+    Signals: none (reads `Session.input_changed`, `step_changed`, `unit_changed`).
+    """
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.sample = 0
+        self._trajs: dict[str, Any] = {}
+        self._layer = ""
+        self._quantities: list[ta.Quantity] = []
+        # Heatmaps shown by default: the states; gates are one click away (6 stacked maps get too thin).
+        self._hidden_qids: set[str] = {"gate/i", "gate/f", "gate/c", "gate/o", "gate/z", "gate/r", "gate/h"}
+        self._heatmaps: list[_Heatmap] = []
+        self._labels: list[str] = []
+        self._unit = -1
+        self._backward = False
+
+        self.layer_box = QComboBox()
+        self.layer_box.setToolTip("recurrent layer shown over time")
+        self.layer_box.currentTextChanged.connect(self._on_layer_chosen)
+        self.checks_row = QHBoxLayout()
+        self.checks_row.setSpacing(6)
+        self._checks: dict[str, QCheckBox] = {}
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 0, 4, 0)
+        top.addWidget(QLabel("Layer over time:"))
+        top.addWidget(self.layer_box)
+        top.addSpacing(12)
+        top.addLayout(self.checks_row)
+        top.addStretch(1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.graphics.ci.setSpacing(2)
+        self.trace_plot = pg.PlotItem()
+        ta.style_plot(self.trace_plot)
+        self.trace_plot.setMouseEnabled(x=True, y=False)
+        self.trace_plot.getAxis("left").setWidth(48)
+        self.trace_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.trace_plot.getViewBox().setDefaultPadding(0.02)
+        self.legend = self.trace_plot.addLegend(
+            offset=(-4, 2), labelTextColor="#222", brush=(255, 255, 255, 210), colCount=7
+        )
+        self.trace_plot.setLabel("left", "unit")
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self.trace_future = pg.LinearRegionItem(
+            values=(0, 1), movable=False, brush=_FUTURE_BRUSH, pen=pg.mkPen(None)
+        )
+        self.trace_future.setZValue(5)
+        self.trace_plot.addItem(self.trace_future, ignoreBounds=True)
+        self.trace_step_line = pg.InfiniteLine(angle=90, pen=_STEP_PEN)
+        self.trace_plot.addItem(self.trace_step_line, ignoreBounds=True)
+
+        self.placeholder = QLabel("The units \u00d7 time view appears once an input has been run.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #666;")
+        self.readout = QLabel(" ")
+        self.readout.setStyleSheet("color: #333; font-family: monospace;")
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(top)
+        lay.addWidget(self.placeholder)
+        lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.readout)
+        self.graphics.setVisible(False)
+
+        self.graphics.scene().sigMouseClicked.connect(self._on_click)
+        self.graphics.scene().sigMouseMoved.connect(self._on_hover)
+        session.input_changed.connect(self._on_input_changed)
+        session.step_changed.connect(self._on_step_changed)
+        session.unit_changed.connect(self._on_unit_changed)
+        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
+        self._on_input_changed(session.stepper)
+
+    # ------------------------------------------------------------------ introspection (tests)
+    @property
+    def layer(self) -> str:
+        return self._layer
+
+    def image_data(self) -> dict[str, np.ndarray]:
+        """qid -> the (units, T) array each visible heatmap shows."""
+        return {h.quantity.qid: h.image.image for h in self._heatmaps if h.quantity is not None}
+
+    def trace_data(self) -> dict[str, np.ndarray]:
+        """qid -> the y values of the selected unit's trace curve."""
+        return {qid: c.getData()[1] for qid, c in self._curves.items() if c.isVisible()}
+
+    def step_marker(self) -> float:
+        return float(self.trace_step_line.value())
+
+    def time_labels(self) -> list[str]:
+        return list(self._labels)
+
+    # ------------------------------------------------------------------ building
+    def _on_input_changed(self, stepper: Any) -> None:
+        self._trajs = ta.trajectories(stepper)
+        keys = list(self._trajs)
+        self.layer_box.blockSignals(True)
+        if keys != [self.layer_box.itemText(i) for i in range(self.layer_box.count())]:
+            self.layer_box.clear()
+            self.layer_box.addItems(keys)
+        self.layer_box.blockSignals(False)
+        if not keys:
+            self._layer = ""
+            self.graphics.setVisible(False)
+            self.placeholder.setVisible(True)
+            return
+        layer = self._layer if self._layer in keys else keys[0]
+        if self.session.unit[0] in keys:
+            layer = self.session.unit[0]
+        self.layer_box.blockSignals(True)
+        self.layer_box.setCurrentText(layer)
+        self.layer_box.blockSignals(False)
+        self._show_layer(layer)
+
+    def _on_layer_chosen(self, key: str) -> None:
+        if key and key in self._trajs and key != self._layer:
+            self._show_layer(key)
+
+    def _show_layer(self, key: str) -> None:
+        traj = self._trajs[key]
+        self._layer = key
+        qs = ta.quantities(traj)
+        rebuild = [q.qid for q in qs] != [q.qid for q in self._quantities]
+        self._quantities = qs
+        if rebuild:
+            self._rebuild_checks()
+        self._backward = ta.is_backward(traj)
+        n = int(np.asarray(traj.h).shape[1])
+        symbols = ta.input_symbols(self.session, self.sample)
+        if symbols is not None and len(symbols) == n:
+            self._labels = list(symbols)
+        else:
+            self._labels = [str(t) for t in range(n)]
+        self._layout_plots(rebuild)
+        self.placeholder.setVisible(False)
+        self.graphics.setVisible(True)
+        unit_layer, unit = self.session.unit
+        self._unit = unit if unit_layer == key else -1
+        self._update_unit()
+        self._on_step_changed(self.session.step)
+
+    def _rebuild_checks(self) -> None:
+        for cb in self._checks.values():
+            self.checks_row.removeWidget(cb)
+            cb.deleteLater()
+        self._checks.clear()
+        for q in self._quantities:
+            cb = QCheckBox(q.label)
+            cb.setFont(ta.math_font(11))
+            cb.setToolTip(q.title)
+            cb.setChecked(q.qid not in self._hidden_qids)
+            cb.toggled.connect(lambda on, qid=q.qid: self._on_check(qid, on))
+            self.checks_row.addWidget(cb)
+            self._checks[q.qid] = cb
+
+    def _on_check(self, qid: str, on: bool) -> None:
+        if on:
+            self._hidden_qids.discard(qid)
+        else:
+            self._hidden_qids.add(qid)
+        self._layout_plots(True)
+        self._update_unit()
+        self._on_step_changed(self.session.step)
+
+    def visible_quantities(self) -> list[ta.Quantity]:
+        return [q for q in self._quantities if q.qid not in self._hidden_qids]
+
+    def _layout_plots(self, rebuild: bool) -> None:
+        """(Re)arrange the heatmaps; items are reused: a new input of the same layout is one setImage each."""
+        shown = self.visible_quantities()
+        if rebuild or len(shown) != len(self._heatmaps):
+            self.graphics.clear()
+            while len(self._heatmaps) < len(shown):
+                self._heatmaps.append(_Heatmap(pg.PlotItem()))
+            del self._heatmaps[len(shown) :]
+            for hm in self._heatmaps:
+                self.graphics.addItem(hm.plot)
+                self.graphics.nextRow()
+                hm.plot.setXLink(self.trace_plot)
+            self.graphics.addItem(self.trace_plot)
+            for r in range(len(self._heatmaps)):
+                self.graphics.ci.layout.setRowStretchFactor(r, 3)
+            self.graphics.ci.layout.setRowStretchFactor(len(self._heatmaps), 4)
+        for q, hm in zip(shown, self._heatmaps):
+            hm.set_quantity(q, self.sample, self._backward)
+            hm.plot.getAxis("bottom").setTicks(_symbol_ticks(self._labels, len(self._labels)))
+            hm.plot.getAxis("bottom").setStyle(showValues=False)
+        self.trace_plot.getAxis("bottom").setTicks(_symbol_ticks(self._labels, len(self._labels)))
+        self.trace_plot.setLimits(xMin=-0.5, xMax=len(self._labels) - 0.5)
+        self.trace_plot.setXRange(-0.5, len(self._labels) - 0.5, padding=0)
+
+    # ------------------------------------------------------------------ updates
+    def _update_unit(self) -> None:
+        unit = self._unit
+        for hm in self._heatmaps:
+            hm.unit_line.setVisible(unit >= 0)
+            if unit >= 0:
+                hm.unit_line.setValue(unit)
+        # One curve per quantity, created once and reused.
+        for k, q in enumerate(self._quantities):
+            curve = self._curves.get(q.qid)
+            if curve is None:
+                colour = _TRACE_COLOURS[k % len(_TRACE_COLOURS)]
+                curve = self.trace_plot.plot(pen=pg.mkPen(colour, width=1.6), name=q.label)
+                self._curves[q.qid] = curve
+            visible = unit >= 0
+            curve.setVisible(visible)
+            if visible:
+                curve.setData(np.arange(q.values.shape[1]), q.over_time(self.sample)[:, unit])
+        for qid, curve in self._curves.items():
+            if qid not in {q.qid for q in self._quantities}:
+                curve.setVisible(False)
+        self._sync_legend()
+        if unit >= 0:
+            self.trace_plot.setLabel("left", f"unit {unit}")
+        else:
+            self.trace_plot.setLabel("left", "click a unit")
+
+    def _sync_legend(self) -> None:
+        self.legend.clear()
+        by_qid = {q.qid: q for q in self._quantities}
+        for qid, curve in self._curves.items():
+            if curve.isVisible() and qid in by_qid:
+                # HTML with a serif face: DejaVu Sans draws the tilde of 'c̃' beside the letter.
+                self.legend.addItem(curve, f"<i style='font-family:DejaVu Serif'>{by_qid[qid].label}</i>")
+
+    def _on_step_changed(self, t: int) -> None:
+        n = len(self._labels)
+        if n == 0:
+            return
+        step = min(max(int(t), 0), n - 1)
+        for hm in self._heatmaps:
+            hm.show_step(step, n)
+        self.trace_step_line.setValue(step)
+        self.trace_future.setRegion(_unseen(step, n, self._backward))
+
+    def _on_unit_changed(self, layer: str, unit: int) -> None:
+        if layer and layer in self._trajs and layer != self._layer:
+            self.layer_box.setCurrentText(layer)  # -> _on_layer_chosen -> _show_layer
+            return
+        self._unit = unit if layer == self._layer else -1
+        self._update_unit()
+
+    # ------------------------------------------------------------------ mouse
+    def _hit(self, scene_pos: QPointF) -> tuple[_Heatmap | None, int, int] | None:
+        """(heatmap or None for the trace plot, unit, step) under a scene position."""
+        n = len(self._labels)
+        for hm in self._heatmaps:
+            vb = hm.plot.getViewBox()
+            if vb.sceneBoundingRect().contains(scene_pos):
+                p = vb.mapSceneToView(scene_pos)
+                step, unit = int(round(p.x())), int(round(p.y()))
+                units = hm.image.image.shape[0] if hm.image.image is not None else 0
+                if 0 <= step < n and 0 <= unit < units:
+                    return hm, unit, step
+                return None
+        vb = self.trace_plot.getViewBox()
+        if vb.sceneBoundingRect().contains(scene_pos):
+            step = int(round(vb.mapSceneToView(scene_pos).x()))
+            if 0 <= step < n:
+                return None, self._unit, step
+        return None
+
+    def _on_click(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self._hit(ev.scenePos())
+        if hit is None:
+            return
+        hm, unit, step = hit
+        if hm is not None:
+            self.session.select_unit(self._layer, unit)
+        self.session.set_step(step)
+
+    def _on_hover(self, scene_pos: QPointF) -> None:
+        hit = self._hit(scene_pos)
+        if hit is None or hit[0] is None or hit[0].quantity is None:
+            return
+        hm, unit, step = hit
+        q = hm.quantity
+        value = float(hm.image.image[unit, step])
+        self.readout.setText(
+            f"{self._layer} · {q.label} ({q.title}) · unit {unit} · step {step} "
+            f"\u2018{self._labels[step]}\u2019 · {value:.6g}"
+        )
