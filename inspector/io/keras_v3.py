@@ -1,0 +1,389 @@
+"""Keras v3 layout: `.keras` archives (zip or unzipped folder) and standalone `.weights.h5` (§6).
+
+The archive is read in memory (never extracted): `config.json`, `metadata.json` and
+`model.weights.h5` (`variables.h5` for 2.11) opened with `h5py.File(io.BytesIO(...))`.  Variables
+live at `<container>/<key>/.../vars/<i>` where keys are snake_case class names with per-container
+counters, *not* layer names (§6.3); `container` is `layers` or, for tf.keras 2.12-2.14,
+`_layer_checkpoint_dependencies`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from types import MappingProxyType
+from typing import Any
+
+import h5py
+
+from inspector.core.network import Layer, ModelFile, Network, Semantics
+from inspector.io import attach
+from inspector.io._safe import RawArray, ReadError, attr_text, child, group_keys, parse_json, read_dataset
+from inspector.io.config import RECURRENT_KINDS, LayerSpec, NetSpec, parse_model, to_snake_case
+from inspector.io.weights import Ctx, convert_leaf, infer_kind
+
+#: archive member caps (declared uncompressed sizes)
+MAX_JSON_MEMBER = 64 * 1024**2
+MAX_WEIGHTS_MEMBER = 4 * 1024**3
+MAX_RATIO = 200.0  # uncompressed / compressed for members over 1 MiB
+CONTAINERS = ("layers", "_layer_checkpoint_dependencies")
+WEIGHT_MEMBERS = ("model.weights.h5", "variables.h5")
+
+
+# ----------------------------------------------------------------------------------------------
+# archive access
+
+
+def _zip_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    if info.file_size > cap:
+        raise ReadError(f"archive member {info.filename!r} declares {info.file_size} bytes: too large")
+    if info.file_size > 1024**2 and info.file_size / max(info.compress_size, 1) > MAX_RATIO:
+        raise ReadError(f"archive member {info.filename!r} has an absurd compression ratio (zip bomb?)")
+    out = bytearray()
+    with z.open(info) as fh:
+        while True:
+            chunk = fh.read(1024**2)
+            if not chunk:
+                break
+            out += chunk
+            if len(out) > info.file_size or len(out) > cap:
+                raise ReadError(f"archive member {info.filename!r} is larger than declared")
+    return bytes(out)
+
+
+class _Archive:
+    """Uniform access to a zipped or unzipped v3 save."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.zip: zipfile.ZipFile | None = None
+        if os.path.isdir(path):
+            self.names = sorted(os.listdir(path))
+        else:
+            self.zip = zipfile.ZipFile(path)
+            infos = self.zip.infolist()
+            if sum(i.file_size for i in infos) > MAX_WEIGHTS_MEMBER + MAX_JSON_MEMBER:
+                raise ReadError("archive declares more than 4 GiB of content: too large")
+            self.infos = {i.filename: i for i in infos}
+            self.names = list(self.infos)
+
+    def has(self, name: str) -> bool:
+        return name in self.names
+
+    def read(self, name: str, cap: int) -> bytes:
+        if self.zip is not None:
+            return _zip_member(self.zip, self.infos[name], cap)
+        p = os.path.join(self.path, name)
+        if os.path.islink(p) or not os.path.isfile(p):
+            raise ReadError(f"{name!r} in the model folder is not a regular file")
+        if os.path.getsize(p) > cap:
+            raise ReadError(f"{name!r} is too large")
+        with open(p, "rb") as fh:
+            return fh.read(cap + 1)
+
+    def close(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# vars groups
+
+
+def read_vars(grp: Any, prefix: str) -> list[RawArray]:
+    """Datasets '0', '1', ... of a vars group in numeric order (h5py lists '10' before '2')."""
+    if not isinstance(grp, h5py.Group):
+        return []
+    keys = group_keys(grp)
+    idx = sorted(int(k) for k in keys if k.isdigit())
+    out = []
+    for i in idx:
+        ds = child(grp, str(i))
+        if not isinstance(ds, h5py.Dataset):
+            raise ReadError(f"'{grp.name}/{i}' is not a dataset")
+        value, stored = read_dataset(ds)
+        out.append(RawArray(str(i), value, stored, prefix + ds.name))
+    return out
+
+
+def _vars_name(grp: Any) -> str | None:
+    v = child(grp, "vars") if isinstance(grp, h5py.Group) else None
+    return attr_text(v, "name") if isinstance(v, h5py.Group) else None
+
+
+def _container(grp: Any) -> h5py.Group | None:
+    for c in CONTAINERS:
+        g = child(grp, c) if isinstance(grp, h5py.Group) else None
+        if isinstance(g, h5py.Group):
+            return g
+    return None
+
+
+class _V3Walker:
+    """Maps each leaf LayerSpec to its vars arrays by replaying Keras' key derivation."""
+
+    def __init__(self, prefix: str, problems: list[str]) -> None:
+        self.prefix = prefix
+        self.problems = problems
+        self.mapping: dict[int, list[RawArray]] = {}
+
+    def net(self, net: NetSpec, container: h5py.Group | None) -> None:
+        used: dict[str, int] = {}
+        for spec in net.saveable:
+            base = to_snake_case(spec.cls)
+            if base in used:
+                used[base] += 1
+                key = f"{base}_{used[base]}"
+            else:
+                used[base] = 0
+                key = base
+            grp = child(container, key) if container is not None else None
+            grp = self._verify(spec, key, grp, container)
+            self.layer(spec, grp)
+
+    def _verify(self, spec: LayerSpec, key: str, grp: Any, container: h5py.Group | None) -> Any:
+        """Cross-check with the `name` attribute (Keras >= 3.6); re-map by name when they disagree."""
+        stored = _vars_name(grp)
+        if stored is None or stored == spec.name or container is None:
+            return grp
+        for k in group_keys(container):
+            if _vars_name(container[k]) == spec.name:
+                self.problems.append(f"layer '{spec.name}': weights found under '{k}' (expected key '{key}')")
+                return container[k]
+        self.problems.append(f"layer '{spec.name}': key '{key}' holds layer '{stored}' by its name attribute")
+        return grp
+
+    def layer(self, spec: LayerSpec, grp: Any) -> None:
+        if grp is None or spec.is_op:
+            return
+        if spec.network is not None:
+            self.net(spec.network, _container(grp))
+        elif spec.kind == "Bidirectional" and len(spec.children) == 2:
+            self.layer(spec.children[0], child(grp, "forward_layer"))
+            self.layer(spec.children[1], child(grp, "backward_layer"))
+        elif spec.kind == "TimeDistributed" and spec.children:
+            self.layer(spec.children[0], child(grp, "layer"))
+        else:
+            raws: list[RawArray] = []
+            if spec.kind in RECURRENT_KINDS:
+                raws = read_vars(child(grp, "cell/vars"), self.prefix)
+            if not raws:
+                raws = read_vars(child(grp, "vars"), self.prefix)
+            if raws:
+                self.mapping[id(spec)] = raws
+
+
+# ----------------------------------------------------------------------------------------------
+# weights-only: guess the tree from the keys
+
+_KIND_BY_KEY = {
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "simple_rnn": "SimpleRNN",
+    "dense": "Dense",
+    "embedding": "Embedding",
+    "conv1d": "Conv1D",
+    "conv2d": "Conv2D",
+    "batch_normalization": "BatchNormalization",
+    "layer_normalization": "LayerNormalization",
+    "time_distributed": "TimeDistributed",
+    "bidirectional": "Bidirectional",
+    "sequential": "Sequential",
+    "functional": "Functional",
+    "rnn": "?",
+    "cu_dnnlstm": "LSTM",
+    "cu_dnngru": "GRU",
+}
+
+
+def _creation_order(g: h5py.Group, keys: list[str]) -> list[str]:
+    """Keys in file-address order (Keras writes groups in model order; h5py lists alphabetically)."""
+
+    def natural(k: str) -> tuple:
+        m = re.fullmatch(r"(.*?)(?:_(\d+))?", k)
+        return (m.group(1), int(m.group(2) or -1)) if m else (k, -1)
+
+    try:
+        addr = {k: h5py.h5g.get_objinfo(g.id, k.encode()).objno for k in keys}
+        return sorted(keys, key=lambda k: (addr[k], natural(k)))
+    except Exception:  # noqa: BLE001 - ordering is cosmetic
+        return sorted(keys, key=natural)
+
+
+def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str) -> Layer | None:
+    base = re.sub(r"_\d+$", "", key)
+    kind_hint = _KIND_BY_KEY.get(base)
+    raws = read_vars(child(grp, "cell/vars"), prefix) or read_vars(child(grp, "vars"), prefix)
+    if kind_hint in ("Bidirectional",):
+        kids = []
+        for side in ("forward_layer", "backward_layer"):
+            sg = child(grp, side)
+            if isinstance(sg, h5py.Group):
+                k = _leaf_from_group(_vars_name(sg) or side, "?", sg, ctx, prefix)
+                if k is not None:
+                    kids.append(k)
+        if not kids:
+            return None
+        return Layer(name=name, kind="Bidirectional", children=tuple(kids), runnable=False)
+    if kind_hint == "TimeDistributed":
+        sg = child(grp, "layer")
+        inner = (
+            _leaf_from_group(_vars_name(sg) or "layer", "?", sg, ctx, prefix)
+            if isinstance(sg, h5py.Group)
+            else None
+        )
+        if inner is None:
+            return None
+        return Layer(name=name, kind="TimeDistributed", children=(inner,), runnable=False)
+    if kind_hint in ("Sequential", "Functional"):
+        sub = _container(grp)
+        layers = _guess_container(sub, ctx, prefix) if sub is not None else ()
+        if not layers:
+            return None
+        return Layer(name=name, kind=kind_hint, network=Network(name, kind_hint, layers), runnable=False)
+    if not raws:
+        return None
+    guessed, cfg = infer_kind(
+        name,
+        [
+            RawArray(r.name if kind_hint is None else _role(kind_hint, i), r.value, r.stored_dtype, r.source)
+            for i, r in enumerate(raws)
+        ],
+        keras1=False,
+    )
+    kind = kind_hint if kind_hint not in (None, "?") else guessed
+    if kind in RECURRENT_KINDS or kind in (
+        "Dense",
+        "Embedding",
+        "Conv1D",
+        "Conv2D",
+        "BatchNormalization",
+        "LayerNormalization",
+    ):
+        ws, probs, updates = convert_leaf(kind, cfg, {}, name, raws, ctx)
+        return Layer(
+            name=name,
+            kind=kind,
+            weights=tuple(ws),
+            problems=tuple(probs),
+            runnable=False,
+            config=MappingProxyType({"name": name, **cfg, **updates}),
+        )
+    from inspector.core.network import Weight
+
+    ws = [Weight(r.name, r.value, r.source, (), r.stored_dtype) for r in raws]
+    return Layer(
+        name=name,
+        kind="?",
+        weights=tuple(ws),
+        runnable=False,
+        problems=(f"layer '{name}': class unknown (weights-only file)",),
+    )
+
+
+def _role(kind: str, i: int) -> str:
+    roles = {"Dense": ["kernel", "bias"], "Embedding": ["embeddings"]}.get(kind)
+    if kind in RECURRENT_KINDS:
+        roles = ["kernel", "recurrent_kernel", "bias"]
+    return roles[i] if roles and i < len(roles) else str(i)
+
+
+def _guess_container(container: h5py.Group, ctx: Ctx, prefix: str) -> tuple[Layer, ...]:
+    out = []
+    keys = [k for k in group_keys(container) if isinstance(container[k], h5py.Group)]
+    for key in _creation_order(container, keys):
+        grp = container[key]
+        lay = _leaf_from_group(_vars_name(grp) or key, key, grp, ctx, prefix)
+        if lay is not None:
+            out.append(lay)
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# entry points
+
+
+def is_v3_weights(f: h5py.File) -> bool:
+    """A Keras-3-layout weights tree: top-level 'layers' / '_layer_checkpoint_dependencies' groups."""
+    return _container(f) is not None
+
+
+def from_weights_h5(
+    path: str,
+    f: h5py.File,
+    config_obj: Any | None,
+    version: str | None,
+    *,
+    prefix: str = "",
+    fmt: str = "Keras 3 weights (.weights.h5)",
+    fid: str = "keras3-weights-h5",
+) -> ModelFile:
+    """A v3-layout weights tree (`model.weights.h5` or `*.weights.h5`), with an optional parsed config."""
+    problems: list[str] = []
+    ctx = Ctx(layout_version=version or "3", backend=None, tf_keras=True)
+    container = _container(f)
+    network = None
+    if config_obj is not None:
+        net, _ = parse_model(config_obj, version)
+        problems += net.problems
+        walker = _V3Walker(prefix, problems)
+        walker.net(net, container)
+        network = attach.finish_network(net, lambda s: walker.mapping.get(id(s)), ctx, strict=True)
+        wl = attach.weight_layers(network)
+        attach.collect_problems(network.layers, problems)
+    else:
+        wl = _guess_container(container, ctx, prefix) if container is not None else ()
+        attach.collect_problems(wl, problems)
+        if container is None:
+            raise ReadError(
+                "HDF5 file has neither Keras attributes nor a 'layers' group: not a Keras weights file"
+            )
+    return ModelFile(
+        path=path,
+        format=fmt,
+        format_id=fid,
+        keras_version=version,
+        backend=None,
+        network=network,
+        weight_layers=wl,
+        semantics=Semantics.for_version(version or "3"),
+        problems=tuple(dict.fromkeys(problems)),
+    )
+
+
+def read_archive(path: str, config_obj: Any | None) -> ModelFile:
+    """A `.keras` zip (or an unzipped save folder)."""
+    arc = _Archive(path)
+    try:
+        if arc.has("model.weights.npz") and not any(arc.has(m) for m in WEIGHT_MEMBERS):
+            raise ReadError("weights are stored as model.weights.npz (pickled object arrays): not supported")
+        if not arc.has("config.json"):
+            if arc.has("metadata.json") or any(arc.has(m) for m in WEIGHT_MEMBERS):
+                raise ReadError("Keras archive without config.json")
+            raise ReadError(
+                f"zip archive without config.json ({', '.join(arc.names[:4])}...): not a .keras model"
+            )
+        meta: dict = {}
+        if arc.has("metadata.json"):
+            m = parse_json(arc.read("metadata.json", MAX_JSON_MEMBER), "metadata.json")
+            meta = m if isinstance(m, dict) else {}
+        version = str(meta["keras_version"]) if isinstance(meta.get("keras_version"), str) else None
+        cfg = parse_json(arc.read("config.json", MAX_JSON_MEMBER), "config.json")
+        member = next((m for m in WEIGHT_MEMBERS if arc.has(m)), None)
+        if member is None:
+            raise ReadError("Keras archive without model.weights.h5")
+        data = arc.read(member, MAX_WEIGHTS_MEMBER)
+    finally:
+        arc.close()
+    label = "Keras 3" if (version or "3").startswith("3") else "tf.keras"
+    with h5py.File(io.BytesIO(data), "r") as f:
+        mf = from_weights_h5(
+            path, f, cfg, version, prefix=f"{member}:", fmt=f"{label} archive (.keras)", fid="keras3-archive"
+        )
+    if config_obj is not None:
+        mf = ModelFile(
+            **{**mf.__dict__, "problems": mf.problems + ("--config ignored: the archive has its own",)}
+        )
+    return mf

@@ -1,0 +1,223 @@
+"""Legacy HDF5: Keras 0.x/1.x/2.x, tf.keras and Keras-3-legacy `.h5` (KERAS_FORMATS.md §2-§4).
+
+Full models (`model.save('m.h5')`, root attribute `model_config`, weights under `model_weights`)
+and weights-only files (`save_weights`, `layer_names` on the root).  Weights are read per layer
+group in `weight_names` order (never by iterating the group: h5py lists names alphabetically),
+then split/converted by `attach` and `weights`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import h5py
+
+from inspector.core.network import ModelFile, Network, Semantics
+from inspector.io import attach
+from inspector.io._safe import (
+    RawArray,
+    ReadError,
+    attr_list,
+    attr_text,
+    child,
+    group_keys,
+    parse_json,
+    read_raw,
+)
+from inspector.io.config import Dialect, LayerSpec, NetSpec, parse_model
+from inspector.io.weights import RECURRENT_KINDS, Ctx, leaf_roles
+
+
+def writer_label(version: str | None) -> str:
+    """'Keras 1', 'Keras 2', 'tf.keras', 'Keras 3' for a keras_version string."""
+    if not version:
+        return "Keras 1"
+    d = Dialect(version)
+    if d.major >= 3:
+        return "Keras 3"
+    if d.major <= 1:
+        return "Keras 1"
+    return "tf.keras" if d.tf_keras else "Keras 2"
+
+
+def is_legacy(f: h5py.File) -> bool:
+    a = f.attrs
+    return "model_config" in a or "layer_names" in a or "layer_names0" in a or "nb_layers" in a
+
+
+def read_layers(g: h5py.Group, problems: list[str]) -> list[tuple[str, list[RawArray]]]:
+    """(layer name, arrays in weight_names order) for every entry of `layer_names` on group g."""
+    names = attr_list(g, "layer_names")
+    if names is None:
+        raise ReadError(f"group '{g.name}' has no layer_names attribute")
+    out: list[tuple[str, list[RawArray]]] = []
+    for lname in names:
+        sub = child(g, lname)
+        if sub is None:
+            problems.append(f"layer '{lname}' is listed in layer_names but has no group in the file")
+            out.append((lname, []))
+            continue
+        if not isinstance(sub, h5py.Group):
+            raise ReadError(f"'{sub.name}' should be a layer group")
+        wnames = attr_list(sub, "weight_names") or []
+        out.append((lname, [read_raw(sub, w) for w in wnames]))
+    tl = child(g, "top_level_model_weights")
+    if isinstance(tl, h5py.Group) and (attr_list(tl, "weight_names") or []):
+        problems.append("model-level weights in 'top_level_model_weights' are not shown")
+    return out
+
+
+def read_keras0(f: h5py.File) -> list[tuple[str, list[RawArray]]]:
+    """Keras 0.x `save_weights`: groups layer_{k} with datasets param_{p} (§1)."""
+    n = int(f.attrs["nb_layers"])
+    if n < 0 or n > 100000:
+        raise ReadError(f"nb_layers={n}: absurd")
+    out = []
+    for k in range(n):
+        g = child(f, f"layer_{k}")
+        if not isinstance(g, h5py.Group):
+            raise ReadError(f"group layer_{k} missing")
+        p = int(g.attrs.get("nb_params", 0))
+        out.append((f"layer_{k}", [read_raw(g, f"param_{i}") for i in range(p)]))
+    return out
+
+
+def _strict_check(spec: LayerSpec, raws: Sequence[RawArray], fname: str, ctx: Ctx) -> None:
+    """With a user-supplied config, a leaf whose array count cannot fit is an error (Keras raises too)."""
+    roles = leaf_roles(spec.kind, spec.config, spec.raw_config, ctx)
+    if roles is None:
+        return
+    ok = len(roles) == len(raws)
+    if spec.kind in RECURRENT_KINDS and spec.kind != "SimpleRNN":
+        n = 4 if spec.kind == "LSTM" else 3
+        ok = ok or len(raws) in (3, 3 * n)
+    if not ok:
+        shapes = [tuple(r.value.shape) for r in raws]
+        raise ReadError(
+            f"layer '{spec.name}' ({spec.kind}) expects {len(roles)} weight arrays but file layer "
+            f"'{fname}' has {len(raws)} {shapes}"
+        )
+
+
+def build(
+    net: NetSpec,
+    file_layers: list[tuple[str, list[RawArray]]],
+    ctx: Ctx,
+    *,
+    positional: bool,
+    problems: list[str],
+) -> Network:
+    """Attach file arrays to the network: by name (full models) or by position (config + weights)."""
+    mapping: dict[int, list[RawArray]] = {}
+    with_w = [(n, r) for n, r in file_layers if r]
+    if positional:
+        names_w = {n for n, _ in with_w}
+
+        def expects(s: LayerSpec) -> bool:
+            sl = attach.slots(s, ctx)
+            return (s.name in names_w) if sl is None else bool(sl)
+
+        specs = [s for s in net.layers if expects(s)]
+        if len(specs) != len(with_w):
+            raise ReadError(
+                f"the config has {len(specs)} layers with weights {[s.name for s in specs]} but the file has "
+                f"{len(with_w)} {[n for n, _ in with_w]}"
+            )
+        pairs = list(zip(specs, with_w))
+    else:
+        by_name = dict(file_layers)
+        pairs = []
+        for s in net.layers:
+            if s.name in by_name:
+                pairs.append((s, (s.name, by_name.pop(s.name))))
+        for n, r in by_name.items():
+            if r:
+                problems.append(f"file layer '{n}' has weights but is not in the model config")
+    for spec, (fname, raws) in pairs:
+        split = attach.legacy_leaf_arrays(spec, raws, ctx, problems)
+        if positional:
+            leaves = {id(s): s for s in spec.walk()}
+            for leaf_id, rs in split.items():
+                _strict_check(leaves[leaf_id], rs, fname, ctx)
+        mapping.update(split)
+    return attach.finish_network(net, lambda s: mapping.get(id(s)), ctx, strict=True)
+
+
+def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | None) -> ModelFile:
+    """Read an open legacy HDF5 file (see module docstring).  `config_obj`: a parsed model.to_json()."""
+    problems: list[str] = []
+    root = f.attrs
+    writer = attr_text(f, "keras_version")
+    full = "model_config" in root
+    if "nb_layers" in root and not full and "layer_names" not in root:
+        layers = read_keras0(f)
+        wl = tuple(attach.guess_layer(n, r, Ctx("1", None, False)) for n, r in layers if r)
+        return ModelFile(
+            path,
+            "Keras 0.x HDF5 weights",
+            "keras0-h5",
+            None,
+            None,
+            None,
+            wl,
+            Semantics.for_version("1"),
+            ("Keras 0.x weights: architecture unknown",),
+        )
+    if (
+        "layer_names" not in root
+        and "layer_names0" not in root
+        and isinstance(child(f, "model_weights"), h5py.Group)
+    ):
+        g = f["model_weights"]
+    else:
+        g = f
+    layout = attr_text(g, "keras_version") or "1"
+    backend = attr_text(g, "backend") or attr_text(f, "backend")
+    writer = writer or attr_text(g, "keras_version")
+    dialect = Dialect(writer or "1")
+    ctx = Ctx(layout_version=layout, backend=backend, tf_keras=dialect.tf_keras)
+    file_layers = read_layers(g, problems)
+    extra = (
+        [k for k in group_keys(f) if k not in ("model_weights", "optimizer_weights")] if g is not f else []
+    )
+    if extra:
+        problems.append(f"extra non-Keras content ignored: {', '.join(extra[:5])}")
+    if layout.startswith("1") and any(k in str(root.get("model_config", "")) for k in ("Convolution",)):
+        problems.append(
+            "Keras 1 file: training backend unknown; Theano-trained conv kernels would need flipping"
+        )
+
+    network: Network | None = None
+    label = writer_label(writer)
+    if full:
+        obj = parse_json(attr_text(f, "model_config") or "", "model_config attribute")
+        if config_obj is not None:
+            problems.append("--config ignored: the file contains its own model config")
+        net, _ = parse_model(obj, writer or "1")
+        problems += net.problems
+        network = build(net, file_layers, ctx, positional=False, problems=problems)
+        fmt, fid = f"{label} HDF5 (full model)", "legacy-h5-model"
+    else:
+        fmt, fid = f"{label} HDF5 weights (save_weights)", "legacy-h5-weights"
+        if config_obj is not None:
+            net, _ = parse_model(config_obj, config_version or writer)
+            problems += net.problems
+            network = build(net, file_layers, ctx, positional=True, problems=problems)
+    if network is not None:
+        wl = attach.weight_layers(network)
+        attach.collect_problems(network.layers, problems)
+    else:
+        wl = tuple(attach.guess_layer(n, r, ctx) for n, r in file_layers if r)
+        attach.collect_problems(wl, problems)
+    return ModelFile(
+        path=path,
+        format=fmt,
+        format_id=fid,
+        keras_version=writer,
+        backend=backend,
+        network=network,
+        weight_layers=wl,
+        semantics=Semantics.for_version(writer),
+        problems=tuple(dict.fromkeys(problems)),
+    )
