@@ -75,10 +75,12 @@ def _read_inputs(paths: Sequence[str]) -> list[np.ndarray]:
     arrays: list[np.ndarray] = []
     for p in paths:
         try:
-            with np.load(p, allow_pickle=False) as data:  # type: ignore[union-attr]
-                arrays += [np.asarray(data[k]) for k in data.files]
-        except AttributeError:  # a plain .npy gives an ndarray, not an NpzFile context manager
-            arrays.append(np.load(p, allow_pickle=False))
+            data = np.load(p, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    arrays += [np.asarray(data[k]) for k in data.files]
+            else:
+                arrays.append(np.asarray(data))
         except FileNotFoundError:
             raise CliError(f"{p}: no such file") from None
         except (ValueError, OSError, EOFError) as exc:
