@@ -286,7 +286,7 @@ def run_headless(argv: Sequence[str]) -> int:
         return COMMANDS[args.verb](args)
     except (CliError, ModelFileError) as exc:
         msg = str(exc)
-    except (UnsupportedLayerError, InputShapeError) as exc:
+    except (UnsupportedLayerError, InputShapeError, ValueError) as exc:
         msg = f"{model}: {_short(exc)}"
     except MemoryError:
         msg = f"{model}: out of memory"

@@ -35,13 +35,13 @@ Array = np.ndarray
 LSTM_GATES: tuple[tuple[str, str, str], ...] = (
     ("i", "i", "input gate"),
     ("f", "f", "forget gate"),
-    ("c", "c\u0303", "candidate c\u0303"),
+    ("c", "c\u0303", "candidate"),
     ("o", "o", "output gate"),
 )
 GRU_GATES: tuple[tuple[str, str, str], ...] = (
     ("z", "z", "update gate"),
     ("r", "r", "reset gate"),
-    ("h", "h\u0303", "candidate h\u0303"),
+    ("h", "h\u0303", "candidate"),
 )
 SIMPLE_RNN_GATES: tuple[tuple[str, str, str], ...] = (("h", "h", "hidden pre-activation"),)
 
@@ -56,7 +56,7 @@ class GateSlice:
     """One gate's block of columns along the last axis of a weight.
 
     `key` is the stable ASCII id used in trace files ('i','f','c','o' / 'z','r','h' / 'h');
-    `label` is the display label ('c̃'), `title` the long name ('candidate c̃').
+    `label` is the display label ('c̃'), `title` the long name ('candidate').
     """
 
     key: str
