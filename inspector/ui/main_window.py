@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -136,15 +137,16 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.structure_dock = dock
-        self.structure.setMinimumWidth(300)
-        self.resizeDocks([dock], [400], Qt.Orientation.Horizontal)
+        self.structure.setMinimumWidth(260)
 
         self.weights = WeightPanel(self.session)
         self.stepper = self._make_stepper_panel()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.weights, "Weights")
-        self.tabs.addTab(self.stepper, "Stepper")
+        # a page whose minimum size is larger than the window scrolls instead of growing the window,
+        # so the window keeps the size it is given (1280x800 snapshots, small laptop screens)
+        self.tabs.addTab(self._scrollable(self.weights), "Weights")
+        self.tabs.addTab(self._scrollable(self.stepper), "Stepper")
 
         self.banner = Banner()
         central = QWidget()
@@ -178,6 +180,14 @@ class MainWindow(QMainWindow):
         placeholder = QLabel("The stepper is not available in this build.")
         placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         return placeholder
+
+    @staticmethod
+    def _scrollable(page: QWidget) -> QScrollArea:
+        area = QScrollArea()
+        area.setWidget(page)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        return area
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

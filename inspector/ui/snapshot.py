@@ -110,8 +110,9 @@ def render_snapshot(
                 else:
                     x = _add_batch_axis(x, shapes[0] if shapes else None)
             failures.clear()
+            before = session.stepper  # the stepper panel may already have run a default input
             session.set_input(x)
-            if session.stepper is None:
+            if failures or session.stepper is None or session.stepper is before:
                 raise ValueError(failures[-1] if failures else "the input cannot be run")
             last = session.n_steps - 1
             if step is not None and not -session.n_steps <= step <= last:

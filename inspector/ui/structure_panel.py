@@ -8,9 +8,18 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from inspector.core.network import RECURRENT_KINDS, Layer, ModelFile, Network
 from inspector.ui.session import Session
@@ -42,6 +51,9 @@ _SAME_SHAPE = frozenset(
         "ActivityRegularization",
     }
 )
+
+
+_HIDDEN_CONFIG = frozenset({"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "dtype_policy"})
 
 
 def _dim(d: int | None) -> str:
@@ -252,6 +264,9 @@ class StructureItemModel(QStandardItemModel):
         root = self.invisibleRootItem()
         if mf.network is not None:
             shapes = infer_output_shapes(mf.network)
+            if mf.network.kind == "Sequential":  # its InputLayer is implicit: show the input shape anyway
+                for shape in mf.network.input_shapes[:1]:
+                    self._add_input(root, Layer("input", "InputLayer"), shape)
             for lay in mf.network.layers:
                 if lay.kind == "InputLayer":
                     self._add_input(root, lay, shapes.get(lay.name))
@@ -325,7 +340,7 @@ class StructureItemModel(QStandardItemModel):
             _item("" if w.stored_dtype == "float32" else w.stored_dtype),
             _item(" \u00d7 ".join(str(d) for d in w.shape) or "scalar"),
             _item(f"{w.value.size:,}"),
-            _item(f"gates {gates}" if gates else ""),
+            _item(gates),
         ]
         row[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for it in row[1:]:
@@ -340,6 +355,9 @@ class StructureItemModel(QStandardItemModel):
 
 class StructurePanel(QWidget):
     """Header (file, format, writer version, problems) over the layer tree."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(370, 600)  # wide enough for name, class, shape, params and activations
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -365,7 +383,23 @@ class StructurePanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addWidget(self.header)
-        lay.addWidget(self.tree, 1)
+        self.details = QLabel()
+        self.details.setObjectName("layer_details")
+        self.details.setTextFormat(Qt.TextFormat.RichText)
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setContentsMargins(6, 4, 6, 4)
+        details_area = QScrollArea()
+        details_area.setWidget(self.details)
+        details_area.setWidgetResizable(True)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tree)
+        split.addWidget(details_area)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([400, 260])
+        lay.addWidget(split, 1)
         self.tree.selectionModel().currentRowChanged.connect(self._on_current_changed)
         session.file_loaded.connect(self._update_model_file)
         session.selection_changed.connect(self._update_selection)
@@ -404,6 +438,36 @@ class StructurePanel(QWidget):
             lines.append(f"<span style='color:#be1e1e'>\u26a0 {p}</span>")
         return "<br>".join(lines)
 
+    def details_html(self, path: str) -> str:
+        """The selected weight's layer: its settings (initialisers etc. left out), problems, the weight."""
+        found = self.session.find_weight(path)
+        if found is None:
+            return "<span style='color:#777'>Select a layer or weight to see its settings.</span>"
+        top, weight = found
+        owner = top
+        for part in path.split("/")[1:-1]:
+            if owner.kind == "Bidirectional" and part in ("forward", "backward") and len(owner.children) == 2:
+                owner = owner.children[0 if part == "forward" else 1]
+            elif owner.network is not None:
+                owner = next((x for x in owner.network.layers if x.name == part), owner)
+        while owner.kind == "TimeDistributed" and owner.children:
+            owner = owner.children[0]
+        rows = []
+        for key, value in owner.config.items():
+            if key in _HIDDEN_CONFIG or key.endswith(("_initializer", "_regularizer", "_constraint")):
+                continue
+            if isinstance(value, Mapping | list | tuple) and len(str(value)) > 60:
+                continue
+            rows.append(f"<tr><td style='color:#555;padding-right:8px'>{key}</td><td>{value}</td></tr>")
+        problems = "".join(f"<br><span style='color:#be1e1e'>\u26a0 {p}</span>" for p in owner.problems)
+        shape = " \u00d7 ".join(str(d) for d in weight.shape) or "scalar"
+        src = f"<br><span style='color:#777'>{weight.source}</span>" if weight.source else ""
+        return (
+            f"<b>{owner.name}</b> &nbsp;{owner.kind}{problems}"
+            f"<table cellspacing='0' style='margin-top:4px'>{''.join(rows)}</table>"
+            f"<br><b>{weight.name}</b> {shape}, stored as {weight.stored_dtype}{src}"
+        )
+
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
             return
@@ -413,6 +477,7 @@ class StructurePanel(QWidget):
             self.session.select_weight(path)
 
     def _update_selection(self, path: str) -> None:
+        self.details.setText(self.details_html(path))
         cur = self.tree.currentIndex().siblingAtColumn(0)
         if cur.isValid() and cur.data(PATH_ROLE) == path:
             return  # already showing it (e.g. a layer row standing for its kernel)

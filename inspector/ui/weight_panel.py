@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSplitter,
@@ -91,7 +92,7 @@ class StatsTable(QTableWidget):
         self.setAlternatingRowColors(True)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)
         tip = self.horizontalHeaderItem(6)
         tip.setToolTip(
             f"share of weights with |w| \u2264 {NEAR_ZERO_RELATIVE:g} \u00d7 max|w| of this weight"
@@ -130,6 +131,10 @@ class StatsTable(QTableWidget):
                     f.setBold(True)
                     item.setFont(f)
                 self.setItem(r, c, item)
+        # as wide as its columns: the histograms get the rest of the row
+        self.resizeColumnsToContents()
+        width = sum(self.columnWidth(c) for c in range(self.columnCount()))
+        self.setFixedWidth(width + 2 * self.frameWidth() + 2)
 
 
 class GateHistograms(pg.GraphicsLayoutWidget):
@@ -194,7 +199,9 @@ class WeightPanel(QWidget):
         self.session = session
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
-        self.header.setWordWrap(True)
+        # no word wrap: a height-for-width label would make the scroll area size the page by its
+        # preferred height instead of the window
+        self.header.setWordWrap(False)
         self.heatmap = HeatmapView()
         self.readout = QLabel(" ")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
@@ -203,12 +210,11 @@ class WeightPanel(QWidget):
         self.stats = StatsTable()
         self.histograms = GateHistograms()
 
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self.stats)
-        bottom.addWidget(self.histograms)
-        bottom.setStretchFactor(0, 0)
-        bottom.setStretchFactor(1, 1)
-        bottom.setSizes([560, 420])
+        bottom = QWidget()
+        bl = QHBoxLayout(bottom)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.stats, 0)
+        bl.addWidget(self.histograms, 1)
 
         top = QWidget()
         tl = QVBoxLayout(top)

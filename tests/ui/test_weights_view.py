@@ -43,8 +43,12 @@ def test_lstm_kernel_is_split_into_four_labelled_gates(panel):
     s.select_weight("lstm/kernel")
     view = panel.heatmap
     titles = [p.title for p in view.panels]
-    assert titles == ["i \u2013 input gate", "f \u2013 forget gate", "c\u0303 \u2013 candidate",
-                      "o \u2013 output gate"]
+    assert titles == [
+        "i \u2013 input gate",
+        "f \u2013 forget gate",
+        "c\u0303 \u2013 candidate",
+        "o \u2013 output gate",
+    ]
     _, weight = s.find_weight("lstm/kernel")
     for p, g in zip(view.panels, weight.gates):
         np.testing.assert_array_equal(p.data, weight.gate(g.key))
@@ -72,8 +76,11 @@ def test_recurrent_kernel_gru_bias_and_dense(qtbot, ui_models):
     w = WeightPanel(s)
     qtbot.addWidget(w)
     s.select_weight("gru/recurrent_kernel")
-    assert [p.title for p in w.heatmap.panels] == ["z \u2013 update gate", "r \u2013 reset gate",
-                                                  "h\u0303 \u2013 candidate h\u0303"]
+    assert [p.title for p in w.heatmap.panels] == [
+        "z \u2013 update gate",
+        "r \u2013 reset gate",
+        "h\u0303 \u2013 candidate h\u0303",
+    ]
     assert w.matrix.rows_are_units
     s.select_weight("gru/bias")  # reset_after: (2, 3u)
     _, bias = s.find_weight("gru/bias")
@@ -158,8 +165,10 @@ def test_diverging_colours_blue_negative_red_positive(panel, qtbot):
     image = view.graphics.grab().toImage()
     for k, p in enumerate(view.panels):
         data = p.data
-        for row, col in (np.unravel_index(np.argmin(data), data.shape),
-                         np.unravel_index(np.argmax(data), data.shape)):
+        for row, col in (
+            np.unravel_index(np.argmin(data), data.shape),
+            np.unravel_index(np.argmax(data), data.shape),
+        ):
             pos = _cell_widget_pos(view, k, int(row), int(col))
             ratio = image.devicePixelRatio()
             c = image.pixelColor(int(pos.x() * ratio), int(pos.y() * ratio))

@@ -1,0 +1,192 @@
+"""Main window: real files through the worker, errors leave the app usable, recent files, drag & drop,
+structure tree."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QDropEvent
+
+from inspector.ui.main_window import MainWindow
+from inspector.ui.session import Session
+from inspector.ui.structure_panel import PATH_ROLE, format_shape, infer_output_shapes
+
+
+@pytest.fixture
+def window(qtbot, ui_settings):
+    session = Session()
+    win = MainWindow(session, settings=QSettings())
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    yield win
+    QThreadPool.globalInstance().waitForDone()
+
+
+def _open(qtbot, win, path) -> None:
+    with qtbot.waitSignal(win.session.file_loaded, timeout=20000):
+        win.session.open(str(path))
+
+
+def test_open_shows_busy_then_model(window, ui_models, qtbot):
+    seen = []
+    window.session.busy_changed.connect(
+        lambda b: seen.append((b, window.busy_label.text(), window.busy_label.isVisibleTo(window)))
+    )
+    _open(qtbot, window, ui_models["char_lstm"])
+    assert seen[0] == (True, "Loading char_lstm.h5\u2026", True)
+    assert seen[-1][0] is False and not window.busy_label.isVisibleTo(window)
+    assert "char_lstm.h5" in window.windowTitle()
+    assert "2.15.0" in window.format_label.text()
+    # the first recurrent kernel is shown straight away
+    assert window.session.selection == "lstm/kernel"
+    assert window.weights.matrix is not None and window.weights.matrix.path == "lstm/kernel"
+    assert "Keras 2.15.0" in window.structure.header.text()
+
+
+def test_failed_load_keeps_previous_model_and_window_usable(window, ui_models, qtbot, tmp_path):
+    _open(qtbot, window, ui_models["char_lstm"])
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"PK\x03\x04 definitely not a zip")
+    with qtbot.waitSignal(window.session.load_failed, timeout=20000):
+        window.session.open(str(bad))
+    assert window.banner.isVisibleTo(window)
+    assert window.banner.level == "error"
+    assert "broken.keras" in window.banner.text and "still showing char_lstm.h5" in window.banner.text
+    assert "broken.keras" in window.statusBar().currentMessage()
+    # previous model still shown and the window still works
+    assert window.session.path.endswith("char_lstm.h5")
+    assert window.weights.matrix.path == "lstm/kernel"
+    assert window.structure.item_model.rowCount() == 3  # input, lstm, dense
+    window.banner.close_button.click()
+    assert not window.banner.isVisibleTo(window)
+    _open(qtbot, window, ui_models["gru"])
+    assert window.session.selection == "gru/kernel"
+
+
+def test_recent_files_survive_a_restart(window, ui_models, qtbot):
+    _open(qtbot, window, ui_models["gru"])
+    _open(qtbot, window, ui_models["char_lstm"])
+    expected = [os.path.abspath(ui_models["char_lstm"]), os.path.abspath(ui_models["gru"])]
+    assert window.recent_files() == expected
+    # a new window (a "restart") reads the same settings
+    again = MainWindow(Session(), settings=QSettings())
+    qtbot.addWidget(again)
+    assert again.recent_files() == expected
+    actions = [a for a in again.recent_menu.actions() if a.toolTip() in expected]
+    assert [a.toolTip() for a in actions] == expected
+    with qtbot.waitSignal(again.session.file_loaded, timeout=20000):
+        actions[1].trigger()
+    assert again.session.path.endswith("gru.h5")
+
+
+def test_reload_action_rereads_the_file(window, ui_models, qtbot):
+    _open(qtbot, window, ui_models["char_lstm"])
+    window.session.select_weight("lstm/recurrent_kernel")
+    window.session.select_unit("lstm", 2)
+    with qtbot.waitSignal(window.session.file_loaded, timeout=20000):
+        window.reload_action.trigger()
+    assert window.session.selection == "lstm/recurrent_kernel"
+    assert window.session.unit == ("lstm", 2)
+
+
+def test_drop_a_file_opens_it(window, ui_models, qtbot):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(ui_models["bidi"]))])
+    event = QDropEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.session.file_loaded, timeout=20000):
+        window.dropEvent(event)
+    assert window.session.path.endswith("bidi.h5")
+    assert window.session.selection == "bidi/forward/kernel"
+
+
+def test_weights_only_file_offers_the_architecture(window, ui_models, qtbot):
+    _open(qtbot, window, ui_models["char_lstm_weights"])
+    assert window.banner.isVisibleTo(window) and window.banner.level == "info"
+    assert window.banner.action_button.isVisibleTo(window)
+    assert "weights only" in window.banner.text
+    assert window.session.selection == "lstm/kernel"  # weights still inspectable
+    with qtbot.waitSignal(window.session.file_loaded, timeout=20000):
+        window.open_path(str(ui_models["char_lstm"].with_name("char_lstm.json")))  # sniffed as architecture
+    assert window.session.network is not None
+    assert not window.banner.isVisibleTo(window)
+
+
+def test_vocabulary_file_by_content(window, ui_models, qtbot, tmp_path):
+    _open(qtbot, window, ui_models["gru"])
+    vocab = tmp_path / "tokens.txt"  # the extension says nothing: the content is a JSON list
+    vocab.write_text('["x", "y", "z"]')
+    window.open_path(str(vocab))
+    assert window.session.vocabulary == ["x", "y", "z"]
+
+
+def test_structure_tree_lists_layers_and_weights(window, ui_models, qtbot):
+    _open(qtbot, window, ui_models["bidi"])
+    model = window.structure.item_model
+    rows = [[model.item(r, c).text() for c in range(model.columnCount())] for r in range(model.rowCount())]
+    names = [r[0] for r in rows]
+    assert names == ["input", "bidi", "lstm_b", "head"]
+    assert rows[0][2] == "(\u00b7, 7, 3)"
+    bidi = rows[1]
+    assert bidi[1] == "Bidirectional(LSTM)"
+    assert bidi[2] == "(\u00b7, 7, 12)"
+    assert bidi[3] == f"{2 * (3 * 24 + 6 * 24 + 24):,}"
+    assert bidi[4] == "tanh / sigmoid"
+    assert rows[2][2] == "(\u00b7, 4)" and rows[3][2] == "(\u00b7, 2)" and rows[3][4] == "softmax"
+    # halves, then their weights with shapes
+    bidi_item = model.item(1, 0)
+    halves = [bidi_item.child(r, 0).text() for r in range(bidi_item.rowCount())]
+    assert halves == ["forward (forward_lstm_a)", "backward (backward_lstm_a)"]
+    fwd = bidi_item.child(0, 0)
+    kernels = [(fwd.child(r, 0).text(), fwd.child(r, 2).text()) for r in range(fwd.rowCount())]
+    assert kernels == [("kernel", "3 \u00d7 24"), ("recurrent_kernel", "6 \u00d7 24"), ("bias", "24")]
+    # selecting a weight row selects it in the session
+    rk = fwd.child(1, 0)
+    window.structure.tree.setCurrentIndex(rk.index())
+    assert window.session.selection == "bidi/forward/recurrent_kernel"
+    # and a selection made elsewhere moves the tree
+    window.session.select_weight("head/bias")
+    assert window.structure.tree.currentIndex().data(PATH_ROLE) == "head/bias"
+
+
+def test_shape_inference_helpers(ui_models):
+    from inspector.io import load
+
+    mf = load(ui_models["embed_rnn"])
+    shapes = infer_output_shapes(mf.network)
+    assert format_shape(shapes["emb"]) == "(\u00b7, 9, 8)"
+    assert format_shape(shapes["rnn"]) == "(\u00b7, 10)"
+    assert format_shape(shapes["cls"]) == "(\u00b7, 4)"
+
+
+def test_corpus_files_open_or_fail_cleanly(window, corpus_dir, qtbot):
+    """Every corpus file either opens (tree filled) or leaves a one-line error and the window usable."""
+    names = [
+        "k1.2.2_dl4j_bidirectional_lstm_theano_full.h5",
+        "k2.1.2_medaka_stacked_bigru_full_extra_root_datasets.hdf5",
+        "k2.2.4_hiv_functional_2x_embedding_lstm_full.hdf5",
+        "k3.9.2_tekuv_gru.keras",
+        "k3_soorya_5x_lstm_timedist.weights.h5",
+        "k2.2.4_carnd_lambda_conv2d_full.h5",
+        "notkeras_gitlfs_pointer_named_gru_model.h5",
+    ]
+    for name in names:
+        path = corpus_dir / name
+        if not path.exists():
+            continue
+        with qtbot.waitSignals([window.session.busy_changed], timeout=30000):
+            window.session.open(str(path))
+        qtbot.waitUntil(lambda: not window.session.busy, timeout=30000)
+        if window.session.path == str(path):
+            assert window.structure.item_model.rowCount() > 0
+            assert window.session.selection  # something is shown
+            assert window.weights.matrix is not None
+        else:
+            assert window.banner.level == "error" and name in window.banner.text
