@@ -79,7 +79,7 @@ def test_recurrent_kernel_gru_bias_and_dense(qtbot, ui_models):
     assert [p.title for p in w.heatmap.panels] == [
         "z \u2013 update gate",
         "r \u2013 reset gate",
-        "h\u0303 \u2013 candidate h\u0303",
+        "h\u0303 \u2013 candidate",
     ]
     assert w.matrix.rows_are_units
     s.select_weight("gru/bias")  # reset_after: (2, 3u)
