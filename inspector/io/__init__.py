@@ -58,6 +58,8 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
     ------
     ModelFileError : anything that cannot be read; `str()` is '<file>: <one-line reason>'.
     """
+    import zipfile
+
     from inspector.io import detect, keras_v3, legacy_h5
     from inspector.io._safe import ReadError
 
@@ -68,7 +70,11 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
         if kind == "hdf5":
             import h5py
 
-            with h5py.File(p, "r") as f:
+            try:
+                f = h5py.File(p, "r")
+            except OSError as exc:
+                raise ReadError(f"truncated or corrupted HDF5 file ({_first_line(exc)})") from None
+            with f:
                 if legacy_h5.is_legacy(f):
                     return legacy_h5.read(p, f, cfg_obj, cfg_ver)
                 if keras_v3.is_v3_weights(f):
@@ -79,7 +85,10 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
                     f"top level holds: {keys}): not a Keras model or weights file"
                 )
         if kind in ("zip", "dir"):
-            return keras_v3.read_archive(p, cfg_obj)
+            try:
+                return keras_v3.read_archive(p, cfg_obj)
+            except zipfile.BadZipFile as exc:
+                raise ReadError(f"corrupted zip archive ({_first_line(exc)})") from None
         if kind == "lfs":
             size = detect.lfs_size(p)
             extra = f" of a {size}-byte file" if size else ""
@@ -108,5 +117,10 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
     except RecursionError:
         raise ModelFileError(p, "structure nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - untrusted input: every failure becomes one line
-        msg = str(exc).splitlines()[0] if str(exc) else ""
+        msg = _first_line(exc)
         raise ModelFileError(p, f"cannot read ({type(exc).__name__}{': ' + msg if msg else ''})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -826,10 +826,23 @@ def _functional(
     inputs = _io_refs(cfg.get("input_layers"))
     outputs = _io_refs(cfg.get("output_layers"))
 
-    # Keras 3 mask ops: drop NotEqual/Any unless something consumes them as a real input
-    used = {r[0] for calls in raw_calls.values() for c in calls for r in c.inputs + c.initial_state}
-    used |= {r[0] for r in outputs}
-    keep = [s for s in specs if not (s.is_op and s.kind in MASK_OPS and s.name not in used)]
+    # Keras 3 mask ops: drop NotEqual/Any unless a kept layer consumes them as a real input (fixed point:
+    # NotEqual feeds Any, Any feeds only `mask=` kwargs, which are ignored)
+    dropped = {s.name for s in specs if s.is_op and s.kind in MASK_OPS}
+    while True:
+        used = {r[0] for r in outputs}
+        used |= {
+            r[0]
+            for name_, calls in raw_calls.items()
+            if name_ not in dropped
+            for c in calls
+            for r in c.inputs + c.initial_state
+        }
+        still = {n for n in dropped if n not in used}
+        if still == dropped:
+            break
+        dropped = still
+    keep = [s for s in specs if s.name not in dropped]
 
     for r in inputs + outputs + [r for calls in raw_calls.values() for c in calls for r in c.inputs]:
         if r[0] not in by_name:
