@@ -47,6 +47,16 @@ def run_gui(path: str | None = None, config: str | None = None) -> int:
     ticker = QTimer()
     ticker.start(250)
     ticker.timeout.connect(lambda: None)
+    if os.environ.get("INSPECTOR_EXIT_AFTER_SHOW") == "1":
+        # benchmark hook (bench/ start_s_over_qt, same protocol as bench/bare_qt.py): once the event
+        # loop runs, paint the window, say so and leave at once (no teardown, the loader may still run)
+        def _shown() -> None:
+            app.processEvents()
+            window.repaint()
+            print("window shown", flush=True)
+            os._exit(0)
+
+        QTimer.singleShot(0, _shown)
     return int(app.exec())
 
 
