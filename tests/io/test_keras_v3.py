@@ -194,3 +194,19 @@ def test_sidecar_vocabulary(tmp_path: Path) -> None:
     assert find_vocabulary(w) == ["b", "a"]
     (tmp_path / "x.vocab.json").write_text("[1, 2]")
     assert find_vocabulary(tmp_path / "x.h5") is None
+
+
+def test_keras_2_11_variables_h5(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    k = arr(3, 2)
+    with h5py.File(buf, "w") as f:
+        g = f.create_group("layers/dense/vars")
+        g["0"], g["1"] = k, arr(2)
+    p = tmp_path / "m.keras"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "2.11.0"}))
+        z.writestr("config.json", json.dumps(seq_config([dense_entry("d", 2)], [None, 3])))
+        z.writestr("variables.h5", buf.getvalue())
+    mf = load(p)
+    np.testing.assert_array_equal(mf.network.layer("d").weight("kernel").value, k)  # type: ignore[union-attr]
+    assert "variables.h5" in mf.network.layer("d").weight("kernel").source  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+from inspector.core.network import TensorRef
 from inspector.io import ModelFileError, load
 
 RNG = np.random.default_rng(0)
@@ -503,3 +504,115 @@ def test_functional_keras1_merge_and_generic_rnn(tmp_path: Path) -> None:
     m1 = net.layer("m1")
     assert [r.layer for r in m1.calls[0].inputs] == ["r", "s"] and m1.config["axis"] == -1
     assert net.input_dtypes == ("float32",)
+
+
+def _write_full(p: Path, cfg: dict[str, Any], version: str, layers: list[tuple[str, list]]) -> None:
+    with h5py.File(p, "w") as f:
+        f.attrs.update({"keras_version": version, "backend": "tensorflow", "model_config": json.dumps(cfg)})
+        mw = f.create_group("model_weights")
+        mw.attrs.update({"keras_version": version, "backend": "tensorflow"})
+        write_layers(mw, layers)
+
+
+@pytest.mark.parametrize(
+    "version, rec_act, reset_after",
+    [
+        ("2.1.6", "hard_sigmoid", False),
+        ("2.3.1", "sigmoid", False),
+        ("2.2.4-tf", "sigmoid", True),
+        ("2.4.0", "sigmoid", True),
+        ("3.1.0", "sigmoid", True),
+    ],
+)
+def test_version_defaults_for_missing_keys(
+    tmp_path: Path, version: str, rec_act: str, reset_after: bool
+) -> None:
+    cfg = {
+        "class_name": "Sequential",
+        "config": [
+            {"class_name": "GRU", "config": {"name": "g", "units": 2, "batch_input_shape": [None, 3, 1]}}
+        ],
+    }
+    bias = arr(2, 6) if reset_after else arr(6)
+    p = tmp_path / "m.h5"
+    _write_full(
+        p,
+        cfg,
+        version,
+        [("g", [("g/kernel:0", arr(1, 6)), ("g/recurrent_kernel:0", arr(2, 6)), ("g/bias:0", bias)])],
+    )
+    g = load(p).network.layers[0]  # type: ignore[union-attr]
+    assert g.config["recurrent_activation"] == rec_act
+    assert g.config["reset_after"] is reset_after
+    assert g.config["activation"] == "tanh" and g.config["return_sequences"] is False
+
+
+def test_keras2_nested_model_node_offset(tmp_path: Path) -> None:
+    sub = {
+        "name": "sub",
+        "class_name": "Model",
+        "config": {
+            "name": "sub",
+            "layers": [
+                {
+                    "name": "si",
+                    "class_name": "InputLayer",
+                    "config": {"batch_input_shape": [None, 3], "name": "si"},
+                    "inbound_nodes": [],
+                },
+                {
+                    "name": "sd",
+                    "class_name": "Dense",
+                    "config": {"name": "sd", "units": 2},
+                    "inbound_nodes": [[["si", 0, 0, {}]]],
+                },
+            ],
+            "input_layers": [["si", 0, 0]],
+            "output_layers": [["sd", 0, 0]],
+        },
+        "inbound_nodes": [[["a", 0, 0, {}]], [["b", 0, 0, {}]]],
+    }
+    cfg = {
+        "class_name": "Model",
+        "config": {
+            "name": "outer",
+            "layers": [
+                {
+                    "name": "a",
+                    "class_name": "InputLayer",
+                    "config": {"batch_input_shape": [None, 3], "name": "a"},
+                    "inbound_nodes": [],
+                },
+                {
+                    "name": "b",
+                    "class_name": "InputLayer",
+                    "config": {"batch_input_shape": [None, 3], "name": "b"},
+                    "inbound_nodes": [],
+                },
+                sub,
+                {
+                    "name": "add",
+                    "class_name": "Add",
+                    "config": {"name": "add"},
+                    "inbound_nodes": [[["sub", 1, 0, {}], ["sub", 2, 0, {}]]],
+                },
+            ],
+            "input_layers": [["a", 0, 0], ["b", 0, 0]],
+            "output_layers": [["add", 0, 0], ["sub", 2, 0]],
+        },
+    }
+    p = tmp_path / "n.h5"
+    k = arr(3, 2)
+    _write_full(
+        p,
+        cfg,
+        "2.2.4",
+        [("a", []), ("b", []), ("sub", [("sd/kernel:0", k), ("sd/bias:0", arr(2))]), ("add", [])],
+    )
+    net = load(p).network
+    assert net is not None
+    sub_l = net.layer("sub")
+    assert [c.inputs[0].layer for c in sub_l.calls] == ["a", "b"]
+    assert net.layer("add").calls[0].inputs == (TensorRef("sub", 0, 0), TensorRef("sub", 1, 0))
+    assert net.outputs[1] == TensorRef("sub", 1, 0)
+    np.testing.assert_array_equal(sub_l.network.layer("sd").weight("kernel").value, k)  # type: ignore[union-attr]
