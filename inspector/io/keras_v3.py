@@ -362,6 +362,8 @@ def read_archive(path: str, config_obj: Any | None) -> ModelFile:
         if not arc.has("config.json"):
             if arc.has("metadata.json") or any(arc.has(m) for m in WEIGHT_MEMBERS):
                 raise ReadError("Keras archive without config.json")
+            if arc.names and all(n.endswith(".npy") for n in arc.names):
+                raise ReadError("a numpy .npz archive, not a Keras model (npz weights are not supported)")
             raise ReadError(
                 f"zip archive without config.json ({', '.join(arc.names[:4])}...): not a .keras model"
             )
