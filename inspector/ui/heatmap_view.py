@@ -33,8 +33,11 @@ def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
     if core_levels is not None:
         lo, hi = core_levels(values)
         return float(lo), float(hi)
-    finite = values[np.isfinite(values)]
-    m = float(np.max(np.abs(finite))) if finite.size else 0.0
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if not (np.isfinite(lo) and np.isfinite(hi)):  # NaN/Inf present: look at the finite values only
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    m = max(abs(lo), abs(hi))
     if m == 0.0:
         m = 1.0
     return -m, m

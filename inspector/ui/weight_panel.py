@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (
 
 from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight
 from inspector.ui.session import Session
+from inspector.ui.workers import TaskRunner
 
 # |w| below this share of the weight's largest |w| counts as near zero (pruned / dead connections)
 NEAR_ZERO_RELATIVE = 1e-3
 HIST_BINS = 64
+_INLINE_SUMMARY = 1_000_000  # elements; bigger weights are summarised in the background
 HIST_COLOR = QColor(70, 90, 120)
 
 
@@ -45,36 +47,84 @@ class GateStats:
     size: int
 
 
-def gate_stats(name: str, block: np.ndarray, near_zero_tol: float) -> GateStats:
+def _finite_range(value: np.ndarray) -> tuple[float, float, bool]:
+    """(min, max) over finite values and whether every value is finite, without big temporaries."""
+    lo, hi = float(np.min(value)), float(np.max(value))
+    if np.isfinite(lo) and np.isfinite(hi):
+        return lo, hi, True  # NaN would have propagated into min/max
+    finite = value[np.isfinite(value)]
+    if finite.size == 0:
+        return float("nan"), float("nan"), False
+    return float(finite.min()), float(finite.max()), False
+
+
+def gate_stats(
+    name: str, block: np.ndarray, near_zero_tol: float, all_finite: bool | None = None
+) -> GateStats:
     """Statistics of `block` (any shape, float32); NaN/Inf are counted and left out of the moments."""
-    flat = np.asarray(block, dtype=np.float32).ravel()
-    finite_mask = np.isfinite(flat)
-    n_bad = int(flat.size - np.count_nonzero(finite_mask))
-    vals = flat if n_bad == 0 else flat[finite_mask]
+    block = np.asarray(block, dtype=np.float32)
+    if all_finite is None:
+        all_finite = bool(np.isfinite(block).all())
+    if all_finite:
+        vals, n_bad = block, 0
+    else:
+        mask = np.isfinite(block)
+        vals = block[mask]
+        n_bad = int(block.size - vals.size)
     if vals.size == 0:
         nan = float("nan")
-        return GateStats(name, nan, nan, nan, nan, nan, nan, n_bad, int(flat.size))
-    v64 = vals.astype(np.float64)
+        return GateStats(name, nan, nan, nan, nan, nan, nan, n_bad, int(block.size))
+    # float64 accumulators without float64 copies of the block
+    mean = float(np.mean(vals, dtype=np.float64))
+    axes = "abcdefgh"[: vals.ndim]
+    sq = float(np.einsum(f"{axes},{axes}->", vals, vals, dtype=np.float64))
+    var = max(sq / vals.size - mean * mean, 0.0)
     return GateStats(
         name=name,
-        mean=float(v64.mean()),
-        std=float(v64.std()),
+        mean=mean,
+        std=float(np.sqrt(var)),
         min=float(vals.min()),
         max=float(vals.max()),
-        norm=float(np.sqrt(np.dot(v64, v64))),
+        norm=float(np.sqrt(sq)),
         near_zero=float(np.count_nonzero(np.abs(vals) <= near_zero_tol)) / vals.size,
         n_nonfinite=n_bad,
-        size=int(flat.size),
+        size=int(block.size),
     )
+
+
+@dataclass(frozen=True)
+class WeightSummary:
+    """Everything below the heatmaps, computed off the GUI thread for big weights."""
+
+    path: str
+    stats: list[GateStats]
+    edges: np.ndarray  # (HIST_BINS + 1,) shared by every gate
+    counts: list[np.ndarray]  # per gate panel
+
+
+def summarize(matrix: WeightMatrix) -> WeightSummary:
+    """Per-gate statistics and histograms of `matrix` (pure numpy; safe to run in a worker)."""
+    value = matrix.value
+    lo, hi, all_finite = _finite_range(value)
+    top = max(abs(lo), abs(hi)) if np.isfinite(lo) else 0.0
+    tol = NEAR_ZERO_RELATIVE * top
+    if not np.isfinite(lo):
+        lo, hi = -1.0, 1.0
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, HIST_BINS + 1)
+    stats, counts = [], []
+    for title, a, b in matrix.panels():
+        block = value[:, a:b]
+        stats.append(gate_stats(title, block, tol, all_finite or None))
+        finite = block if all_finite else block[np.isfinite(block)]
+        counts.append(np.histogram(finite, bins=edges)[0])
+    return WeightSummary(matrix.path, stats, edges, counts)
 
 
 def matrix_stats(matrix: WeightMatrix) -> list[GateStats]:
     """One GateStats per panel of `matrix` (the whole weight when it has no gates)."""
-    value = matrix.value
-    finite = value[np.isfinite(value)]
-    top = float(np.max(np.abs(finite))) if finite.size else 0.0
-    tol = NEAR_ZERO_RELATIVE * top
-    return [gate_stats(title, value[:, a:b], tol) for title, a, b in matrix.panels()]
+    return summarize(matrix).stats
 
 
 class StatsTable(QTableWidget):
@@ -147,23 +197,15 @@ class GateHistograms(pg.GraphicsLayoutWidget):
         self.plots: list[pg.PlotItem] = []
         self.curves: list[pg.PlotDataItem] = []
 
-    def set_matrix(self, matrix: WeightMatrix | None) -> None:
+    def set_summary(self, matrix: WeightMatrix | None, summary: WeightSummary | None) -> None:
         self.clear()
         self.plots, self.curves = [], []
-        if matrix is None:
+        if matrix is None or summary is None:
             return
-        value = matrix.value
-        finite = value[np.isfinite(value)]
-        if finite.size == 0:
-            return
-        lo, hi = float(finite.min()), float(finite.max())
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = np.linspace(lo, hi, HIST_BINS + 1)
+        edges = summary.edges
+        lo, hi = float(edges[0]), float(edges[-1])
         first: pg.PlotItem | None = None
-        for k, (title, a, b) in enumerate(matrix.panels()):
-            block = value[:, a:b]
-            counts, _ = np.histogram(block[np.isfinite(block)], bins=edges)
+        for k, ((title, _a, _b), counts) in enumerate(zip(matrix.panels(), summary.counts)):
             plot = self.addPlot(row=0, col=k)
             plot.setMenuEnabled(False)
             plot.hideButtons()
@@ -247,6 +289,10 @@ class WeightPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.stack)
 
+        self.summary: WeightSummary | None = None
+        self._summarizer = TaskRunner(self, sync=session.sync)
+        self._summarizer.finished.connect(self._on_summary)
+        self._summarizer.failed.connect(lambda msg: self.readout.setText(f"Statistics failed: {msg}"))
         self.heatmap.hovered.connect(self._on_hovered)
         self.heatmap.unit_clicked.connect(self._on_unit_clicked)
         session.selection_changed.connect(self._update_selection)
@@ -262,16 +308,22 @@ class WeightPanel(QWidget):
     def _update_selection(self, path: str) -> None:
         found = self.session.find_weight(path)
         if found is None:
+            self._summarizer.cancel()
             self.heatmap.set_matrix(None)
-            self.histograms.set_matrix(None)
+            self.histograms.set_summary(None, None)
             self.stats.setRowCount(0)
             self.stack.setCurrentIndex(0)
             return
         layer, weight = found
         matrix = describe_weight(layer, path, weight, self.session.network, self.session.vocabulary)
         self.heatmap.set_matrix(matrix)
-        self.histograms.set_matrix(matrix)
-        self.stats.set_stats(matrix_stats(matrix))
+        # statistics and histograms of a big weight are computed in the background
+        self.histograms.set_summary(None, None)
+        self.stats.setRowCount(0)
+        if matrix.value.size <= _INLINE_SUMMARY or self.session.sync:
+            self._on_summary(summarize(matrix))
+        else:
+            self._summarizer.submit(summarize, matrix)
         self.header.setText(self._header_html(matrix, weight))
         self.readout.setText(
             "Hover a cell for its value; click a column to select that unit everywhere."
@@ -281,6 +333,14 @@ class WeightPanel(QWidget):
         self.stack.setCurrentIndex(1)
         layer_key, unit = self.session.unit
         self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
+
+    def _on_summary(self, summary: WeightSummary) -> None:
+        m = self.heatmap.matrix
+        if m is None or summary.path != m.path:
+            return  # the selection moved on
+        self.summary = summary
+        self.stats.set_stats(summary.stats)
+        self.histograms.set_summary(m, summary)
 
     @staticmethod
     def _header_html(m: WeightMatrix, weight) -> str:
