@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPen, QTransform
-from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from inspector.ui import step_common as ta
 
@@ -74,6 +74,12 @@ class _LayerStrips:
         self.plot.setLimits(xMin=-0.5, xMax=self.units - 0.5, yMin=-0.5, yMax=n - 0.5)
         self.plot.setRange(xRange=(-0.5, self.units - 0.5), yRange=(-0.5, n - 0.5), padding=0)
         self.highlight.setRect(QRectF(-0.5, -0.5, 1.0, float(n)))
+        note = (
+            " &nbsp;\u00b7&nbsp; reads the input backwards (from the last timestep)" if self.backward else ""
+        )
+        self.plot.setTitle(
+            f"<b>{self.key}</b> &nbsp;{self.kind}({self.units}){note}", size="9pt", color="#222"
+        )
 
     def show_step(self, sample: int, t: int) -> None:
         """Show the state right after input timestep t (clamped to this layer's own length)."""
@@ -121,7 +127,15 @@ class GateStripsView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         self.legend = ta.legend_widget()
-        lay.addWidget(self.legend)
+        self.step_text = QLabel(" ")
+        self.step_text.setStyleSheet("font-weight: bold; color: #222;")
+        self.step_text.setTextFormat(Qt.TextFormat.PlainText)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 0, 0, 0)
+        top.addWidget(self.step_text)
+        top.addStretch(1)
+        top.addWidget(self.legend)
+        lay.addLayout(top)
         lay.addWidget(self.placeholder)
         lay.addWidget(self.scroll, 1)
         lay.addWidget(self.readout)
@@ -195,25 +209,14 @@ class GateStripsView(QWidget):
         self.scroll.setVisible(False)
         self.placeholder.setVisible(True)
         self.readout.setText(" ")
+        self.step_text.setText(" ")
 
     def _on_step_changed(self, t: int) -> None:
-        for key, strips in self._layers.items():
-            step = min(max(int(t), 0), strips.n_steps - 1)
-            strips.show_step(self.sample, step)
-            if step != t:
-                where = f"its sequence has {strips.n_steps} steps: showing t={step}"
-            elif strips.backward:
-                where = (
-                    f"after reading input {ta.consumed_label(self._symbols, step)} "
-                    f"(backward: has read t={step}\u2026{strips.n_steps - 1})"
-                )
-            else:
-                where = f"after reading input {ta.consumed_label(self._symbols, step)}"
-            strips.plot.setTitle(
-                f"<b>{key}</b> &nbsp;{strips.kind}({strips.units}) &nbsp;\u00b7&nbsp; {where}",
-                size="9pt",
-                color="#222",
-            )
+        # Per-step text lives in a QLabel: changing a pyqtgraph title re-lays out the whole scene.
+        for strips in self._layers.values():
+            strips.show_step(self.sample, min(max(int(t), 0), strips.n_steps - 1))
+        if self._layers:
+            self.step_text.setText(f"after reading input {ta.consumed_label(self._symbols, int(t))}")
 
     def _on_unit_changed(self, layer: str, unit: int) -> None:
         for key, strips in self._layers.items():

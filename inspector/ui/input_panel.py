@@ -454,7 +454,9 @@ class InputPanel(QWidget):
         for t in range(grid.shape[0]):
             for f in range(grid.shape[1]):
                 v = grid[t, f]
-                self.table.setItem(t, f, QTableWidgetItem(str(int(v)) if integer else f"{float(v):.6g}"))
+                # shortest text that reads back to the same float32, so untouched cells round-trip
+                txt = str(int(v)) if integer else np.format_float_positional(np.float32(v), trim="-")
+                self.table.setItem(t, f, QTableWidgetItem(txt))
         self.table.resizeColumnsToContents()
         self._table_integer = integer
         self._table_1d = row.ndim == 1
@@ -466,7 +468,7 @@ class InputPanel(QWidget):
         if rows == 0:
             self._reject("the table is empty: load or generate a sequence first")
             return False
-        grid = np.zeros((rows, cols), dtype=np.float64)
+        grid = np.zeros((rows, cols), dtype=np.float32)
         for t in range(rows):
             for f in range(cols):
                 item = self.table.item(t, f)

@@ -71,6 +71,8 @@ class OutputView(QWidget):
         self._n_classes = -1
         self._next_id = -1
         self._awaiting_input = False
+        self._n_bars = -1
+        self._ids: np.ndarray | None = None
 
         self.output_box = QComboBox()
         self.output_box.setToolTip("model output shown")
@@ -194,9 +196,11 @@ class OutputView(QWidget):
             self.output_box.blockSignals(False)
         self.output_box.setVisible(n_out > 1)
         self._n_classes = -1  # relabel on the next draw
+        self._n_bars = -1
+        self._ids = ta.input_ids(self.session, self.sample)
         self._on_step_changed(self.session.step)
         self.generate_button.setEnabled(self._can_generate() or self.generating)
-        if self.generating and stepper is not None and self._awaiting_input:
+        if stepper is not None and self._awaiting_input:
             # The generated text has been run: continue from its last step.
             self._awaiting_input = False
             self.session.set_step(self.session.n_steps - 1)
@@ -230,17 +234,17 @@ class OutputView(QWidget):
             self.plot.getAxis("left").setTicks([ticks, []])
             self.plot.setLimits(yMin=-0.6, yMax=len(idx) - 0.4)
             self.plot.setYRange(-0.6, len(idx) - 0.4, padding=0)
-        pos = np.arange(len(idx), dtype=np.float64)
-        self.bars.setOpts(x0=np.zeros(len(idx)), y=pos, width=probs[idx], height=0.75)
-        hi = (
-            max(1.0, float(np.nanmax(probs)))
-            if probs.size and np.all(probs >= 0) and probs.sum() <= 1.001
-            else None
-        )
-        if hi is not None:
-            self.plot.setXRange(0, hi, padding=0.02)
-        else:
-            self.plot.enableAutoRange(axis="x")
+        if len(idx) != self._n_bars:
+            self._n_bars = len(idx)
+            self._bar_pos = np.arange(len(idx), dtype=np.float64)
+            self._bar_x0 = np.zeros(len(idx))
+            # Probabilities keep a fixed 0..1 axis (no rescaling while stepping); other outputs autoscale.
+            if np.all(probs >= 0) and probs.sum() <= 1.001:
+                self.plot.disableAutoRange(axis="x")
+                self.plot.setXRange(0, 1, padding=0.02)
+            else:
+                self.plot.enableAutoRange(axis="x")
+        self.bars.setOpts(x0=self._bar_x0, y=self._bar_pos, width=probs[idx], height=0.75)
         step = min(max(int(t), 0), self.session.n_steps - 1)
         self.header.setText(f"Output at step {step}" + (f"  ({n} classes)" if n > 1 else ""))
         order = np.argsort(-probs, kind="stable")[: self.top_k]
@@ -253,7 +257,7 @@ class OutputView(QWidget):
     def _show_next(self, step: int, idx: np.ndarray, probs: np.ndarray) -> None:
         """Highlight the symbol the input actually continues with (model input at step+1)."""
         self._next_id = -1
-        ids = ta.input_ids(self.session, self.sample)
+        ids = self._ids
         if ids is not None and len(ids) == self.session.n_steps and step + 1 < len(ids):
             nxt = int(ids[step + 1])
             if 0 <= nxt < probs.size:
@@ -300,6 +304,7 @@ class OutputView(QWidget):
 
     def _on_generate_toggled(self, on: bool) -> None:
         if on:
+            self._awaiting_input = False
             self.reseed()
             self.session.set_step(self.session.n_steps - 1)
             self.timer.start()

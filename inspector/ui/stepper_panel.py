@@ -66,7 +66,7 @@ class StepperPanel(QWidget):
         self.slider.setRange(0, 0)
         self.slider.valueChanged.connect(self.session.set_step)
         self.step_label = QLabel("no input")
-        self.step_label.setMinimumWidth(230)
+        self.step_label.setMinimumWidth(150)
         self.speed = QSlider(Qt.Orientation.Horizontal)
         self.speed.setRange(1, 60)
         self.speed.setValue(8)
