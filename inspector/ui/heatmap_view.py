@@ -8,6 +8,7 @@ display downsampling, and no item re-creation unless the selected weight changes
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -142,6 +143,7 @@ def describe_weight(
     col_labels: tuple[str, ...] | None = None
     row_title, col_title = "row", "column"
     rows_are_units = False
+    row_vocab = False
     if value.ndim == 0:
         value = value.reshape(1, 1)
     elif value.ndim == 1:
@@ -161,6 +163,7 @@ def describe_weight(
             if first and vocab and len(vocab) == value.shape[0]:
                 row_labels = tuple(display_token(t) for t in vocab)
                 row_title = "input symbol"
+                row_vocab = True
             else:
                 row_title = "input feature"
         elif name == "recurrent_kernel":
@@ -176,12 +179,14 @@ def describe_weight(
         if vocab and len(vocab) == value.shape[0]:
             row_labels = tuple(display_token(t) for t in vocab)
             row_title = "token"
+            row_vocab = True
     elif kind in ("Dense", "TimeDistributed") or name in ("kernel", "bias"):
         row_title = row_title if value.shape[0] == 1 else ("input feature" if first else "input unit")
         col_title = "output unit"
         if name == "kernel" and first and vocab and len(vocab) == value.shape[0]:
             row_labels = tuple(display_token(t) for t in vocab)
             row_title = "input symbol"
+            row_vocab = True
         if last and vocab and len(vocab) == value.shape[1]:
             col_labels = tuple(display_token(t) for t in vocab)
             col_title = "output symbol"
@@ -198,7 +203,12 @@ def describe_weight(
         col_title=col_title,
         trace_key=trace_key,
         rows_are_units=rows_are_units,
-        extra={"owner_kind": owner.kind, "shape": weight.shape, "source": weight.source},
+        extra={
+            "owner_kind": owner.kind,
+            "shape": weight.shape,
+            "source": weight.source,
+            "row_vocab": row_vocab,
+        },
     )
 
 
@@ -221,6 +231,7 @@ class LabelAxis(pg.AxisItem):
         self.update()
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N803 - pyqtgraph's signature
+        minVal, maxVal = sorted((minVal, maxVal))  # inverted (row) axes pass them reversed
         span = maxVal - minVal
         if self.labels is not None and span > 0 and size > 0:
             # every label when there is room, else every k-th with k from 1-2-5 steps
@@ -435,15 +446,17 @@ class HeatmapView(QWidget):
         parts = [f"<b>{m.layer_name}</b>", m.weight_name]
         if m.gates:
             parts.append(f"gate <b>{panel.title}</b>")
-        row_label = m.row_labels[row] if m.row_labels and row < len(m.row_labels) else str(row)
-        parts.append(
-            f"{m.row_title or 'row'} {row_label!s}"
-            if m.row_labels is None or row_label == str(row)
-            else f"{m.row_title or 'row'} {row_label} (#{row})"
-        )
+        title = m.row_title or "row"
+        if m.row_labels and row < len(m.row_labels):
+            label = html.escape(m.row_labels[row])
+            quoted = f"\u2018{label}\u2019" if m.extra.get("row_vocab") else label
+            parts.append(f"{title} {quoted} (#{row})" if m.extra.get("row_vocab") else f"{title} {quoted}")
+        else:
+            parts.append(f"{title} {row}")
         g_col = panel.start + col
         if m.col_labels:
-            parts.append(f"{m.col_title} {m.col_labels[g_col]} (#{g_col})")
+            label = html.escape(m.col_labels[g_col])
+            parts.append(f"{m.col_title} \u2018{label}\u2019 (#{g_col})")
         else:
             parts.append(f"{m.col_title} {col}")
         parts.append(f"value <b>{value:.7g}</b>")

@@ -380,14 +380,15 @@ class MainWindow(QMainWindow):
 
         return walk(mf.network.layers if mf.network is not None else mf.weight_layers)
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, short: str | None = None) -> None:
         """Non-modal: banner + status bar; the current model stays shown."""
         self.banner.show_message(message, level="error")
-        self.statusBar().showMessage(message, 15000)
+        self.statusBar().showMessage(short or message, 15000)
 
     def _on_load_failed(self, message: str) -> None:
         kept = f" (still showing {os.path.basename(self.session.path)})" if self.session.path else ""
-        self.show_error(f"Cannot open {message}{kept}")
+        head = message.split(": ", 1)[0]
+        self.show_error(f"Cannot open {message}{kept}", short=f"Could not open {os.path.basename(head)}")
 
     def _on_input_failed(self, message: str) -> None:
         self.show_error(f"Cannot run this input: {message}")

@@ -3,6 +3,7 @@ expanding to their weights; selecting a weight selects it in the Session."""
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,9 @@ from inspector.ui.session import Session
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # weight display path (weights) or first weight path (layers)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2  # 'layer' | 'weight' | 'group'
+SEVERITY_ROLE = Qt.ItemDataRole.UserRole + 3  # 'problem' (will not run) | 'note' (informational)
 PROBLEM_COLOR = QColor(190, 30, 30)
+NOTE_COLOR = QColor(160, 90, 0)
 DIM_COLOR = QColor(110, 110, 110)
 
 Shape = tuple[int | None, ...]
@@ -255,10 +258,12 @@ class StructureItemModel(QStandardItemModel):
         super().__init__(0, len(self.COLUMNS), parent)
         self.setHorizontalHeaderLabels(self.COLUMNS)
         self.path_items: dict[str, QStandardItem] = {}
+        self.has_network = False
 
     def set_model_file(self, mf: ModelFile | None) -> None:
         self.removeRows(0, self.rowCount())
         self.path_items = {}
+        self.has_network = mf is not None and mf.network is not None
         if mf is None:
             return
         root = self.invisibleRootItem()
@@ -304,13 +309,17 @@ class StructureItemModel(QStandardItemModel):
         ]
         row[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         problems = list(lay.problems)
-        if not lay.runnable and not problems:
+        # in a weights-only file nothing runs until an architecture is given: not a problem per layer
+        blocking = not lay.runnable and self.has_network
+        if blocking and not problems:
             problems.append("the engine cannot run this layer")
         if problems:
             tip = "\n".join(problems)
-            name_item.setText(f"\u26a0 {name_item.text()}")
+            mark, color = ("\u26a0", PROBLEM_COLOR) if blocking else ("\u24d8", NOTE_COLOR)
+            name_item.setText(f"{mark} {name_item.text()}")
+            name_item.setData("problem" if blocking else "note", SEVERITY_ROLE)
             for it in row:
-                it.setForeground(QBrush(PROBLEM_COLOR))
+                it.setForeground(QBrush(color))
                 it.setToolTip(tip)
         parent.appendRow(row)
         # children: Bidirectional halves, TimeDistributed inner, nested layers, own weights
@@ -434,8 +443,21 @@ class StructurePanel(QWidget):
                 "<span style='color:#a05a00'>weights only: open the architecture "
                 "(File \u2192 Open architecture) to run it</span>"
             )
+        blocking = set()
+        if mf.network is not None:
+            stack = list(mf.network.layers)
+            while stack:
+                lay = stack.pop()
+                stack.extend(lay.children)
+                if lay.network is not None:
+                    stack.extend(lay.network.layers)
+                if not lay.runnable:
+                    blocking.update(lay.problems)
         for p in mf.problems:
-            lines.append(f"<span style='color:#be1e1e'>\u26a0 {p}</span>")
+            if p in blocking:
+                lines.append(f"<span style='color:#be1e1e'>\u26a0 {html.escape(p)}</span>")
+            else:
+                lines.append(f"<span style='color:#a05a00'>\u24d8 {html.escape(p)}</span>")
         return "<br>".join(lines)
 
     def details_html(self, path: str) -> str:

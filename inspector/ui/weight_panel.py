@@ -331,6 +331,11 @@ class WeightPanel(QWidget):
             else "Hover a cell for its value."
         )
         self.stack.setCurrentIndex(1)
+        # a bias (one or two rows) needs little height: give the room to the statistics instead
+        total = sum(self.splitter.sizes()) or 690
+        few_rows = matrix.value.shape[0] <= 4
+        top = min(total - 150, 260 + 30 * matrix.value.shape[0]) if few_rows else int(total * 0.75)
+        self.splitter.setSizes([top, total - top])
         layer_key, unit = self.session.unit
         self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
 

@@ -128,7 +128,14 @@ def test_hover_readout(panel, qtbot):
     qtbot.waitUntil(lambda: "value" in panel.readout.text(), timeout=3000)
     text = panel.readout.text()
     value = float(weight.gate("f")[row, col])
-    for part in ("lstm", "kernel", "f \u2013 forget gate", "input symbol e (#4)", "unit 5", f"{value:.7g}"):
+    for part in (
+        "lstm",
+        "kernel",
+        "f \u2013 forget gate",
+        "input symbol \u2018e\u2019 (#4)",
+        "unit 5",
+        f"{value:.7g}",
+    ):
         assert part in text, (part, text)
 
 
@@ -232,3 +239,22 @@ def test_large_kernel_stays_smooth(qtbot):
     per_frame = (time.perf_counter() - t0) / 5
     assert view.levels == levels and all(tuple(p.image.levels) == levels for p in view.panels)
     assert build < 5.0 and per_frame < 0.5, (build, per_frame)
+
+
+def test_big_weight_summary_arrives_from_the_worker(qtbot):
+    """Statistics of a > 1M-element weight are computed off the GUI thread and then shown."""
+    from inspector.core.network import ModelFile, Network
+
+    value = np.random.default_rng(1).standard_normal((3000, 1024), dtype=np.float32)
+    layer = Layer("big", "LSTM", weights=(Weight("kernel", value, gates=gate_slices("LSTM", 256)),))
+    net = Network("n", "Sequential", (layer,), input_shapes=((None, 4, 3000),))
+    session = Session()  # asynchronous
+    session.model_file = ModelFile("big.h5", "test", "legacy-h5-model", "2.15.0", None, net, (layer,))
+    w = WeightPanel(session)
+    qtbot.addWidget(w)
+    session.select_weight("big/kernel")
+    assert len(w.heatmap.panels) == 4  # the heatmaps do not wait for the statistics
+    qtbot.waitUntil(lambda: w.stats.rowCount() == 4, timeout=20000)
+    QThreadPool.globalInstance().waitForDone()
+    assert w.summary.stats[3].max == pytest.approx(float(value[:, 768:].max()))
+    assert sum(int(c.sum()) for c in w.summary.counts) == value.size
