@@ -130,6 +130,7 @@ class GateStripsView(QWidget):
         self.step_text = QLabel(" ")
         self.step_text.setStyleSheet("font-weight: bold; color: #222;")
         self.step_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.step_text.setMinimumWidth(40)  # shrinks (clipped) rather than widening the window
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 0, 0)
         top.addWidget(self.step_text)

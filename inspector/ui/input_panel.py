@@ -105,6 +105,7 @@ class InputPanel(QWidget):
         self._last_error = ""
         self._table_integer = False
         self._table_1d = False
+        self._own_request = False  # the next input_changed answers this panel's own set_input
 
         self.shape_label = QLabel("No model is open.")
         self.shape_label.setStyleSheet("color: #333;")
@@ -323,6 +324,7 @@ class InputPanel(QWidget):
             return
         self.clear_error()
         self._jump_to_end = True
+        self._own_request = True
         self.session.set_input(x)
 
     # ------------------------------------------------------------------ sequences
@@ -360,6 +362,7 @@ class InputPanel(QWidget):
             return False
         self.clear_error()
         self._jump_to_end = False
+        self._own_request = True
         self._fill_table(fitted[0])
         self.session.set_input(fitted if len(fitted) > 1 else fitted[0])
         return True
@@ -484,8 +487,29 @@ class InputPanel(QWidget):
 
     # ------------------------------------------------------------------ stepper arrived
     def _on_input_changed(self, stepper: Any) -> None:
+        own, self._own_request = self._own_request, False
         if stepper is None:
             return
+        if not own:
+            self._mirror_external_input()
         if self._jump_to_end:
             self._jump_to_end = False
             self.session.set_step(self.session.n_steps - 1)
+
+    def _mirror_external_input(self) -> None:
+        """An input set elsewhere (snapshot, another tool): show it in the text box / table."""
+        from inspector.ui.step_common import input_ids, model_inputs
+
+        xs = model_inputs(self.session)
+        if not xs:
+            return
+        self._fill_table(xs[0])
+        vocab = self.session.vocabulary
+        ids = input_ids(self.session)
+        if vocab and ids is not None:
+            tokens = [vocab[int(i)] for i in ids if 0 <= i < len(vocab)]
+            word_level = any(len(t) > 1 for t in vocab if t.strip())
+            self._set_text((" " if word_level else "").join(tokens))
+            self.tabs.setCurrentIndex(0)
+        else:
+            self.tabs.setCurrentIndex(1)

@@ -73,6 +73,8 @@ class OutputView(QWidget):
         self._awaiting_input = False
         self._n_bars = -1
         self._ids: np.ndarray | None = None
+        self._cut_error = ""
+        self._per_step = False
 
         self.output_box = QComboBox()
         self.output_box.setToolTip("model output shown")
@@ -84,6 +86,8 @@ class OutputView(QWidget):
         self.topk_label.setTextFormat(Qt.TextFormat.RichText)
         self.next_label = QLabel(" ")
         self.next_label.setTextFormat(Qt.TextFormat.RichText)
+        self.next_label.setWordWrap(True)
+        self.header.setMinimumWidth(60)
 
         self.plot_widget = pg.PlotWidget(background="w")
         self.plot = self.plot_widget.getPlotItem()
@@ -112,6 +116,8 @@ class OutputView(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setPrefix("seed ")
+        self.seed.setMaximumWidth(110)
+        self.temperature.setMaximumWidth(90)
         self.seed.setToolTip("random seed: the same seed, text and temperature give the same continuation")
         self.seed.valueChanged.connect(self.reseed)
         self.timer = QTimer(self)
@@ -165,13 +171,28 @@ class OutputView(QWidget):
         stepper = self.session.stepper
         if stepper is None or self.session.n_steps == 0:
             return None
-        t = min(max(int(self.session.step), 0), self.session.n_steps - 1)
-        outs = stepper.outputs_at(t)
-        k = min(max(self.output_box.currentIndex(), 0), len(outs) - 1)
-        y = np.asarray(outs[k])
-        row = y[min(self.sample, y.shape[0] - 1)] if y.ndim >= 1 else y.reshape(1)
-        if row.ndim >= 2:  # a sequence output: what the model says at the last step so far
-            row = row[-1]
+        n = self.session.n_steps
+        t = min(max(int(self.session.step), 0), n - 1)
+        self._cut_error = ""
+        self._per_step = False
+        full = stepper.outputs_at(n - 1)  # = the trace's outputs (model.predict), cached
+        k = min(max(self.output_box.currentIndex(), 0), len(full) - 1)
+        y = np.asarray(full[k])
+        if y.ndim == 3 and y.shape[1] == n:
+            # A sequence output (return_sequences ... TimeDistributed): show its row for step t of the
+            # whole run, which is what model.predict returns there (no re-run per step).
+            self._per_step = True
+            row = y[min(self.sample, y.shape[0] - 1), t]
+        else:
+            try:
+                y = np.asarray(stepper.outputs_at(t)[k])
+            except Exception as exc:  # noqa: BLE001 - e.g. a Flatten that needs the full length
+                from inspector.ui.workers import error_message
+
+                self._cut_error = error_message(exc)
+            row = y[min(self.sample, y.shape[0] - 1)] if y.ndim >= 1 else y.reshape(1)
+            if row.ndim >= 2:  # a shorter sequence output: its last step
+                row = row[-1]
         return np.asarray(row, dtype=np.float32).ravel()
 
     def _can_generate(self) -> bool:
@@ -246,7 +267,16 @@ class OutputView(QWidget):
                 self.plot.enableAutoRange(axis="x")
         self.bars.setOpts(x0=self._bar_x0, y=self._bar_pos, width=probs[idx], height=0.75)
         step = min(max(int(t), 0), self.session.n_steps - 1)
-        self.header.setText(f"Output at step {step}" + (f"  ({n} classes)" if n > 1 else ""))
+        if self._cut_error:
+            self.header.setText("Output of the whole sequence")
+            self.header.setToolTip(f"the model cannot be cut after step {step}: {self._cut_error}")
+        else:
+            self.header.setText(f"Output at step {step}" + (f"  ({n} classes)" if n > 1 else ""))
+            self.header.setToolTip(
+                "the model's output at this timestep of the whole sequence (model.predict)"
+                if self._per_step
+                else "what the model outputs if the input ended after this step"
+            )
         order = np.argsort(-probs, kind="stable")[: self.top_k]
         self.topk_label.setText(
             f"top {len(order)}: "
@@ -292,7 +322,7 @@ class OutputView(QWidget):
         k = min(max(self.output_box.currentIndex(), 0), len(probs) - 1)
         y = np.asarray(probs[k])
         row = y[min(self.sample, y.shape[0] - 1)]
-        if row.ndim >= 2:
+        if row.ndim >= 2:  # a sequence output: the prediction after the last symbol
             row = row[-1]
         token = self.session.vocabulary[sample_next(row, self.temperature.value(), self.rng)]
         self._awaiting_input = True

@@ -226,7 +226,7 @@ def style_plot(plot: pg.PlotItem) -> None:
         axis.setTextPen(pg.mkPen("#333"))
 
 
-def gradient_pixmap(cmap: str, width: int = 70, height: int = 10) -> QPixmap:
+def gradient_pixmap(cmap: str, width: int = 60, height: int = 10) -> QPixmap:
     """A horizontal swatch of a colour map (for legends)."""
     lut = pg.colormap.get(cmap).getLookupTable(nPts=width, alpha=False)
     rgb = np.ascontiguousarray(np.repeat(lut[None, :, :3], height, axis=0).astype(np.uint8))
@@ -253,15 +253,14 @@ def legend_widget() -> QWidget:
 
     lay.addWidget(text("gates 0"))
     lay.addWidget(swatch(SEQUENTIAL))
-    lay.addWidget(text("1 open"))
-    lay.addSpacing(14)
-    lay.addWidget(text("\u22121"))
+    lay.addWidget(text("1"))
+    lay.addSpacing(10)
+    lay.addWidget(text("states \u22121"))
     lay.addWidget(swatch(DIVERGING))
-    lay.addWidget(text("+1 candidate, h, c"))
-    lay.addStretch(1)
+    lay.addWidget(text("+1"))
     w.setToolTip(
-        "Sigmoid gates use 0..1 (dark = closed, yellow = open); candidate and hidden state use -1..+1; "
-        "the cell state c uses \u00b1 its largest magnitude over the whole sequence. "
+        "Gates (sigmoid) use 0..1: dark = closed, yellow = open.  Candidate and hidden state use -1..+1; "
+        "the cell state c uses \u00b1 its largest magnitude over the whole sequence.  "
         "Scales stay fixed while stepping."
     )
     return w

@@ -23,14 +23,12 @@ _FUTURE_BRUSH = pg.mkBrush(255, 255, 255, 200)
 _TRACE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#d62728", "#17becf"]
 
 
-def _symbol_ticks(labels: list[str], n: int) -> list[list[tuple[float, str]]]:
-    """Major ticks every k steps with the symbol; minor ticks for the rest (pyqtgraph hides crowded ones)."""
-    if n <= 0:
-        return [[], []]
+def _symbol_ticks(labels: list[str] | None, n: int) -> list[list[tuple[float, str]]] | None:
+    """Symbol ticks (at most ~60 labelled, every k-th step); None = pyqtgraph's numeric ticks."""
+    if labels is None or n <= 0:
+        return None
     k = max(1, int(np.ceil(n / 60)))
-    major = [(float(s), labels[s]) for s in range(0, n, k)]
-    minor = [(float(s), labels[s]) for s in range(n) if s % k]
-    return [major, minor]
+    return [[(float(s), labels[s]) for s in range(0, n, k)], []]
 
 
 def _unseen(step: int, n: int, backward: bool) -> tuple[float, float]:
@@ -106,6 +104,7 @@ class TimelineView(QWidget):
         self._labels: list[str] = []
         self._unit = -1
         self._backward = False
+        self._has_symbols = False
 
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("recurrent layer shown over time")
@@ -142,6 +141,13 @@ class TimelineView(QWidget):
         self.trace_plot.addItem(self.trace_future, ignoreBounds=True)
         self.trace_step_line = pg.InfiniteLine(angle=90, pen=_STEP_PEN)
         self.trace_plot.addItem(self.trace_step_line, ignoreBounds=True)
+        self.trace_hint = pg.TextItem(
+            "click a unit (strips or heatmaps) to follow its gates, c and h over time",
+            color="#777",
+            anchor=(0.5, 0.5),
+        )
+        self.trace_hint.setPos(0, 0.5)
+        self.trace_plot.addItem(self.trace_hint, ignoreBounds=True)
 
         self.placeholder = QLabel("The units \u00d7 time view appears once an input has been run.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -222,10 +228,8 @@ class TimelineView(QWidget):
         self._backward = ta.is_backward(traj)
         n = int(np.asarray(traj.h).shape[1])
         symbols = ta.input_symbols(self.session, self.sample)
-        if symbols is not None and len(symbols) == n:
-            self._labels = list(symbols)
-        else:
-            self._labels = [str(t) for t in range(n)]
+        self._has_symbols = symbols is not None and len(symbols) == n
+        self._labels = list(symbols) if self._has_symbols else [str(t) for t in range(n)]
         self._layout_plots(rebuild)
         self.placeholder.setVisible(False)
         self.graphics.setVisible(True)
@@ -278,11 +282,14 @@ class TimelineView(QWidget):
             self.graphics.ci.layout.setRowStretchFactor(len(self._heatmaps), 4)
         for q, hm in zip(shown, self._heatmaps):
             hm.set_quantity(q, self.sample, self._backward)
-            hm.plot.getAxis("bottom").setTicks(_symbol_ticks(self._labels, len(self._labels)))
+            hm.plot.getAxis("bottom").setTicks(self._ticks())
             hm.plot.getAxis("bottom").setStyle(showValues=False)
-        self.trace_plot.getAxis("bottom").setTicks(_symbol_ticks(self._labels, len(self._labels)))
+        self.trace_plot.getAxis("bottom").setTicks(self._ticks())
         self.trace_plot.setLimits(xMin=-0.5, xMax=len(self._labels) - 0.5)
         self.trace_plot.setXRange(-0.5, len(self._labels) - 0.5, padding=0)
+
+    def _ticks(self) -> list[list[tuple[float, str]]] | None:
+        return _symbol_ticks(self._labels if self._has_symbols else None, len(self._labels))
 
     # ------------------------------------------------------------------ updates
     def _update_unit(self) -> None:
@@ -306,10 +313,14 @@ class TimelineView(QWidget):
             if qid not in {q.qid for q in self._quantities}:
                 curve.setVisible(False)
         self._sync_legend()
+        self.trace_hint.setVisible(unit < 0)
         if unit >= 0:
             self.trace_plot.setLabel("left", f"unit {unit}")
+            self.trace_plot.enableAutoRange(axis="y")
         else:
-            self.trace_plot.setLabel("left", "click a unit")
+            self.trace_plot.setLabel("left", "no unit")
+            self.trace_plot.setYRange(0, 1, padding=0)
+            self.trace_hint.setPos((len(self._labels) - 1) / 2, 0.5)
 
     def _sync_legend(self) -> None:
         self.legend.clear()

@@ -151,3 +151,12 @@ def test_helpers_without_qt():
         fit_to_shape(np.zeros((1, 0, 3)), (None, None, 3), "float32")
     with pytest.raises(ValueError, match="cannot read"):
         read_sequence_file("/nonexistent/file.npy")
+
+
+def test_input_set_elsewhere_is_mirrored_in_the_text_box(qtbot, ui_models):
+    session, panel = _input_panel(qtbot, ui_models["char_lstm"])
+    session.set_input(session.encode_text("the lazy dog"))  # e.g. the snapshot renderer
+    assert panel.text() == "the lazy dog"
+    assert panel.tabs.currentIndex() == 0
+    session.set_input(session.encode_text("a longer text than twelve"))
+    assert panel.text() == " than twelve"  # the model's 12-symbol window

@@ -293,3 +293,72 @@ def test_new_file_resets_views(qtbot, ui_models, tmp_path):
     vocab_file.write_text(json.dumps(list("abcde")))
     session.set_vocabulary(list("abcde"))
     assert panel.input_panel.tabs.isTabEnabled(0)
+
+
+def test_output_falls_back_to_whole_sequence_when_model_cannot_be_cut(qtbot, ui_models, monkeypatch):
+    session, panel = _panel(qtbot, ui_models["gru"])
+    assert panel.input_panel.apply_random()
+    stepper = session.stepper
+    full = stepper.outputs_at(stepper.n_steps - 1)
+    real = stepper.outputs_at
+
+    def outputs_at(t=None):
+        if t is not None and t < stepper.n_steps - 1:
+            raise ValueError("flatten: needs all 6 timesteps")
+        return real(t)
+
+    monkeypatch.setattr(stepper, "outputs_at", outputs_at)
+    session.set_step(2)
+    np.testing.assert_array_equal(panel.output.probabilities(), full[0][0])
+    assert panel.output.header.text() == "Output of the whole sequence"
+    assert "needs all 6 timesteps" in panel.output.header.toolTip()
+
+
+def test_hover_readouts(qtbot, ui_models):
+    session, panel = _panel(qtbot, ui_models["char_lstm"])
+    session.set_step(4)
+    strips = panel.gate_strips
+    vb = strips._layers["lstm"].plot.getViewBox()
+    qtbot.waitUntil(lambda: vb.sceneBoundingRect().width() > 100)
+    strips._on_hover(vb.mapViewToScene(QPointF(5.0, 1.0)))  # row 1 = forget gate, unit 5
+    value = session.stepper.state(4)["lstm"].gates["f"][0, 5]
+    assert strips.readout.text() == f"lstm · f (forget gate) · unit 5 · {value:.6g}"
+    tl = panel.timeline
+    hm = tl._heatmaps[-1]  # hidden state
+    tl._on_hover(hm.plot.getViewBox().mapViewToScene(QPointF(3.0, 2.0)))
+    h = session.stepper.trace.layers["lstm"].h[0, 3, 2]
+    assert tl.readout.text().startswith("lstm · h (hidden state) · unit 2 · step 3 ")
+    assert tl.readout.text().endswith(f"{h:.6g}")
+
+
+def _ui_conftest():
+    """tests/ui/conftest.py as a module, for its h5 writer (conftests are not importable by name)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_ui_conftest", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sequence_output_shows_the_row_of_the_current_step(qtbot, generated_dir):
+    path = generated_dir / "ui" / "seq_tagger.h5"
+    _ui_conftest().write_sequential(
+        path,
+        [
+            {"kind": "LSTM", "name": "tagger", "units": 5, "return_sequences": True},
+            {"kind": "Dense", "name": "tags", "units": 3, "activation": "softmax"},
+        ],
+        (None, 4),
+        seed=7,
+    )
+    session, panel = _panel(qtbot, path)
+    panel.input_panel.length_box.setValue(9)
+    assert panel.input_panel.apply_random()
+    assert session.n_steps == 9
+    full = session.stepper.trace.outputs[0]
+    assert full.shape == (1, 9, 3)
+    for t in (0, 4, 8):
+        session.set_step(t)
+        np.testing.assert_array_equal(panel.output.probabilities(), full[0, t])
+    assert "whole sequence" in panel.output.header.toolTip()
