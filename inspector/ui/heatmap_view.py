@@ -48,9 +48,7 @@ def display_token(token: str) -> str:
     """A vocabulary token made visible on an axis (space, newline, tab and empty become symbols)."""
     if token == "":
         return "\u2205"
-    return (
-        token.replace(" ", "\u2423").replace("\n", "\u23ce").replace("\t", "\u21e5").replace("\r", "\u240d")
-    )
+    return token.replace(" ", "\u2423").replace("\n", "\u23ce").replace("\t", "\u21e5").replace("\r", "\\r")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTreeView,
     QVBoxLayout,
@@ -315,7 +316,7 @@ class StructureItemModel(QStandardItemModel):
             problems.append("the engine cannot run this layer")
         if problems:
             tip = "\n".join(problems)
-            mark, color = ("\u26a0", PROBLEM_COLOR) if blocking else ("\u24d8", NOTE_COLOR)
+            mark, color = ("\u26a0", PROBLEM_COLOR) if blocking else ("\u2139", NOTE_COLOR)
             name_item.setText(f"{mark} {name_item.text()}")
             name_item.setData("problem" if blocking else "note", SEVERITY_ROLE)
             for it in row:
@@ -376,6 +377,9 @@ class StructurePanel(QWidget):
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.header.setContentsMargins(4, 4, 4, 4)
+        # a long file name must not widen the dock (it is clipped; the full path is in the tooltip)
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.header.setMinimumWidth(50)
         self.item_model = StructureItemModel(self)
         self.tree = QTreeView()
         self.tree.setModel(self.item_model)
@@ -417,6 +421,7 @@ class StructurePanel(QWidget):
 
     def _update_model_file(self, mf: ModelFile) -> None:
         self.header.setText(self.header_html(mf))
+        self.header.setToolTip(mf.path)
         self.item_model.set_model_file(mf)
         # recurrent layers open by default: their weights are what people come for
         root = self.item_model.invisibleRootItem()
@@ -457,7 +462,7 @@ class StructurePanel(QWidget):
             if p in blocking:
                 lines.append(f"<span style='color:#be1e1e'>\u26a0 {html.escape(p)}</span>")
             else:
-                lines.append(f"<span style='color:#a05a00'>\u24d8 {html.escape(p)}</span>")
+                lines.append(f"<span style='color:#a05a00'>\u2139 {html.escape(p)}</span>")
         return "<br>".join(lines)
 
     def details_html(self, path: str) -> str:
@@ -483,7 +488,9 @@ class StructurePanel(QWidget):
             rows.append(f"<tr><td style='color:#555;padding-right:8px'>{key}</td><td>{value}</td></tr>")
         problems = "".join(f"<br><span style='color:#be1e1e'>\u26a0 {p}</span>" for p in owner.problems)
         shape = " \u00d7 ".join(str(d) for d in weight.shape) or "scalar"
-        src = f"<br><span style='color:#777'>{weight.source}</span>" if weight.source else ""
+        # zero-width spaces after '/' let a long dataset path wrap
+        wrapped = html.escape(weight.source).replace("/", "/\u200b")
+        src = f"<br><span style='color:#777'>{wrapped}</span>" if weight.source else ""
         return (
             f"<b>{owner.name}</b> &nbsp;{owner.kind}{problems}"
             f"<table cellspacing='0' style='margin-top:4px'>{''.join(rows)}</table>"

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -244,9 +245,14 @@ class WeightPanel(QWidget):
         # no word wrap: a height-for-width label would make the scroll area size the page by its
         # preferred height instead of the window
         self.header.setWordWrap(False)
+        # a long weight path or source must not widen the page: clip it (full text in the tooltip)
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.header.setMinimumWidth(50)
         self.heatmap = HeatmapView()
         self.readout = QLabel(" ")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setMinimumWidth(50)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setObjectName("readout")
         self.stats = StatsTable()
@@ -325,6 +331,7 @@ class WeightPanel(QWidget):
         else:
             self._summarizer.submit(summarize, matrix)
         self.header.setText(self._header_html(matrix, weight))
+        self.header.setToolTip(f"{path}\n{weight.source}" if weight.source else path)
         self.readout.setText(
             "Hover a cell for its value; click a column to select that unit everywhere."
             if matrix.trace_key
