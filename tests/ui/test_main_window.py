@@ -190,3 +190,41 @@ def test_corpus_files_open_or_fail_cleanly(window, corpus_dir, qtbot):
             assert window.weights.matrix is not None
         else:
             assert window.banner.level == "error" and name in window.banner.text
+
+
+def test_run_gui_opens_the_bundled_sample(qapp, ui_settings, monkeypatch):
+    """`keras-inspector` without a file: the window opens the sample model off-thread; the loop runs."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from inspector import app as app_module
+
+    sample = app_module._sample_model()
+    if sample is None:
+        pytest.skip("no bundled sample model")
+    previous = signal.getsignal(signal.SIGINT)
+    seen: dict[str, object] = {}
+
+    def poll() -> None:
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if wins and wins[0].session.model_file is not None:
+            seen["path"] = wins[0].session.path
+            seen["selection"] = wins[0].session.selection
+            for w in wins:
+                w.close()
+            QApplication.instance().quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(50)
+    QTimer.singleShot(30000, QApplication.instance().quit)  # never hang the suite
+    try:
+        assert app_module.run_gui(None) == 0
+    finally:
+        timer.stop()
+        signal.signal(signal.SIGINT, previous)
+        QThreadPool.globalInstance().waitForDone()
+    assert seen.get("path") == sample
+    assert seen["selection"]
