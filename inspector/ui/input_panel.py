@@ -111,7 +111,9 @@ class InputPanel(QWidget):
         self.shape_label.setStyleSheet("color: #333;")
         self.shape_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label = QLabel("")
-        self.error_label.setWordWrap(True)
+        # One line, clipped if too long (full text in the tooltip): a word-wrapped label would give the
+        # panel height-for-width, and the main window's scroll area would then grow it past the window.
+        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.setVisible(False)
 
@@ -147,11 +149,21 @@ class InputPanel(QWidget):
         self.length_box.setPrefix("T = ")
         self.length_box.setToolTip("length of random sequences (when the model accepts any length)")
         self.table = QTableWidget()
-        self.table.setMinimumHeight(40)
-        self.table.setMaximumHeight(self.text_edit.height())
+        self.table.setFixedHeight(150)
         self.table_button = QPushButton("Run table")
         self.table_button.setToolTip("run the model on the values in the table (batch row 0)")
         self.table_button.clicked.connect(self.apply_table)
+        self.edit_button = QPushButton("Edit table")
+        self.edit_button.setCheckable(True)
+        self.edit_button.setToolTip("show the sequence as an editable table (rows = timesteps)")
+        self.edit_button.toggled.connect(self._update_table_visibility)
+        # The table sits below the tabs and only takes room while it is being edited.
+        self.table_box = QWidget()
+        tb = QHBoxLayout(self.table_box)
+        tb.setContentsMargins(2, 0, 2, 0)
+        tb.addWidget(self.table, 1)
+        tb.addWidget(self.table_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.table_box.setVisible(False)
         seq_tab = QWidget()
         sl = QVBoxLayout(seq_tab)
         sl.setContentsMargins(2, 2, 2, 2)
@@ -161,21 +173,22 @@ class InputPanel(QWidget):
         row1.addWidget(self.ids_button)
         row1.addWidget(self.random_button)
         row1.addWidget(self.length_box)
-        row1.addWidget(self.table_button)
+        row1.addWidget(self.edit_button)
         sl.addLayout(row1)
-        sl.addWidget(self.table, 1)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.tabs.addTab(text_tab, "Text")
         self.tabs.addTab(seq_tab, "Sequence")
+        self.tabs.currentChanged.connect(lambda _i: self._update_table_visibility())
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addWidget(self.shape_label)
         lay.addWidget(self.tabs)
+        lay.addWidget(self.table_box)
         lay.addWidget(self.error_label)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
@@ -269,6 +282,7 @@ class InputPanel(QWidget):
     def show_error(self, message: str) -> None:
         self._last_error = message
         self.error_label.setText(message)
+        self.error_label.setToolTip(message)
         self.error_label.setVisible(bool(message))
 
     def clear_error(self) -> None:
@@ -464,6 +478,9 @@ class InputPanel(QWidget):
         self._table_integer = integer
         self._table_1d = row.ndim == 1
         self.table_button.setEnabled(True)
+
+    def _update_table_visibility(self, _checked: bool = False) -> None:
+        self.table_box.setVisible(self.edit_button.isChecked() and self.tabs.currentIndex() == 1)
 
     def apply_table(self) -> bool:
         """Run the (edited) table as batch row 0."""

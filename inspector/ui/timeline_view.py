@@ -147,6 +147,7 @@ class TimelineView(QWidget):
             anchor=(0.5, 0.5),
         )
         self.trace_hint.setPos(0, 0.5)
+        self.trace_hint.setZValue(10)  # above the "not read yet" shading
         self.trace_plot.addItem(self.trace_hint, ignoreBounds=True)
 
         self.placeholder = QLabel("The units \u00d7 time view appears once an input has been run.")
