@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
+        self._pending_vocabulary: str | None = None
         self.resize(1280, 800)
 
         self.structure = StructurePanel(self.session)
@@ -249,13 +250,30 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ opening
     def open_path(self, path: str) -> None:
         """Open a model/weights file, or (by content) a vocabulary or architecture JSON."""
-        kind = self._json_kind(path)
-        if kind == "vocabulary":
-            self.load_vocabulary(path)
-        elif kind == "architecture" and self.session.model_file is not None:
-            self.session.open_config(path)
-        else:
-            self.session.open(path)
+        self.open_paths([path])
+
+    def open_paths(self, paths: list[str]) -> None:
+        """Open files given together (drag & drop): a model, its architecture JSON, its vocabulary."""
+        models, archs, vocabs = [], [], []
+        for p in paths:
+            kind = self._json_kind(p)
+            (vocabs if kind == "vocabulary" else archs if kind == "architecture" else models).append(p)
+        if models:
+            if vocabs:
+                self._pending_vocabulary = vocabs[0]  # applied once the model has loaded
+            self.session.open(models[0], archs[0] if archs else None)
+            return
+        if archs:
+            target = self.session.loading_path or self.session.path
+            if target is None:
+                self.show_error(
+                    f"{os.path.basename(archs[0])}: an architecture needs its weights file; "
+                    "open the weights first"
+                )
+            else:
+                self.session.open(target, archs[0])
+        for v in vocabs:
+            self.load_vocabulary(v)
 
     @staticmethod
     def _json_kind(path: str) -> str | None:
@@ -367,6 +385,9 @@ class MainWindow(QMainWindow):
             )
         if not self.session.find_weight(self.session.selection):
             self.session.select_weight(default_weight(mf))
+        if self._pending_vocabulary:
+            path, self._pending_vocabulary = self._pending_vocabulary, None
+            self.load_vocabulary(path)
 
     @staticmethod
     def _has_recurrent(mf: ModelFile) -> bool:
@@ -386,6 +407,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(short or message, 15000)
 
     def _on_load_failed(self, message: str) -> None:
+        self._pending_vocabulary = None
         kept = f" (still showing {os.path.basename(self.session.path)})" if self.session.path else ""
         head = message.split(": ", 1)[0]
         self.show_error(f"Cannot open {message}{kept}", short=f"Could not open {os.path.basename(head)}")
@@ -419,10 +441,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        # a model plus its vocabulary/architecture may be dropped together: the model first
-        paths.sort(key=lambda p: self._json_kind(p) is not None)
-        for p in paths:
-            self.open_path(p)
+        self.open_paths(paths)
 
     # ------------------------------------------------------------------ misc
     def _about(self) -> None:

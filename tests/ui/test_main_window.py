@@ -212,19 +212,58 @@ def test_run_gui_opens_the_bundled_sample(qapp, ui_settings, monkeypatch):
         if wins and wins[0].session.model_file is not None:
             seen["path"] = wins[0].session.path
             seen["selection"] = wins[0].session.selection
-            for w in wins:
-                w.close()
+            seen["windows"] = wins
             QApplication.instance().quit()
 
     timer = QTimer()
     timer.timeout.connect(poll)
     timer.start(50)
-    QTimer.singleShot(30000, QApplication.instance().quit)  # never hang the suite
+    guard = QTimer()  # never hang the suite (stopped afterwards: a late quit() would end later tests' loops)
+    guard.setSingleShot(True)
+    guard.timeout.connect(QApplication.instance().quit)
+    guard.start(30000)
+    # closing the last window would post a quit that ends the *next* test's event loop
+    qapp.setQuitOnLastWindowClosed(False)
+    names = (qapp.organizationName(), qapp.applicationName(), qapp.applicationDisplayName())
     try:
         assert app_module.run_gui(None) == 0
     finally:
         timer.stop()
+        guard.stop()
+        for w in seen.get("windows", []):
+            w.close()
+        qapp.processEvents()
+        qapp.setQuitOnLastWindowClosed(True)
+        qapp.setOrganizationName(names[0])
+        qapp.setApplicationName(names[1])
+        qapp.setApplicationDisplayName(names[2])
         signal.signal(signal.SIGINT, previous)
         QThreadPool.globalInstance().waitForDone()
     assert seen.get("path") == sample
     assert seen["selection"]
+
+
+def test_drop_weights_architecture_and_vocabulary_together(window, ui_models, qtbot, tmp_path):
+    """Weights-only file + its model.json + a vocabulary dropped at once: all three are used."""
+    vocab = tmp_path / "v.json"
+    vocab.write_text('["' + '","'.join("abcdefghijklmnopqrstuvwxyz .,") + '"]')
+    mime = QMimeData()
+    mime.setUrls(
+        [
+            QUrl.fromLocalFile(str(vocab)),
+            QUrl.fromLocalFile(str(ui_models["char_lstm"].with_name("char_lstm.json"))),
+            QUrl.fromLocalFile(str(ui_models["char_lstm_weights"])),
+        ]
+    )
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.session.file_loaded, timeout=20000):
+        window.dropEvent(event)
+    assert window.session.path.endswith("char_lstm_weights.h5")
+    assert window.session.network is not None and window.session.config_path.endswith("char_lstm.json")
+    assert window.session.vocabulary is not None and len(window.session.vocabulary) == 29
