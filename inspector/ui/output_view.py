@@ -94,7 +94,6 @@ class OutputView(QWidget):
         ta.style_plot(self.plot)
         self.plot.setMouseEnabled(x=False, y=True)
         self.plot.invertY(True)
-        self.plot.showGrid(x=True, y=False, alpha=0.25)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setLabel("bottom", "probability")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=_BAR, pen=pg.mkPen(None))

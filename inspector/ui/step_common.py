@@ -39,7 +39,10 @@ def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
     except ImportError:  # the core helper has not landed stats yet
         core_levels = None
     if core_levels is not None:
-        lo, hi = core_levels(values)
+        levels = core_levels(values)
+        if np.ndim(levels) == 0:  # a bare magnitude m -> (-m, m)
+            return -float(levels), float(levels)
+        lo, hi = levels
         return float(lo), float(hi)
     a = np.abs(np.asarray(values, dtype=np.float32))
     a = a[np.isfinite(a)]
@@ -217,13 +220,18 @@ def math_font(point_size: int = 10) -> QFont:
 
 
 def style_plot(plot: pg.PlotItem) -> None:
-    """Dark axes on the white background, no context menu or auto-range button."""
+    """Dark axes on the white background, no context menu or auto-range button.
+
+    Ticks point outwards: an axis whose ticks reach into the plot overlaps it, so every image update
+    would repaint the whole axis (its text is the most expensive part of a step).
+    """
     plot.setMenuEnabled(False)
     plot.hideButtons()
     for name in ("left", "bottom", "top", "right"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen("#888"))
         axis.setTextPen(pg.mkPen("#333"))
+        axis.setStyle(tickLength=4)
 
 
 def gradient_pixmap(cmap: str, width: int = 60, height: int = 10) -> QPixmap:

@@ -235,7 +235,7 @@ class StepperPanel(QWidget):
         self.busy_label.setText("running\u2026" if busy else "")
 
 
-if __name__ == "__main__":  # pragma: no cover - manual check: python -m inspector.ui.stepper_panel MODEL
+if __name__ == "__main__":  # pragma: no cover - manual check: python -m inspector.ui.stepper_panel [MODEL]
     import sys
 
     from PySide6.QtWidgets import QApplication
@@ -245,8 +245,19 @@ if __name__ == "__main__":  # pragma: no cover - manual check: python -m inspect
     app = QApplication(sys.argv)
     sess = Session()
     panel = StepperPanel(sess)
-    panel.resize(1280, 800)
+    panel.resize(1100, 760)
     panel.show()
     if len(sys.argv) > 1:
         sess.open(sys.argv[1])
-    app.exec()
+    else:
+        from inspector.resources import sample_model_path
+
+        sess.open(str(sample_model_path()))
+    code = app.exec()
+    # Drop the widgets before the interpreter finalises: a shown pyqtgraph layout still alive at
+    # exit can crash PySide6 6.12 during garbage collection.
+    panel.close()
+    panel.deleteLater()
+    del panel
+    app.processEvents()
+    sys.exit(code)
