@@ -150,3 +150,17 @@ def test_trace_key_of():
     assert trace_key_of("lstm_1/kernel") == "lstm_1"
     assert trace_key_of("bidi/forward/recurrent_kernel") == "bidi/forward"
     assert trace_key_of("") == ""
+
+
+def test_long_input_is_traced_off_thread(session, ui_models, qtbot):
+    with qtbot.waitSignal(session.file_loaded, timeout=20000):
+        session.open(str(ui_models["embed_rnn"]))
+    ids = np.random.default_rng(0).integers(1, 50, size=(64, 9)).astype(np.int32)  # 64 x 9 steps x ~1k params
+    busy = []
+    session.busy_changed.connect(busy.append)
+    big = np.repeat(ids, 200, axis=0)  # 12800 sequences: well above the inline budget
+    with qtbot.waitSignal(session.input_changed, timeout=30000) as blocker:
+        session.set_input(big)
+        assert session.busy
+    assert blocker.args[0] is session.stepper and session.n_steps == 9
+    assert busy == [True, False]
