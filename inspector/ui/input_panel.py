@@ -106,6 +106,7 @@ class InputPanel(QWidget):
         self._table_integer = False
         self._table_1d = False
         self._own_request = False  # the next input_changed answers this panel's own set_input
+        self._applied: tuple[Any, ...] | None = None  # (model file, vocabulary, text) last run
 
         self.shape_label = QLabel("No model is open.")
         self.shape_label.setStyleSheet("color: #333;")
@@ -331,6 +332,9 @@ class InputPanel(QWidget):
             if clear is not None:
                 clear()
             return
+        key = (id(self.session.model_file), tuple(self.session.vocabulary or ()), text)
+        if key == self._applied and self.session.stepper is not None:
+            return  # already running exactly this (file_loaded and vocabulary_changed both ask)
         try:
             x = self.session.encode_text(text)
         except ValueError as exc:
@@ -339,6 +343,7 @@ class InputPanel(QWidget):
         self.clear_error()
         self._jump_to_end = True
         self._own_request = True
+        self._applied = key
         self.session.set_input(x)
 
     # ------------------------------------------------------------------ sequences
@@ -505,6 +510,8 @@ class InputPanel(QWidget):
     # ------------------------------------------------------------------ stepper arrived
     def _on_input_changed(self, stepper: Any) -> None:
         own, self._own_request = self._own_request, False
+        if not own:
+            self._applied = None
         if stepper is None:
             return
         if not own:

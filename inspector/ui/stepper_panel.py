@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QSlider,
@@ -146,6 +147,17 @@ class StepperPanel(QWidget):
         session.file_loaded.connect(lambda _m: self.pause())
         self._on_input_changed(session.stepper)
 
+    def showEvent(self, event: Any) -> None:
+        """Take the keyboard when shown (e.g. its tab was clicked), so ←/→ step instead of switching tabs."""
+        super().showEvent(event)
+        focus = QApplication.focusWidget()
+        if focus is None or not self.isAncestorOf(focus):
+            QTimer.singleShot(0, self._take_focus)
+
+    def _take_focus(self) -> None:
+        if self.isVisible():
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
+
     # ------------------------------------------------------------------ transport
     @property
     def playing(self) -> bool:
@@ -237,8 +249,6 @@ class StepperPanel(QWidget):
 
 if __name__ == "__main__":  # pragma: no cover - manual check: python -m inspector.ui.stepper_panel [MODEL]
     import sys
-
-    from PySide6.QtWidgets import QApplication
 
     from inspector.ui.session import Session
 

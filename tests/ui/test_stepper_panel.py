@@ -362,3 +362,26 @@ def test_sequence_output_shows_the_row_of_the_current_step(qtbot, generated_dir)
         session.set_step(t)
         np.testing.assert_array_equal(panel.output.probabilities(), full[0, t])
     assert "whole sequence" in panel.output.header.toolTip()
+
+
+def test_arrow_keys_step_right_after_switching_to_the_stepper_tab(qtbot, ui_models, ui_settings):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from inspector.ui.main_window import MainWindow
+
+    session = Session(sync=True)
+    window = MainWindow(session, settings=QSettings())
+    qtbot.addWidget(window)
+    window.show()
+    session.open(str(ui_models["char_lstm"]))
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    window.tabs.tabBar().setFocus()
+    window.tabs.setCurrentIndex(1)
+    panel = window.stepper
+    qtbot.waitUntil(lambda: panel.isAncestorOf(QApplication.focusWidget()) or panel.hasFocus(), timeout=5_000)
+    session.set_step(3)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Right)
+    assert session.step == 4
+    assert window.tabs.currentIndex() == 1
