@@ -9,7 +9,8 @@ characters, and so does this script when it prints generated text.
 Training is more efficient than in the example and gives the same weights shape: the LSTM is trained
 with `return_sequences=True` on 100-character windows with a next-character target at *every*
 position (100 targets per window instead of 1), with dropout between the LSTM and the Dense layer,
-then its weights are copied into the shipped model, which returns only the last step.  Writes, next to this file:
+then its weights are copied into the shipped model, which returns only the last step.
+Writes, next to this file:
 
     classic.keras       Keras 3 archive
     classic.h5          Keras 2 HDF5 written by tf_keras 2.x (same weights)
