@@ -764,6 +764,7 @@ class CorpusCase:
     rebuild: Callable[[Any], Any] | None = None  # K -> model with the file's layer names (for 'rebuild')
     T: int | None = None  # sequence length for inputs when the model leaves it open
     masked: bool = False
+    onehot: bool = False  # char-RNNs were trained on one-hot rows: feed those (in-distribution)
     note: str = ""
 
 
@@ -883,7 +884,11 @@ CORPUS_CASES: list[CorpusCase] = [
     # Keras 1 full models: tf_keras cannot read Keras 1 configs, so the generator translates the config
     # itself and lets tf_keras' own loader convert the Keras 1 weights (12 per-gate arrays -> fused).
     CorpusCase(
-        "k1_beneyal_charrnn", "k1.0.6_beneyal_stacked_lstm_charrnn_full.hdf5", "tf_keras", "k1_config"
+        "k1_beneyal_charrnn",
+        "k1.0.6_beneyal_stacked_lstm_charrnn_full.hdf5",
+        "tf_keras",
+        "k1_config",
+        onehot=True,
     ),
     CorpusCase(
         "k1_dl4j_stacked_tdd", "k1.1.0_dl4j_stacked_lstm_timedistdense_full.h5", "tf_keras", "k1_config"
@@ -900,7 +905,7 @@ CORPUS_CASES: list[CorpusCase] = [
         "tf_keras",
         "k1_config",
         config_from="k1_eco_charlstm_saveweights.arch.json",
-        T=12,
+        onehot=True,
     ),
     CorpusCase(
         "k1_liweihong_saveweights",
@@ -908,6 +913,7 @@ CORPUS_CASES: list[CorpusCase] = [
         "tf_keras",
         "rebuild",
         rebuild=_rebuild_liweihong,
+        onehot=True,
         note="architecture rebuilt from the weight shapes",
     ),
     CorpusCase(
@@ -950,7 +956,11 @@ CORPUS_CASES: list[CorpusCase] = [
         note="GRU reset_after=False added (Keras 2.1 default)",
     ),
     CorpusCase(
-        "k2_neil621_charrnn", "k2.1.6_neil621_stacked_lstm_charrnn_full.hdf5", "tf_keras", "load_model"
+        "k2_neil621_charrnn",
+        "k2.1.6_neil621_stacked_lstm_charrnn_full.hdf5",
+        "tf_keras",
+        "load_model",
+        onehot=True,
     ),
     CorpusCase("k2_hemanth_mlp", "k2.2.0_hemanth_dense_mlp_full.hdf5", "tf_keras", "load_model"),
     CorpusCase(
@@ -1515,6 +1525,47 @@ def _k1_layer(lay: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"generator: no Keras 1 translation for {cls}")
 
 
+def k1_weights_via_h5py(path: Path) -> dict[str, list[np.ndarray]]:
+    """Keras 1 file -> Keras 2 layout with plain h5py + the documented conversion (KERAS_FORMATS §4.3).
+
+    Independent of both inspector.io and tf_keras; only for top-level LSTM/GRU/SimpleRNN/Dense/Embedding.
+    """
+    import h5py
+
+    def names(attr) -> list[str]:
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in attr]
+
+    out: dict[str, list[np.ndarray]] = {}
+    with h5py.File(path, "r") as f:
+        g = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
+        for lname in names(g.attrs["layer_names"]):
+            wn = names(g[lname].attrs["weight_names"])
+            arrs = {n.split(":")[0][len(lname) + 1 :]: g[lname][n][()] for n in wn}
+            if len(wn) == 12:  # LSTM, stored W_i,U_i,b_i, W_c,U_c,b_c, W_f,U_f,b_f, W_o,U_o,b_o
+                out[lname] = [np.concatenate([arrs[f"{k}_{gate}"] for gate in "ifco"], -1) for k in "WUb"]
+            elif len(wn) == 9:  # GRU z, r, h
+                out[lname] = [np.concatenate([arrs[f"{k}_{gate}"] for gate in "zrh"], -1) for k in "WUb"]
+            elif wn and all(k in ("W", "U", "b") for k in arrs):
+                out[lname] = [arrs[k] for k in ("W", "U", "b") if k in arrs]
+    return out
+
+
+def check_k1_conversion(model, path: Path) -> list[str]:
+    """tf_keras' own Keras 1 weight conversion must agree with the documented one (else: warn)."""
+    warn = []
+    for lname, ws in k1_weights_via_h5py(path).items():
+        try:
+            layer = model.get_layer(lname)
+        except ValueError:
+            continue
+        got = layer.get_weights()
+        if len(got) != len(ws) or any(
+            a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(got, ws)
+        ):
+            warn.append(f"{lname}: tf_keras' Keras 1 weight conversion differs from KERAS_FORMATS §4.3")
+    return warn
+
+
 def fix_keras2_config(mc: Any) -> Any:
     """Multi-backend Keras 2 config -> loadable by tf_keras: defaults that changed, custom initializers."""
     if isinstance(mc, dict):
@@ -1546,7 +1597,10 @@ def _corpus_inputs(model, cc: CorpusCase, rng) -> list[np.ndarray]:
                 rng.integers(0, emb, shp).astype(np.float32 if model.inputs[i].dtype != "int32" else np.int32)
             )
             continue
-        x = rng.normal(0.0, 1.0, shp).astype(np.float32)
+        if cc.onehot:
+            x = np.eye(shp[-1], dtype=np.float32)[rng.integers(0, shp[-1], shp[:-1])]
+        else:
+            x = rng.normal(0.0, 1.0, shp).astype(np.float32)
         if cc.masked and len(shp) == 3:
             x[1, shp[1] - 3 :] = 0.0  # post-padding on the second sample
         xs.append(x)
@@ -1602,6 +1656,8 @@ def run_corpus_case(K, tf, cc: CorpusCase, corpus: Path, out: Path) -> dict[str,
     inputs = _corpus_inputs(model, cc, rng)
     expected = predict(model, inputs)
     entries, arrays, warn = record_states(K, tf, model, inputs)
+    if cc.file.startswith("k1"):
+        warn += check_k1_conversion(model, path)
     np.savez(out / f"corpus_{cc.name}.inputs.npz", **{f"in_{i}": a for i, a in enumerate(inputs)})
     np.savez(
         out / f"corpus_{cc.name}.expected.npz", **{f"out_{i}": a for i, a in enumerate(expected)}, **arrays
