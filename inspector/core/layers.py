@@ -121,6 +121,7 @@ def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    "Identity",
 )
 def identity(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
@@ -413,6 +414,13 @@ def conv2d(
     return _conv(layer, xs, masks, sem, 2)
 
 
+@_register("Conv3D")
+def conv3d(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    return _conv(layer, xs, masks, sem, 3)
+
+
 def _pool(layer: Layer, xs: list[Array], nd: int, op: str) -> tuple[list[Array], list[Mask]]:
     x = np.asarray(_one(layer, xs), dtype=np.float32)
     cfg = layer.config
@@ -468,6 +476,20 @@ def avg_pool2d(
     return _pool(layer, xs, 2, "avg")
 
 
+@_register("MaxPooling3D")
+def max_pool3d(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    return _pool(layer, xs, 3, "max")
+
+
+@_register("AveragePooling3D")
+def avg_pool3d(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    return _pool(layer, xs, 3, "avg")
+
+
 def _global_pool(
     layer: Layer, xs: list[Array], masks: list[Mask], op: str, nd: int
 ) -> tuple[list[Array], list[Mask]]:
@@ -516,6 +538,71 @@ def global_max2d(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
 ) -> tuple[list[Array], list[Mask]]:
     return _global_pool(layer, xs, masks, "max", 2)
+
+
+@_register("GlobalAveragePooling3D")
+def global_avg3d(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    return _global_pool(layer, xs, masks, "avg", 3)
+
+
+@_register("GlobalMaxPooling3D")
+def global_max3d(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    return _global_pool(layer, xs, masks, "max", 3)
+
+
+@_register("Rescaling")
+def rescaling(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    """x * scale + offset (scalars or per-channel lists)."""
+    x = np.asarray(_one(layer, xs), dtype=np.float32)
+    scale = np.asarray(layer.config.get("scale", 1.0), dtype=np.float32)
+    offset = np.asarray(layer.config.get("offset", 0.0), dtype=np.float32)
+    return [_f32(x * scale + offset)], [masks[0] if masks else None]
+
+
+@_register("Normalization")
+def normalization(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    """(x - mean) / max(sqrt(variance), 1e-7); invert=True maps back."""
+    x = np.asarray(_one(layer, xs), dtype=np.float32)
+    cfg = layer.config
+    # adapted statistics are weights; statistics given to the constructor stay in the config
+    mean = _w(layer, "mean", required=False)
+    var = _w(layer, "variance", required=False)
+    mean = cfg.get("mean") if mean is None else mean
+    var = cfg.get("variance") if var is None else var
+    if mean is None or var is None:
+        raise UnsupportedLayerError(f"layer {layer.name!r} (Normalization) has no mean/variance")
+    axis = cfg.get("axis", -1)
+    axes = _norm_axes(() if axis is None else axis, x.ndim)
+    shape = [1] * x.ndim
+    for a in axes:
+        shape[a] = x.shape[a]
+    mean = np.asarray(mean, dtype=np.float32).reshape(shape)
+    std = np.maximum(np.sqrt(np.asarray(var, dtype=np.float32).reshape(shape)), np.float32(1e-7))
+    y = mean + x * std if cfg.get("invert", False) else (x - mean) / std
+    return [_f32(y)], [masks[0] if masks else None]
+
+
+@_register("UnitNormalization")
+def unit_normalization(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    """x / ||x||_2 over `axis` (tf.keras: rsqrt(max(sum x^2, 1e-12)); Keras 3: norm floored at 1e-12)."""
+    x = np.asarray(_one(layer, xs), dtype=np.float32)
+    axes = _norm_axes(layer.config.get("axis", -1), x.ndim)
+    sq = np.sum(np.square(x), axis=axes, keepdims=True)
+    if keras3_runtime(sem):
+        norm = np.maximum(np.sqrt(sq), np.float32(1e-12))
+    else:
+        norm = np.sqrt(np.maximum(sq, np.float32(1e-12)))
+    return [_f32(x / norm)], [masks[0] if masks else None]
 
 
 # --------------------------------------------------------------------------------------------- shape ops
@@ -587,6 +674,58 @@ def upsampling1d(
 ) -> tuple[list[Array], list[Mask]]:
     x = _one(layer, xs)
     return [np.repeat(x, int(layer.config.get("size", 2)), axis=1)], [None]
+
+
+def _pairs(v: Any, nd: int) -> list[tuple[int, int]]:
+    """Keras padding/cropping spec -> one (before, after) pair per spatial axis."""
+    if isinstance(v, int | float):
+        return [(int(v), int(v))] * nd
+    v = list(v)
+    if all(isinstance(a, int | float) for a in v):
+        return [(int(a), int(a)) for a in v] if len(v) == nd else [(int(v[0]), int(v[1]))] * nd
+    return [(int(a), int(b)) for a, b in v]
+
+
+def _to_last(layer: Layer, x: Array) -> Array:
+    return x if _channels_last(layer) else np.moveaxis(x, 1, -1)
+
+
+def _from_last(layer: Layer, y: Array) -> Array:
+    return y if _channels_last(layer) else np.moveaxis(y, -1, 1)
+
+
+@_register("ZeroPadding2D", "ZeroPadding3D")
+def zero_padding_nd(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    nd = 2 if layer.kind == "ZeroPadding2D" else 3
+    x = _to_last(layer, _one(layer, xs))
+    y = np.pad(x, [(0, 0), *_pairs(layer.config.get("padding", 1), nd), (0, 0)])
+    return [_from_last(layer, y)], [None]
+
+
+@_register("Cropping2D", "Cropping3D")
+def cropping_nd(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    nd = 2 if layer.kind == "Cropping2D" else 3
+    x = _to_last(layer, _one(layer, xs))
+    crops = _pairs(layer.config.get("cropping", 0), nd)
+    sl = tuple(slice(a, x.shape[1 + i] - b) for i, (a, b) in enumerate(crops))
+    return [_from_last(layer, x[(slice(None), *sl)])], [None]
+
+
+@_register("UpSampling2D", "UpSampling3D")
+def upsampling_nd(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+) -> tuple[list[Array], list[Mask]]:
+    nd = 2 if layer.kind == "UpSampling2D" else 3
+    if str(layer.config.get("interpolation", "nearest")) != "nearest":
+        raise UnsupportedLayerError(f"layer {layer.name!r}: interpolation {layer.config['interpolation']!r}")
+    x = _to_last(layer, _one(layer, xs))
+    for i, f in enumerate(_as_tuple(layer.config.get("size", 2), nd)):
+        x = np.repeat(x, f, axis=1 + i)
+    return [_from_last(layer, x)], [None]
 
 
 # --------------------------------------------------------------------------------------------- merges

@@ -2,7 +2,9 @@
 
 `Stepper` runs `engine.trace()` once, up front; moving the cursor (`step`, `back`, `seek`) and
 reading `state(t)` only index the stored trajectories, so a time slider never recomputes anything.
-`outputs_at(t)` runs the model on the input cut after timestep t, once per t, and caches it.
+`outputs_at(t)` is what the model outputs for the input cut after timestep t: for causal models
+(forward recurrent layers, timestep-wise layers) all cuts come from one extra pass, other models
+are re-run on the cut input; either way each t is computed once and cached.
 
 Timesteps are input timesteps: `state(t)` gives, for every recurrent layer, its state right after it
 consumed input timestep t.  For a go_backwards layer (the backward half of a Bidirectional) that is
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inspector.core import engine
+from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import Array, Network, Semantics
 from inspector.core.recurrent import Trajectory
 
@@ -94,10 +97,17 @@ class Stepper:
             self.n_steps = 1
         self._t = 0
         self._outputs: dict[int, list[Array]] = {self.n_steps - 1: self.trace.outputs}
+        self._prefix: engine.PrefixOutputs | None = None
+        self._prefix_tried = False
 
     @property
     def t(self) -> int:
         return self._t
+
+    @property
+    def inputs(self) -> list[Array]:
+        """The model inputs as the engine ran them (batch axis first, cast like Keras)."""
+        return list(self._inputs)
 
     @property
     def layer_names(self) -> list[str]:
@@ -135,11 +145,25 @@ class Stepper:
     def outputs_at(self, t: int | None = None) -> list[Array]:
         """What the model outputs if the input ended after timestep t (cached per t).
 
-        Runs `engine.predict` on every sequence input cut to t+1 timesteps.  Raises
-        InputShapeError for models that need the full length (e.g. Flatten before a Dense).
+        Equal to `engine.predict` on every sequence input cut to t+1 timesteps (computed from one
+        pass for causal models).  Raises InputShapeError for models that need the full length
+        (e.g. Flatten before a Dense).
         """
         t = self._check(t)
-        if t not in self._outputs:
+        if t in self._outputs:
+            return self._outputs[t]
+        if not self._prefix_tried:
+            # Causal models get every prefix's outputs from one extra pass (stepping through T
+            # timesteps then costs O(T), not O(T^2)); the others re-run the model per prefix.
+            self._prefix_tried = True
+            try:
+                self._prefix = engine.prefix_outputs(self.net, self._inputs, self.semantics, self._is_seq)
+            except (InputShapeError, UnsupportedLayerError):
+                self._prefix = None
+        if self._prefix is not None:
+            out = self._prefix.at(t)
+        else:
             cut = [a[:, : t + 1] if s else a for a, s in zip(self._inputs, self._is_seq)]
-            self._outputs[t] = engine.predict(self.net, cut, self.semantics)
-        return self._outputs[t]
+            out = engine.predict(self.net, cut, self.semantics)
+        self._outputs[t] = out
+        return out

@@ -628,3 +628,23 @@ def test_time_major_tf_keras(K: Any) -> None:
     y = K.layers.LSTM(3, time_major=True, return_sequences=True)(inp)
     z = K.layers.GRU(2, time_major=True)(y)
     check(K, K.Model(inp, [y, z]), x)
+
+
+def test_spatial_and_preprocessing_layers(K: Any) -> None:
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(2, 6, 5, 4, 3)).astype(np.float32)
+    inp = K.Input((6, 5, 4, 3))
+    v = K.layers.Conv3D(4, (2, 3, 2), padding="same", strides=(1, 2, 1))(inp)
+    v = K.layers.MaxPooling3D((2, 1, 2))(v)
+    v = K.layers.AveragePooling3D((1, 2, 1), padding="same")(v)
+    g = K.layers.GlobalAveragePooling3D()(v)
+    gm = K.layers.GlobalMaxPooling3D()(v)
+    img = K.layers.Reshape((6, 20, 3))(inp)
+    img = K.layers.ZeroPadding2D(((1, 0), (2, 1)))(img)
+    img = K.layers.Cropping2D(((0, 2), (1, 1)))(img)
+    img = K.layers.UpSampling2D((2, 1))(img)
+    img = K.layers.Rescaling(0.5, offset=-1.0)(img)
+    norm = K.layers.Normalization(mean=[0.1, -0.2, 0.3], variance=[1.5, 0.5, 2.0])(img)
+    unit = K.layers.UnitNormalization()(norm)
+    ident = K.layers.Identity()(unit) if hasattr(K.layers, "Identity") else unit
+    check(K, K.Model(inp, [g, gm, ident]), x)

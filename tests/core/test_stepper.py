@@ -122,3 +122,64 @@ def test_embedding_input_and_models_without_recurrence() -> None:
     st2 = Stepper(dense_only, np.ones((1, 4), np.float32), SEM)
     assert st2.n_steps == 1 and st2.state(0) == {}
     np.testing.assert_array_equal(st2.outputs_at(0)[0], np.ones((1, 4), np.float32))
+
+
+def _causal_models() -> list[Network]:
+    emb_table = np.random.default_rng(5).normal(size=(9, 3)).astype(np.float32)
+    rng = np.random.default_rng(6)
+    dense_w = (
+        Weight("kernel", rng.normal(size=(3, 4)).astype(np.float32)),
+        Weight("bias", rng.normal(size=4).astype(np.float32)),
+    )
+    dense = Layer("head", "Dense", config=MappingProxyType({"activation": "softmax"}), weights=dense_w)
+    td = Layer("td", "TimeDistributed", children=(dense,))
+    conv = Layer(
+        "conv",
+        "Conv1D",
+        config=MappingProxyType({"padding": "causal", "dilation_rate": 2}),
+        weights=(Weight("kernel", rng.normal(size=(2, 3, 3)).astype(np.float32)),),
+    )
+    return [
+        # LSTM(return_sequences=False) -> Dense: outputs depend on the prefix only through h_t
+        Network("a", "Sequential", (Layer("mask", "Masking"), rnn("LSTM", "l", 3, 3, 1), dense),
+                input_shapes=((None, None, 3),)),
+        # stacked, sequence output through TimeDistributed, causal conv in front
+        Network("b", "Sequential", (conv, rnn("GRU", "g", 3, 3, 2, return_sequences=True),
+                                    rnn("SimpleRNN", "s", 3, 3, 3, return_sequences=True), td),
+                input_shapes=((None, None, 3),)),
+        # embedding ids -> LSTM -> RepeatVector -> decoder LSTM (runs per prefix, folded into the batch)
+        Network("c", "Sequential", (
+            Layer("e", "Embedding", config=MappingProxyType({"mask_zero": True}),
+                  weights=(Weight("embeddings", emb_table),)),
+            rnn("LSTM", "enc", 3, 3, 4),
+            Layer("rep", "RepeatVector", config=MappingProxyType({"n": 2})),
+            rnn("LSTM", "dec", 3, 3, 5, return_sequences=True),
+        ), input_shapes=((None, None),), input_dtypes=("int32",)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_prefix_outputs_of_causal_models_equal_truncated_predict(which: int) -> None:
+    net = _causal_models()[which]
+    rng = np.random.default_rng(7)
+    if which == 2:
+        x = rng.integers(0, 9, size=(3, 6))
+        x[0, 4:] = 0
+    else:
+        x = rng.normal(size=(3, 6, 3)).astype(np.float32)
+        x[1, 2:4] = 0
+    seq = engine.sequence_inputs(net, [x])
+    po = engine.prefix_outputs(net, x, SEM, seq)
+    assert po is not None
+    st = Stepper(net, x, SEM)
+    for t in range(6):
+        want = engine.predict(net, x[:, : t + 1], SEM)
+        for g, w in zip(po.at(t), want):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, atol=1e-6)
+        np.testing.assert_allclose(st.outputs_at(t)[0], want[0], atol=1e-6)
+    assert st._prefix is not None  # the one-pass path was used
+
+
+def test_prefix_outputs_refuses_non_causal_models(x: np.ndarray) -> None:
+    assert engine.prefix_outputs(model(), x, SEM, [True]) is None  # Bidirectional
