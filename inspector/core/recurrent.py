@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core import activations
+from inspector.core import _blas, activations
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import GATES_BY_KIND, Array, GateSlice, Layer, Semantics, gate_slices
 
@@ -298,62 +298,64 @@ def run(
         U_zr = np.ascontiguousarray(U[:, : 2 * u])
         U_h = np.ascontiguousarray(U[:, 2 * u :])
 
-    for s in range(T):
-        if s % block == 0:
-            idx = time_index[s : s + block]
-            xw_block = np.asarray(x[:, idx, :], dtype=f32) @ W
-            xw_block += b  # (B, blk, n*u), processing order
-            block_start = s
-        xw = xw_block[:, s - block_start, :]
+    # one small product per step: a single BLAS thread is faster (see _blas)
+    with _blas.single_threaded():
+        for s in range(T):
+            if s % block == 0:
+                idx = time_index[s : s + block]
+                xw_block = np.asarray(x[:, idx, :], dtype=f32) @ W
+                xw_block += b  # (B, blk, n*u), processing order
+                block_start = s
+            xw = xw_block[:, s - block_start, :]
 
-        if spec.kind == "LSTM":
-            hu = h @ U
-            z = xw + hu
-            gates = rec_act(z)  # i, f, o use their columns; column block 2 is overwritten with g
-            g = act(z[:, 2 * u : 3 * u])
-            gates[:, 2 * u : 3 * u] = g
-            c_new = gates[:, u : 2 * u] * c
-            c_new += gates[:, 0:u] * g
-            h_new = gates[:, 3 * u :] * act(c_new)
-        elif spec.kind == "GRU":
-            if spec.reset_after:
+            if spec.kind == "LSTM":
                 hu = h @ U
-                hu += spec.recurrent_bias
-                zr = rec_act(xw[:, : 2 * u] + hu[:, : 2 * u])
-                hh = act(xw[:, 2 * u :] + zr[:, u:] * hu[:, 2 * u :])
-            else:
-                hu_zr = h @ U_zr
-                zr = rec_act(xw[:, : 2 * u] + hu_zr)
-                hu_h = (zr[:, u:] * h) @ U_h
-                hh = act(xw[:, 2 * u :] + hu_h)
-                hu = np.concatenate([hu_zr, hu_h], axis=1) if record else hu_zr
-            zg = zr[:, :u]
-            h_new = zg * h + (1.0 - zg) * hh
-            if record:
-                gates = np.concatenate([zr, hh], axis=1)
-        else:  # SimpleRNN
-            hu = h @ U
-            h_new = act(xw + hu)
-            gates = h_new
+                z = xw + hu
+                gates = rec_act(z)  # i, f, o use their columns; column block 2 is overwritten with g
+                g = act(z[:, 2 * u : 3 * u])
+                gates[:, 2 * u : 3 * u] = g
+                c_new = gates[:, u : 2 * u] * c
+                c_new += gates[:, 0:u] * g
+                h_new = gates[:, 3 * u :] * act(c_new)
+            elif spec.kind == "GRU":
+                if spec.reset_after:
+                    hu = h @ U
+                    hu += spec.recurrent_bias
+                    zr = rec_act(xw[:, : 2 * u] + hu[:, : 2 * u])
+                    hh = act(xw[:, 2 * u :] + zr[:, u:] * hu[:, 2 * u :])
+                else:
+                    hu_zr = h @ U_zr
+                    zr = rec_act(xw[:, : 2 * u] + hu_zr)
+                    hu_h = (zr[:, u:] * h) @ U_h
+                    hh = act(xw[:, 2 * u :] + hu_h)
+                    hu = np.concatenate([hu_zr, hu_h], axis=1) if record else hu_zr
+                zg = zr[:, :u]
+                h_new = zg * h + (1.0 - zg) * hh
+                if record:
+                    gates = np.concatenate([zr, hh], axis=1)
+            else:  # SimpleRNN
+                hu = h @ U
+                h_new = act(xw + hu)
+                gates = h_new
 
-        if mask is None:
-            h = h_new
-            if c is not None:
-                c = c_new
-            out = h_new
-        else:
-            m = mask[:, time_index[s], None]
-            out = np.where(m, h_new, zero if spec.zero_output_for_mask else out_prev)
-            h = np.where(m, h_new, h)
-            if c is not None:
-                c = np.where(m, c_new, c)
-        out_prev = out
-        h_seq[:, s] = out
-        if record:
-            post[:, s] = gates
-            h_parts[:, s] = hu
-            if c_seq is not None:
-                c_seq[:, s] = c
+            if mask is None:
+                h = h_new
+                if c is not None:
+                    c = c_new
+                out = h_new
+            else:
+                m = mask[:, time_index[s], None]
+                out = np.where(m, h_new, zero if spec.zero_output_for_mask else out_prev)
+                h = np.where(m, h_new, h)
+                if c is not None:
+                    c = np.where(m, c_new, c)
+            out_prev = out
+            h_seq[:, s] = out
+            if record:
+                post[:, s] = gates
+                h_parts[:, s] = hu
+                if c_seq is not None:
+                    c_seq[:, s] = c
 
     gate_dict: dict[str, Array] = {}
     x_dict: dict[str, Array] = {}
