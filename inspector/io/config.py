@@ -493,7 +493,9 @@ def parse_layer(entry: Any, dialect: Dialect, depth: int = 0) -> LayerSpec:
         spec.problems += net.problems
         if not _module_ok(module) or (registered not in (None, cls, "Functional", "Sequential")):
             spec.runnable = False
-            spec.problems.append(f"model '{name}' is a custom subclass ({registered or cls}): not supported")
+            spec.problems.append(
+                f"model '{name}' is a custom subclass ({registered or cls}): custom code, not executable"
+            )
         return spec
 
     kind = CLASS_RENAMES.get(cls, cls)
@@ -502,10 +504,15 @@ def parse_layer(entry: Any, dialect: Dialect, depth: int = 0) -> LayerSpec:
 
     if not _module_ok(module):
         runnable = False
-        problems.append(f"layer '{name}': class {cls!r} from module {module!r} is not a Keras built-in")
+        problems.append(
+            f"layer '{name}': class {cls!r} from module {module!r} is not a Keras built-in: "
+            "custom code, not executable"
+        )
     elif registered is not None and registered != cls and not str(registered).startswith("keras"):
         runnable = False
-        problems.append(f"layer '{name}': custom registered class {registered!r} is not supported")
+        problems.append(
+            f"layer '{name}': custom registered class {registered!r}: custom code, not executable"
+        )
 
     if cls in ("Lambda",) or _contains_lambda(raw):
         runnable = False
@@ -593,7 +600,9 @@ def parse_layer(entry: Any, dialect: Dialect, depth: int = 0) -> LayerSpec:
             problems += c.problems
     elif kind not in KNOWN and runnable:
         runnable = False
-        problems.append(f"layer '{name}': class {cls!r} is not a known Keras layer (custom layer?)")
+        problems.append(
+            f"layer '{name}': class {cls!r} is not a known Keras layer (custom code?), not executable"
+        )
 
     problems += canonical_config(kind, cls, cfg, dialect, name)
     cfg["name"] = name
