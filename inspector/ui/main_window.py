@@ -35,6 +35,10 @@ SETTINGS_ORG = SETTINGS_APP = "keras-inspector"
 MAX_RECENT = 10
 MODEL_FILTER = "Keras models and weights (*.h5 *.hdf5 *.keras *.weights.h5 *.hd5);;All files (*)"
 
+# shown in the status bar once a model has run its first input, while the Weights tab is in front:
+# the first thing a new user needs to know is that the Stepper tab is already live
+STEPPER_HINT = "Try the Stepper tab (Ctrl+2): {what} is already run \u2014 \u2190/\u2192 step, Space plays."
+
 _BANNER_STYLES = {
     "error": "background:#fde2e1; border:1px solid #e0a09c; color:#5c0f0b;",
     "info": "background:#fff4d6; border:1px solid #e5c76b; color:#4a3800;",
@@ -126,6 +130,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self._pending_vocabulary: str | None = None
+        self._hint_pending = False
         self.resize(1280, 800)
 
         self.structure = StructurePanel(self.session)
@@ -148,6 +153,7 @@ class MainWindow(QMainWindow):
         # so the window keeps the size it is given (1280x800 snapshots, small laptop screens)
         self.tabs.addTab(self._scrollable(self.weights), "Weights")
         self.tabs.addTab(self._scrollable(self.stepper), "Stepper")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.banner = Banner()
         central = QWidget()
@@ -388,6 +394,35 @@ class MainWindow(QMainWindow):
         if self._pending_vocabulary:
             path, self._pending_vocabulary = self._pending_vocabulary, None
             self.load_vocabulary(path)
+        self._hint_pending = mf.network is not None and self._has_recurrent(mf)
+        self._maybe_show_stepper_hint()
+
+    def _maybe_show_stepper_hint(self) -> None:
+        """Once per opened file: tell a user looking at the weights that the stepper is ready."""
+        stepper = self.session.stepper
+        if not self._hint_pending or stepper is None or self.tabs.currentIndex() != 0:
+            return
+        self._hint_pending = False
+        what = self._input_description()
+        self.statusBar().showMessage(STEPPER_HINT.format(what=what))
+
+    def _input_description(self) -> str:
+        """'\u201cthe quick brown fox\u2026\u201d' for a text input, else 'a 20-step input'."""
+        panel = getattr(self.stepper, "input_panel", None)
+        text = ""
+        if panel is not None and hasattr(panel, "text"):
+            try:
+                text = str(panel.text()).strip()
+            except (TypeError, RuntimeError):
+                text = ""
+        if text:
+            short = text if len(text) <= 24 else text[:23].rstrip() + "\u2026"
+            return f"\u201c{short}\u201d"
+        return f"a {self.session.n_steps}-step input"
+
+    def _on_tab_changed(self, index: int) -> None:
+        if index == 1 and self.statusBar().currentMessage().startswith(STEPPER_HINT.split("{", 1)[0]):
+            self.statusBar().clearMessage()  # the user found it
 
     @staticmethod
     def _has_recurrent(mf: ModelFile) -> bool:
@@ -418,6 +453,7 @@ class MainWindow(QMainWindow):
     def _on_input_changed(self, stepper) -> None:
         if stepper is not None and self.banner.isVisible() and self.banner.level == "error":
             self.banner.hide()
+        self._maybe_show_stepper_hint()
 
     def _update_busy(self, busy: bool) -> None:
         if busy:

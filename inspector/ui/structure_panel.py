@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -245,19 +245,28 @@ def _activation_text(layer: Layer) -> str:
 def _item(text: str, tooltip: str | None = None) -> QStandardItem:
     it = QStandardItem(text)
     it.setEditable(False)
-    if tooltip:
-        it.setToolTip(tooltip)
+    if tooltip or text:
+        it.setToolTip(tooltip or text)  # the column may be elided when the panel is narrow
     return it
 
 
 class StructureItemModel(QStandardItemModel):
     """Layers -> (halves / inner / sub-layers) -> weights, five columns."""
 
-    COLUMNS = ("Layer / weight", "Class", "Output / shape", "Params", "Activation")
+    COLUMNS = ("Layer / weight", "Class", "Shape", "Params", "Activation")
+    COLUMN_TIPS = (
+        "layer name; expand a layer to list its weights",
+        "layer class (a weight's storage dtype when it is not float32)",
+        "a layer's output shape (\u00b7 = batch), a weight's shape",
+        "number of parameters",
+        "activation / recurrent activation (a weight's gates)",
+    )
 
     def __init__(self, parent=None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
         self.setHorizontalHeaderLabels(self.COLUMNS)
+        for c, tip in enumerate(self.COLUMN_TIPS):
+            self.horizontalHeaderItem(c).setToolTip(tip)
         self.path_items: dict[str, QStandardItem] = {}
         self.has_network = False
 
@@ -363,11 +372,14 @@ class StructureItemModel(QStandardItemModel):
         self.path_items[path] = name_item
 
 
+_COLUMN_MIN = (80, 50, 60, 40, 60)  # narrowest useful width per column (px) when space is short
+
+
 class StructurePanel(QWidget):
     """Header (file, format, writer version, problems) over the layer tree."""
 
     def sizeHint(self) -> QSize:
-        return QSize(370, 600)  # wide enough for name, class, shape, params and activations
+        return QSize(430, 600)  # wide enough for name, class, shape, params and activations
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -389,9 +401,15 @@ class StructurePanel(QWidget):
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.tree.header()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        # columns are fitted to the panel's width (fit_columns), never wider: no horizontal scrolling
+        # hides the activation column; the user can still drag the section borders
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setIndentation(14)
+        self.tree.expanded.connect(lambda _i: self.fit_columns())
+        self.tree.collapsed.connect(lambda _i: self.fit_columns())
+        self.tree.viewport().installEventFilter(self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -430,7 +448,41 @@ class StructurePanel(QWidget):
             cls = root.child(r, 1).text()
             if any(k in cls for k in RECURRENT_KINDS):
                 self.tree.expand(it.index())
+        self.fit_columns()
         self._update_selection(self.session.selection)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def fit_columns(self) -> None:
+        """Give every column its content width when the panel is wide enough; otherwise shrink the
+        text columns (names, class, shape first, then activation; elided, full text in the tooltip)
+        so that all five columns stay visible.  The parameter count is never shrunk."""
+        tree, header = self.tree, self.tree.header()
+        n = self.item_model.columnCount()
+        avail = tree.viewport().width()
+        if avail <= 0 or n == 0:
+            return
+        want = [max(tree.sizeHintForColumn(c), header.sectionSizeHint(c)) + 6 for c in range(n)]
+        excess = sum(want) - avail
+        # names, class and shape give way first (proportionally), the activation column only after them
+        for flexible in ([0, 1, 2], [4]):
+            if excess <= 0:
+                break
+            slack = {c: max(0, want[c] - _COLUMN_MIN[c]) for c in flexible if c < n}
+            total = sum(slack.values())
+            if total > 0:
+                take = min(excess, total)
+                for c, sl in slack.items():
+                    cut = int(math.ceil(take * sl / total))
+                    want[c] -= cut
+                    excess -= cut
+        want = [max(wc, 20) for wc in want]
+        want[-1] = max(20, want[-1] + avail - sum(want))  # the last column takes what is left
+        for c in range(n):
+            header.resizeSection(c, want[c])
 
     @staticmethod
     def header_html(mf: ModelFile) -> str:

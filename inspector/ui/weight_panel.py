@@ -216,6 +216,7 @@ class GateHistograms(pg.GraphicsLayoutWidget):
             bottom = plot.getAxis("bottom")
             bottom.setPen(pg.mkPen(AXIS_COLOR))
             bottom.setTextPen(pg.mkPen(AXIS_COLOR))
+            bottom.setStyle(maxTickLevel=1)  # labelled ticks and one minor level: no tick comb
             curve = plot.plot(
                 edges,
                 counts,

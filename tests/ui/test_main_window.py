@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDropEvent
@@ -267,3 +268,157 @@ def test_drop_weights_architecture_and_vocabulary_together(window, ui_models, qt
     assert window.session.path.endswith("char_lstm_weights.h5")
     assert window.session.network is not None and window.session.config_path.endswith("char_lstm.json")
     assert window.session.vocabulary is not None and len(window.session.vocabulary) == 29
+
+
+# ------------------------------------------------------------------ the bundled sample, end to end
+
+
+@pytest.fixture
+def sample_path():
+    try:
+        from inspector.resources import sample_model_path
+
+        path = sample_model_path()
+    except (ImportError, OSError, LookupError, ValueError):
+        pytest.skip("no bundled sample model")
+    if not os.path.exists(path):
+        pytest.skip("no bundled sample model")
+    return str(path)
+
+
+def _click_view(qtbot, graphics, scene_pt) -> None:
+    """A real left click on a pyqtgraph GraphicsLayoutWidget at a scene position."""
+    from PySide6.QtTest import QTest
+
+    pos = graphics.mapFromScene(scene_pt)
+    QTest.mouseClick(graphics.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+
+
+def test_first_minute_on_the_sample_points_to_the_live_stepper(window, sample_path, qtbot):
+    """A new user lands on the weights with a status-bar hint that the stepper already runs a text."""
+    window.show()
+    qtbot.waitExposed(window)
+    _open(qtbot, window, sample_path)
+    qtbot.waitUntil(lambda: window.session.stepper is not None, timeout=20000)
+    assert window.tabs.currentIndex() == 0
+    msg = window.statusBar().currentMessage()
+    assert msg.startswith("Try the Stepper tab (Ctrl+2)"), msg
+    assert "\u201cthe quick brown" in msg and window.session.n_steps > 20
+    window.tabs.setCurrentIndex(1)
+    assert window.statusBar().currentMessage() == ""  # found it: the hint goes away
+    window.tabs.setCurrentIndex(0)
+    window.session.reload()  # F5 re-arms it once for the re-read file, not on every input
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Try the Stepper"), timeout=20000)
+
+
+def test_no_stepper_hint_for_a_weights_only_file(window, ui_models, qtbot):
+    _open(qtbot, window, ui_models["char_lstm_weights"])
+    assert not window.statusBar().currentMessage().startswith("Try the Stepper")
+
+
+@pytest.mark.parametrize("width", [430, 300])
+def test_structure_columns_fit_the_panel(window, ui_models, qtbot, width):
+    """All five columns (name, class, shape, params, activation) visible without scrolling sideways."""
+    window.show()
+    window.structure_dock.setMinimumWidth(width)
+    window.structure_dock.setMaximumWidth(width)
+    qtbot.waitExposed(window)
+    _open(qtbot, window, ui_models["bidi"])
+    tree = window.structure.tree
+    header = tree.header()
+    qtbot.waitUntil(lambda: header.length() <= tree.viewport().width())
+    assert tree.horizontalScrollBar().maximum() == 0
+    sizes = [header.sectionSize(c) for c in range(5)]
+    assert min(sizes) >= 20 and sizes[3] >= tree.sizeHintForColumn(3)  # params never shrunk
+    if width >= 430:  # wide enough: the activation text is not cut
+        assert sizes[4] >= tree.sizeHintForColumn(4)
+    # a cut name keeps its full text in the tooltip
+    root = window.structure.item_model.invisibleRootItem()
+    names = [root.child(r, 0) for r in range(root.rowCount())]
+    assert all(it.toolTip() for it in names)
+
+
+def test_linked_unit_selection_between_weights_and_stepper(window, sample_path, qtbot):
+    """A click on a heatmap column selects the unit in the stepper views; a click there comes back."""
+    window.show()
+    qtbot.waitExposed(window)
+    _open(qtbot, window, sample_path)
+    qtbot.waitUntil(lambda: window.session.stepper is not None, timeout=20000)
+    s, hm = window.session, window.weights.heatmap
+    assert s.selection == "lstm/kernel" and len(hm.panels) == 4
+    # forget-gate panel, column 17 (units are numbered per gate)
+    vb = hm.panels[1].plot.getViewBox()
+    with qtbot.waitSignal(s.unit_changed, timeout=5000) as sig:
+        _click_view(qtbot, hm.graphics, vb.mapViewToScene(QPointF(17, 5)))
+    assert sig.args == ["lstm", 17] and s.unit == ("lstm", 17)
+    assert hm.unit == 17 and hm.panels[3].col_marker.isVisible()  # every gate outlines column 17
+    stepper = window.stepper
+    assert stepper.gate_strips.highlighted_unit("lstm") == 17
+    h17 = stepper.timeline.trace_data()["hidden"]
+    np.testing.assert_array_equal(h17, s.stepper.trace.layers["lstm"].h[0, :, 17])
+    # the recurrent kernel marks unit 17's row too
+    s.select_weight("lstm/recurrent_kernel")
+    assert hm.unit == 17 and hm.panels[0].row_marker.isVisible()
+    # back: a click on unit 42 in the gate strips (Stepper tab) moves the heatmap outline
+    window.tabs.setCurrentIndex(1)
+    qtbot.wait(50)
+    strips = stepper.gate_strips._layers["lstm"]
+    svb = strips.plot.getViewBox()
+    with qtbot.waitSignal(s.unit_changed, timeout=5000):
+        _click_view(qtbot, stepper.gate_strips.graphics, svb.mapViewToScene(QPointF(42, 1)))
+    assert s.unit == ("lstm", 42) and hm.unit == 42
+    assert stepper.gate_strips.highlighted_unit("lstm") == 42
+
+
+def test_every_number_shown_equals_keras_inspector_trace(window, sample_path, qtbot, tmp_path):
+    """Gate strips, cell/hidden states, the units x time view and the output bars, at several steps,
+    hold exactly what `keras-inspector trace` / `predict` write for the same file and text."""
+    from inspector.cli import main as cli_main
+
+    _open(qtbot, window, sample_path)
+    qtbot.waitUntil(lambda: window.session.stepper is not None, timeout=20000)
+    s, stepper = window.session, window.stepper
+    stepper.input_panel.set_text("to be, or not to be")
+    qtbot.waitUntil(lambda: s.n_steps == len("to be, or not to be"), timeout=20000)
+    x = s.encode_text("to be, or not to be")
+    np.save(tmp_path / "x.npy", x)
+    assert (
+        cli_main(
+            ["trace", sample_path, "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "t.npz")]
+        )
+        == 0
+    )
+    ref = np.load(tmp_path / "t.npz")
+    names = {
+        "gate/i": "lstm/gates/i",
+        "gate/f": "lstm/gates/f",
+        "gate/c": "lstm/gates/c",
+        "gate/o": "lstm/gates/o",
+        "cell": "lstm/c",
+        "hidden": "lstm/h",
+    }
+    for t in (0, 7, s.n_steps - 1):
+        s.set_step(t)
+        shown = stepper.gate_strips.strip_values("lstm")
+        assert set(names) <= set(shown)
+        for qid, key in names.items():
+            np.testing.assert_array_equal(shown[qid], ref[key][0, t], err_msg=f"{qid} at t={t}")
+        # the output bars at step t = what the model predicts for the first t+1 symbols
+        np.save(tmp_path / "xt.npy", x[:, : t + 1])
+        assert (
+            cli_main(
+                [
+                    "predict",
+                    sample_path,
+                    "--input",
+                    str(tmp_path / "xt.npy"),
+                    "--output",
+                    str(tmp_path / "y.npy"),
+                ]
+            )
+            == 0
+        )
+        np.testing.assert_allclose(stepper.output.probabilities(), np.load(tmp_path / "y.npy")[0], atol=1e-6)
+    images = stepper.timeline.image_data()
+    np.testing.assert_array_equal(images["hidden"], ref["lstm/h"][0].T)
+    np.testing.assert_array_equal(images["cell"], ref["lstm/c"][0].T)
