@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
-def _window():
+def _window(out: str):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -43,7 +42,9 @@ def _window():
     from inspector.ui.session import Session
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    ini = Path(tempfile.mkdtemp(prefix="bench-qsettings-")) / "settings.ini"
+    # private settings next to the output (never the user's recent-files list)
+    ini = Path(out).with_name("bench-settings.ini")
+    ini.unlink(missing_ok=True)
     settings = QSettings(str(ini), QSettings.Format.IniFormat)
     session = Session()
     win = MainWindow(session, settings=settings)
@@ -66,7 +67,7 @@ def _wait(app, cond, what: str, timeout: float = TIMEOUT_S) -> None:
 def steps(model: str, out: str, text_file: str | None, input_npy: str | None, repeats: int) -> None:
     import numpy as np
 
-    app, session, win = _window()
+    app, session, win = _window(out)
     win.tabs.setCurrentIndex(1)  # Stepper
     session.open(model)
     _wait(app, lambda: session.model_file is not None and not session.busy, "the model")
@@ -111,7 +112,7 @@ def open_file(model: str, out: str) -> None:
     import pyqtgraph as pg
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    app, session, win = _window()
+    app, session, win = _window(out)
     win.tabs.setCurrentIndex(0)  # Weights
     for _ in range(5):
         app.processEvents()
