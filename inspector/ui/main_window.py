@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.banner = Banner()
+        self.banner.close_button.clicked.connect(self._on_banner_closed)
         central = QWidget()
         cl = QVBoxLayout(central)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
         start = os.path.dirname(self.session.path) if self.session.path else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open a Keras model or weights file", start, MODEL_FILTER)
         if path:
-            self.session.open(path)
+            self.open_path(path)  # a vocabulary or architecture JSON chosen here is used as such
 
     def open_config_dialog(self) -> None:
         start = os.path.dirname(self.session.path) if self.session.path else ""
@@ -356,7 +357,7 @@ class MainWindow(QMainWindow):
             act = self.recent_menu.addAction(f"&{k + 1 if k < 9 else 0}  {os.path.basename(path)}")
             act.setToolTip(path)
             act.setStatusTip(path)
-            act.triggered.connect(lambda _=False, p=path: self.session.open(p))
+            act.triggered.connect(lambda _=False, p=path: self.open_path(p))
         if files:
             self.recent_menu.addSeparator()
             clear = self.recent_menu.addAction("Clear list")
@@ -379,12 +380,7 @@ class MainWindow(QMainWindow):
         self._remember(self.session.path or mf.path)
         self.banner.hide()
         if mf.network is None:
-            self.banner.show_message(
-                f"{name} holds weights only: they can be inspected, but stepping through the model needs "
-                "its architecture (the JSON written by model.to_json()).",
-                level="info",
-                action=("Open architecture\u2026", self.open_config_dialog),
-            )
+            self._show_weights_only_notice(mf)
         elif not self._has_recurrent(mf):
             self.statusBar().showMessage(
                 "This model has no recurrent layer: the stepper shows its outputs only.", 8000
@@ -396,6 +392,20 @@ class MainWindow(QMainWindow):
             self.load_vocabulary(path)
         self._hint_pending = mf.network is not None and self._has_recurrent(mf)
         self._maybe_show_stepper_hint()
+
+    def _show_weights_only_notice(self, mf: ModelFile) -> None:
+        self.banner.show_message(
+            f"{os.path.basename(mf.path)} holds weights only: they can be inspected, but stepping through "
+            "the model needs its architecture (the JSON written by model.to_json()).",
+            level="info",
+            action=("Open architecture\u2026", self.open_config_dialog),
+        )
+
+    def _on_banner_closed(self) -> None:
+        """Dismissing an error over a weights-only file brings its notice (and button) back."""
+        mf = self.session.model_file
+        if self.banner.level == "error" and mf is not None and mf.network is None:
+            self._show_weights_only_notice(mf)
 
     def _maybe_show_stepper_hint(self) -> None:
         """Once per opened file: tell a user looking at the weights that the stepper is ready."""

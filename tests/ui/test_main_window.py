@@ -422,3 +422,35 @@ def test_every_number_shown_equals_keras_inspector_trace(window, sample_path, qt
     images = stepper.timeline.image_data()
     np.testing.assert_array_equal(images["hidden"], ref["lstm/h"][0].T)
     np.testing.assert_array_equal(images["cell"], ref["lstm/c"][0].T)
+
+
+def test_file_open_dialog_takes_a_vocabulary_by_content(window, ui_models, qtbot, tmp_path, monkeypatch):
+    """File > Open on a JSON list sets the vocabulary instead of failing as 'not a Keras file'."""
+    from PySide6.QtWidgets import QFileDialog
+
+    _open(qtbot, window, ui_models["char_lstm"])
+    vocab = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ .,")
+    path = tmp_path / "upper.json"
+    path.write_text(__import__("json").dumps(vocab))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    failures = []
+    window.session.load_failed.connect(failures.append)
+    window.open_action.trigger()
+    assert window.session.vocabulary == vocab and not failures
+    assert window.session.path.endswith("char_lstm.h5") and not window.banner.isVisible()
+
+
+def test_dismissed_error_over_a_weights_only_file_restores_its_notice(window, ui_models, qtbot, tmp_path):
+    _open(qtbot, window, ui_models["char_lstm_weights"])
+    window.show()
+    assert window.banner.level == "info" and window.banner.action_button.isVisibleTo(window)
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"nope")
+    with qtbot.waitSignal(window.session.load_failed, timeout=20000):
+        window.session.open(str(bad))
+    assert window.banner.level == "error" and "bad.h5" in window.banner.text
+    qtbot.mouseClick(window.banner.close_button, Qt.MouseButton.LeftButton)
+    assert window.banner.isVisible() and window.banner.level == "info"
+    assert "weights only" in window.banner.text and window.banner.action_button.isVisible()
+    qtbot.mouseClick(window.banner.close_button, Qt.MouseButton.LeftButton)  # the notice itself can go
+    assert not window.banner.isVisible()
