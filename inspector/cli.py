@@ -65,9 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str, config: str | None):
-    from inspector.io import load
+    # In a child process: libhdf5 can segfault or spin forever (holding the GIL) on a corrupted
+    # file; the sandbox turns both into a one-line ModelFileError (see inspector/io/sandbox.py).
+    from inspector.io.sandbox import load_isolated
 
-    return load(path, config=config)
+    return load_isolated(path, config=config)
 
 
 def _read_inputs(paths: Sequence[str]) -> list[np.ndarray]:
