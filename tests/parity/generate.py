@@ -1276,7 +1276,9 @@ def _cell_state_probe(K, tf, layer, x, mask, init):
     return hc[..., :units], hc[..., units:]
 
 
-def record_states(K, tf, model, inputs) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], list[str]]:
+def record_states(
+    K, tf, model, inputs, dtype=np.float32
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], list[str]]:
     """Per recurrent layer: Keras' per-step h (and c). Returns (trace entries, arrays, sanity warnings)."""
     log = capture_calls(K, tf, model, inputs)
     entries: list[dict[str, Any]] = []
@@ -1312,11 +1314,11 @@ def record_states(K, tf, model, inputs) -> tuple[list[dict[str, Any]], dict[str,
                 "c": None,
                 "masked": mask is not None,
             }
-            arrays[f"h_{j}"] = h.astype(np.float32)
+            arrays[f"h_{j}"] = h.astype(dtype)
             if kind == "LSTM":
                 h2, c = _cell_state_probe(K, tf, lay, x, mask, st)
                 entry["c"] = f"c_{j}"
-                arrays[f"c_{j}"] = c.astype(np.float32)
+                arrays[f"c_{j}"] = c.astype(dtype)
                 # sanity: the state probe's h must equal the layer probe's h at unmasked steps
                 ok = np.ones(h.shape[:2], bool) if mask is None else _processing_mask(mask, lay.go_backwards)
                 err = float(np.max(np.abs(h2 - h)[ok])) if ok.any() else 0.0
@@ -1355,13 +1357,120 @@ def _check_against_layer_output(rec, hs) -> list[str]:
     return [f"{rec['key']}: probe differs from the layer's own output by {err:.2e}"] if err > 1e-5 else []
 
 
-def predict(model, inputs) -> list[np.ndarray]:
+def _is_sequence(a: np.ndarray) -> bool:
+    """Which inputs have a time axis in these cases: (B,T,d) floats and (B,T) integer token ids."""
+    return a.ndim == 3 or (a.ndim == 2 and np.issubdtype(a.dtype, np.integer))
+
+
+def _free_time_axis(cfg: Any, seq_names: set[str] | None = None) -> Any:
+    """A model config with the time axis of every InputLayer set to None (so prefixes can be fed).
+
+    Keras 3 Functional models refuse inputs shorter than their Input shape; build info is dropped.
+    """
+    if isinstance(cfg, list):
+        return [_free_time_axis(v, seq_names) for v in cfg]
+    if not isinstance(cfg, dict):
+        return cfg
+    out = {
+        k: _free_time_axis(v, seq_names)
+        for k, v in cfg.items()
+        if k not in ("build_config", "build_input_shape")
+    }
+    if cfg.get("class_name") == "InputLayer":
+        c = dict(out["config"])
+        for key in ("batch_shape", "batch_input_shape"):
+            shp = c.get(key)
+            is_ids = "int" in str(c.get("dtype", "float32"))
+            if shp is not None and (len(shp) == 3 or (len(shp) == 2 and is_ids)):
+                c[key] = [shp[0], None, *shp[2:]]
+        out["config"] = c
+    elif isinstance(out.get("config"), dict) and "batch_input_shape" in out["config"]:
+        c = dict(out["config"])
+        shp = c["batch_input_shape"]
+        if shp is not None and len(shp) == 3:
+            c["batch_input_shape"] = [shp[0], None, shp[2]]
+        out["config"] = c
+    return out
+
+
+def record_prefixes(K, model, inputs) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Keras' outputs for the input cut after every timestep t (the oracle for Stepper.outputs_at).
+
+    The model is rebuilt from its config with free time axes and the same weights, then called
+    eagerly on x[:, :t+1] for every sequence input.  A t where Keras itself refuses the cut input
+    (e.g. Flatten -> Dense) is left out.
+    """
+    seq = [_is_sequence(a) for a in inputs]
+    lengths = {a.shape[1] for a, s in zip(inputs, seq) if s}
+    if len(lengths) != 1:
+        return {}, {"skipped": "sequence inputs of different lengths"}
+    T = lengths.pop()
+    try:
+        clone = K.models.model_from_json(json.dumps(_free_time_axis(json.loads(model.to_json()))))
+        clone.set_weights(model.get_weights())
+    except Exception as e:
+        return {}, {"skipped": f"cannot rebuild with a free time axis: {type(e).__name__}: {e}"[:300]}
+    arrays: dict[str, np.ndarray] = {}
+    steps, refused = [], {}
+    for t in range(T):
+        cut = [a[:, : t + 1] if s else a for a, s in zip(inputs, seq)]
+        try:
+            y = clone(cut if len(cut) > 1 else cut[0], training=False)
+        except Exception as e:
+            refused[t] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200]
+            continue
+        ys = list(y.values()) if isinstance(y, dict) else list(y) if isinstance(y, (list, tuple)) else [y]
+        for k, v in enumerate(ys):
+            arrays[f"pre_{t}_{k}"] = np.asarray(v, dtype=np.float32)
+        steps.append(t)
+    return arrays, {"steps": steps, "refused": refused, "sequence_inputs": seq}
+
+
+def predict(model, inputs, dtype=np.float32) -> list[np.ndarray]:
     y = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0, batch_size=len(inputs[0]))
     if isinstance(y, dict):
         y = list(y.values())
     if not isinstance(y, (list, tuple)):
         y = [y]
-    return [np.asarray(a, dtype=np.float32) for a in y]
+    return [np.asarray(a, dtype=dtype) for a in y]
+
+
+def _to_float64(cfg: Any) -> Any:
+    """A model config with every float32 dtype (plain string or Keras 3 DTypePolicy) made float64."""
+    if isinstance(cfg, list):
+        return [_to_float64(v) for v in cfg]
+    if isinstance(cfg, dict):
+        out = {}
+        for k, v in cfg.items():
+            if k == "dtype" and v == "float32":
+                v = "float64"
+            elif k == "dtype" and isinstance(v, dict) and v.get("config", {}).get("name") == "float32":
+                v = dict(v, config=dict(v["config"], name="float64"))
+            out[k] = _to_float64(v)
+        return out
+    return cfg
+
+
+def float64_reference(K, tf, model, inputs) -> dict[str, np.ndarray]:
+    """The same model run by Keras in float64: `out64_k`, `h64_j`, `c64_j` (the 'exact' result).
+
+    Over long sequences float32 rounding in Keras itself grows past 1e-5 (e.g. an LSTM cell state of
+    magnitude ~40 after 100 steps), so the tests use this to tell an engine bug from the float32
+    noise floor that Keras shares.
+    """
+    prev = K.backend.floatx()
+    K.backend.set_floatx("float64")
+    try:
+        m64 = K.models.model_from_json(json.dumps(_to_float64(json.loads(model.to_json()))))
+        m64.set_weights([w.astype(np.float64) for w in model.get_weights()])
+        in64 = [a.astype(np.float64) if a.dtype == np.float32 else a for a in inputs]
+        outs = predict(m64, in64, dtype=np.float64)
+        _, arrays, _ = record_states(K, tf, m64, in64, dtype=np.float64)
+    finally:
+        K.backend.set_floatx(prev)
+    res = {f"out64_{k}": a for k, a in enumerate(outs)}
+    res |= {k[0] + "64" + k[1:]: v for k, v in arrays.items()}
+    return res
 
 
 def save_all(K, flavor: str, model, out: Path, name: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -1392,6 +1501,13 @@ def run_case(K, tf, flavor: str, c: Case, out: Path) -> dict[str, Any]:
     inputs = c.inputs(rng)
     expected = predict(model, inputs)
     entries, arrays, warn = record_states(K, tf, model, inputs)
+    pre_arrays, prefixes = record_prefixes(K, model, inputs)
+    arrays |= pre_arrays
+    if prefixes.get("steps") and prefixes["steps"][-1] == inputs[0].shape[1] - 1:
+        last = prefixes["steps"][-1]  # sanity: the full-length cut must equal predict()
+        err = max(float(np.max(np.abs(pre_arrays[f"pre_{last}_{k}"] - e))) for k, e in enumerate(expected))
+        if err > 1e-5:
+            warn.append(f"prefix oracle at full length differs from predict() by {err:.2e}")
     files, errors = save_all(K, flavor, model, out, c.name)
     np.savez(out / f"{c.name}.inputs.npz", **{f"in_{i}": a for i, a in enumerate(inputs)})
     np.savez(out / f"{c.name}.expected.npz", **{f"out_{i}": a for i, a in enumerate(expected)}, **arrays)
@@ -1404,6 +1520,7 @@ def run_case(K, tf, flavor: str, c: Case, out: Path) -> dict[str, Any]:
         "expected": f"{c.name}.expected.npz",
         "n_outputs": len(expected),
         "traces": entries,
+        "prefixes": prefixes,
         "warnings": warn,
     }
 
@@ -1658,6 +1775,10 @@ def run_corpus_case(K, tf, cc: CorpusCase, corpus: Path, out: Path) -> dict[str,
     entries, arrays, warn = record_states(K, tf, model, inputs)
     if cc.file.startswith("k1"):
         warn += check_k1_conversion(model, path)
+    try:
+        arrays |= float64_reference(K, tf, model, inputs)
+    except Exception as e:
+        warn.append(f"no float64 reference: {type(e).__name__}: {e}"[:300])
     np.savez(out / f"corpus_{cc.name}.inputs.npz", **{f"in_{i}": a for i, a in enumerate(inputs)})
     np.savez(
         out / f"corpus_{cc.name}.expected.npz", **{f"out_{i}": a for i, a in enumerate(expected)}, **arrays
