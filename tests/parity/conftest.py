@@ -210,7 +210,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     strict = "n/a" if s["max_abs_err_within_1e-5"] is None else f"{s['max_abs_err_within_1e-5']:.3g}"
     terminalreporter.write_line(
         f"keras parity: {s['comparisons']} comparisons, {s['passed']} passed, {s['failed']} failed "
-        f"({s['exceptions']} raised); max abs error {mx} ({worst.get('id')}); max among 1e-5 passes {strict}; "
+        f"({s['exceptions']} raised); max abs error {mx} ({worst.get('id')}); "
+        f"max among 1e-5 passes {strict}; "
         f"{len(s['passed_at_float32_noise_floor'])} passed at the float32 noise floor; "
         f"generation: {gen or 'cached'}"
     )
