@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -25,10 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.network import RECURRENT_KINDS, ModelFile
 from inspector.ui.session import Session
 from inspector.ui.structure_panel import StructurePanel
-from inspector.ui.weight_panel import WeightPanel
+
+if TYPE_CHECKING:
+    from inspector.core.network import ModelFile
+
+# Start-up: the window shows before numpy, pyqtgraph and the two pages are imported and built (that
+# is most of the start-up time).  The pages are built on the first event-loop pass after the window
+# is shown, when `weights` / `stepper` are touched (tests, snapshots), or when the session starts its
+# first job (so they never miss a file_loaded / input_changed).  See bench/NOTES.md.
 
 APP_NAME = "Keras Weight Inspector"
 SETTINGS_ORG = SETTINGS_APP = "keras-inspector"
@@ -145,14 +152,14 @@ class MainWindow(QMainWindow):
         self.structure_dock = dock
         self.structure.setMinimumWidth(260)
 
-        self.weights = WeightPanel(self.session)
-        self.stepper = self._make_stepper_panel()
+        self._weights: QWidget | None = None
+        self._stepper: QWidget | None = None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         # a page whose minimum size is larger than the window scrolls instead of growing the window,
         # so the window keeps the size it is given (1280x800 snapshots, small laptop screens)
-        self.tabs.addTab(self._scrollable(self.weights), "Weights")
-        self.tabs.addTab(self._scrollable(self.stepper), "Stepper")
+        self.tabs.addTab(self._scrollable(QWidget()), "Weights")
+        self.tabs.addTab(self._scrollable(QWidget()), "Stepper")
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.banner = Banner()
@@ -175,9 +182,44 @@ class MainWindow(QMainWindow):
         s.busy_changed.connect(self._update_busy)
         s.input_changed.connect(self._on_input_changed)
         if s.model_file is not None:
+            self._build_pages()
             self._on_file_loaded(s.model_file)
 
     # ------------------------------------------------------------------ construction
+    @property
+    def weights(self) -> QWidget:
+        """The Weights page (a WeightPanel), built on first use."""
+        self._build_pages()
+        return self._weights  # type: ignore[return-value]
+
+    @property
+    def stepper(self) -> QWidget:
+        """The Stepper page (a StepperPanel), built on first use."""
+        self._build_pages()
+        return self._stepper  # type: ignore[return-value]
+
+    def _build_pages(self) -> None:
+        if self._weights is not None:
+            return
+        from inspector.ui.weight_panel import WeightPanel
+
+        self._weights = WeightPanel(self.session)
+        self._stepper = self._make_stepper_panel()
+        self.tabs.widget(0).setWidget(self._weights)  # the scroll areas drop their placeholders
+        self.tabs.widget(1).setWidget(self._stepper)
+        # the window's own session slots run after the pages' ones, as when the pages came first
+        s = self.session
+        for signal, slot in ((s.file_loaded, self._on_file_loaded), (s.load_failed, self._on_load_failed),
+                             (s.input_failed, self._on_input_failed), (s.busy_changed, self._update_busy),
+                             (s.input_changed, self._on_input_changed)):
+            signal.disconnect(slot)
+            signal.connect(slot)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._weights is None:
+            QTimer.singleShot(0, self, self._build_pages)  # dropped if the window is deleted first
+
     def _make_stepper_panel(self) -> QWidget:
         try:
             from inspector.ui.stepper_panel import StepperPanel
@@ -436,6 +478,8 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _has_recurrent(mf: ModelFile) -> bool:
+        from inspector.core.network import RECURRENT_KINDS
+
         def walk(layers) -> bool:
             for lay in layers:
                 if lay.kind in RECURRENT_KINDS:
@@ -467,6 +511,7 @@ class MainWindow(QMainWindow):
 
     def _update_busy(self, busy: bool) -> None:
         if busy:
+            self._build_pages()  # before the job can deliver anything
             path = self.session.loading_path
             text = f"Loading {os.path.basename(path)}\u2026" if path else "Computing the trace\u2026"
             self.busy_label.setText(text)
