@@ -36,10 +36,20 @@ def run_gui(path: str | None = None, config: str | None = None) -> int:
     app.setApplicationVersion(__version__)
     session = Session()
     window = MainWindow(session)
-    window.show()
+    if os.environ.get("INSPECTOR_EXIT_AFTER_SHOW") == "1":
+        # benchmark hook (bench/ start_s_over_qt, same protocol as bench/bare_qt.py): on the first
+        # event-loop pass, paint the shown window, say so and leave at once (no teardown)
+        def _shown() -> None:
+            window.repaint()
+            print("window shown", flush=True)
+            os._exit(0)
+
+        QTimer.singleShot(0, _shown)
+    window.show()  # its pages are built on the next event-loop pass (see MainWindow)
     target = path or _sample_model()
     if target:
-        session.open(target, config)
+        # read the file once the window is up: the reader thread would compete for the GIL with it
+        QTimer.singleShot(0, lambda: session.open(target, config))
     else:
         window.statusBar().showMessage("Open a Keras model with File \u2192 Open (Ctrl+O) or drop it here.")
     # Ctrl-C in the terminal quits: Python only sees the signal when the interpreter runs now and then
@@ -47,16 +57,6 @@ def run_gui(path: str | None = None, config: str | None = None) -> int:
     ticker = QTimer()
     ticker.start(250)
     ticker.timeout.connect(lambda: None)
-    if os.environ.get("INSPECTOR_EXIT_AFTER_SHOW") == "1":
-        # benchmark hook (bench/ start_s_over_qt, same protocol as bench/bare_qt.py): once the event
-        # loop runs, paint the window, say so and leave at once (no teardown, the loader may still run)
-        def _shown() -> None:
-            app.processEvents()
-            window.repaint()
-            print("window shown", flush=True)
-            os._exit(0)
-
-        QTimer.singleShot(0, _shown)
     return int(app.exec())
 
 
