@@ -12,8 +12,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: `keras-inspector MODEL` shows its window first
+    import numpy as np
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -74,6 +76,8 @@ def _load(path: str, config: str | None):
 
 def _read_inputs(paths: Sequence[str]) -> list[np.ndarray]:
     """Read .npy/.npz inputs without ever unpickling (allow_pickle=False)."""
+    import numpy as np
+
     arrays: list[np.ndarray] = []
     for p in paths:
         try:
@@ -107,6 +111,8 @@ def _need_network(mf, model_path: str):
 
 
 def _json_default(o):
+    import numpy as np
+
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -202,6 +208,8 @@ def cmd_info(args) -> int:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
+    import numpy as np
+
     try:
         np.save(path, array, allow_pickle=False)
     except OSError as exc:
@@ -209,6 +217,8 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def cmd_predict(args) -> int:
+    import numpy as np
+
     from inspector.core import engine
 
     mf = _load(args.model, args.config)
@@ -227,6 +237,8 @@ def cmd_predict(args) -> int:
 
 def trace_arrays(tr) -> dict[str, np.ndarray]:
     """Flatten a Trace into the `trace` file layout: L/h, L/c, L/gates/<key>."""
+    import numpy as np
+
     arrays: dict[str, np.ndarray] = {}
     for key, traj in tr.layers.items():
         arrays[f"{key}/h"] = np.asarray(traj.h, dtype=np.float32)
@@ -238,6 +250,8 @@ def trace_arrays(tr) -> dict[str, np.ndarray]:
 
 
 def cmd_trace(args) -> int:
+    import numpy as np
+
     from inspector.core import engine
 
     mf = _load(args.model, args.config)
