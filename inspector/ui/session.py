@@ -7,13 +7,16 @@ and heavy work (reading a file, computing a trace) runs through `inspector.ui.wo
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from inspector.core.network import ModelFile, Network
 from inspector.ui.workers import TaskRunner
+
+if TYPE_CHECKING:  # numpy comes in with the first file: the main window shows before it (bench/NOTES.md)
+    import numpy as np
+
+    from inspector.core.network import ModelFile, Network
 
 # Above this many multiply-adds the trace is computed off the GUI thread (~50 ms of numpy: a
 # 200-character input to an LSTM(128) char model still runs inline, with no busy flicker).
@@ -186,6 +189,8 @@ class Session(QObject):
 
     def set_input(self, x: np.ndarray | list[np.ndarray]) -> None:
         """Run the model over `x` (batch axis included) and expose it as a Stepper."""
+        import numpy as np
+
         if self.model_file is None:
             self.input_failed.emit("no model is open")
             return
@@ -259,6 +264,8 @@ class Session(QObject):
         token-id models (input (None, T)) an int32 (1, T) array.  A fixed T keeps the last T symbols
         and left-pads shorter text with zero rows (id 0).  Raises ValueError with one line otherwise.
         """
+        import numpy as np
+
         net = self.network
         if net is None:
             raise ValueError("no architecture is loaded, so text cannot be encoded")
