@@ -7,7 +7,7 @@ import html
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.network import RECURRENT_KINDS, Layer, ModelFile, Network
 from inspector.ui.session import Session
+
+if TYPE_CHECKING:  # core (numpy) is imported with the first file: the window shows before it
+    from inspector.core.network import Layer, ModelFile, Network
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # weight display path (weights) or first weight path (layers)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2  # 'layer' | 'weight' | 'group'
@@ -90,6 +92,8 @@ def _first_int(v: Any, default: int = 1) -> int:
 
 def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Shape] | None:
     """Static output shape of `layer` for input shapes `shapes` (batch axis first), None if unknown."""
+    from inspector.core.network import RECURRENT_KINDS
+
     if not shapes or shapes[0] is None:
         return None
     s = tuple(shapes[0])
@@ -276,6 +280,8 @@ class StructureItemModel(QStandardItemModel):
         self.has_network = mf is not None and mf.network is not None
         if mf is None:
             return
+        from inspector.core.network import Layer
+
         root = self.invisibleRootItem()
         if mf.network is not None:
             shapes = infer_output_shapes(mf.network)
@@ -438,6 +444,8 @@ class StructurePanel(QWidget):
             self._update_model_file(session.model_file)
 
     def _update_model_file(self, mf: ModelFile) -> None:
+        from inspector.core.network import RECURRENT_KINDS
+
         self.header.setText(self.header_html(mf))
         self.header.setToolTip(mf.path)
         self.item_model.set_model_file(mf)
