@@ -36,15 +36,21 @@ def run_gui(path: str | None = None, config: str | None = None) -> int:
     app.setApplicationVersion(__version__)
     session = Session()
     window = MainWindow(session)
-    if os.environ.get("INSPECTOR_EXIT_AFTER_SHOW") == "1":
+    hook = os.environ.get("INSPECTOR_EXIT_AFTER_SHOW")
+    if hook in ("1", "loaded"):
         # benchmark hook (bench/ start_s_over_qt, same protocol as bench/bare_qt.py): on the first
-        # event-loop pass, paint the shown window, say so and leave at once (no teardown)
+        # event-loop pass ('1') or once the file is shown ('loaded'), paint the window, say so and
+        # leave at once (no teardown)
         def _shown() -> None:
             window.repaint()
-            print("window shown", flush=True)
+            print("window shown" if hook == "1" else "model shown", flush=True)
             os._exit(0)
 
-        QTimer.singleShot(0, _shown)
+        if hook == "1":
+            QTimer.singleShot(0, _shown)
+        else:
+            session.file_loaded.connect(lambda _mf: QTimer.singleShot(0, _shown))
+            session.load_failed.connect(lambda _msg: os._exit(3))
     window.show()  # its pages are built on the next event-loop pass (see MainWindow)
     target = path or _sample_model()
     if target:
