@@ -22,6 +22,8 @@ def _read_config(path: str) -> tuple[Any, str | None]:
     from inspector.io._safe import MAX_JSON_CHARS, ReadError, parse_json
 
     try:
+        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block open() forever
+            raise ReadError("config file is not a regular file (a directory, pipe, socket or device)")
         with open(path, "rb") as fh:
             data = fh.read(MAX_JSON_CHARS + 1)
         obj = parse_json(data, "config file")
@@ -101,6 +103,8 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
             raise ReadError("a numpy .npy array, not a Keras model")
         if kind == "empty":
             raise ReadError("empty file")
+        if kind == "special":
+            raise ReadError("not a regular file (a pipe, socket or device)")
         raise ReadError("not a Keras file (neither HDF5 nor a .keras zip archive)")
     except ModelFileError:
         raise

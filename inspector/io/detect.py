@@ -16,10 +16,12 @@ def sniff(path: str) -> str:
 
     Returns
     -------
-    'hdf5' | 'zip' | 'dir' | 'lfs' | 'json' | 'npy' | 'empty' | 'unknown'
+    'hdf5' | 'zip' | 'dir' | 'lfs' | 'json' | 'npy' | 'empty' | 'special' | 'unknown'
     """
     if os.path.isdir(path):
         return "dir"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return "special"  # a FIFO would block open() forever; devices and sockets are not models either
     with open(path, "rb") as fh:
         head = fh.read(1024)
     if not head:
