@@ -673,6 +673,91 @@ def _(K):
     return K.Sequential([K.Input(shape=(6, 3)), L.Masking(0.0), inner, L.Dense(2)])
 
 
+@case("masked_global_average_pool", padded(3, 7, 3, "post"), "GlobalAveragePooling1D averages unmasked steps")
+def _(K):
+    L = K.layers
+    return seq(
+        K, (7, 3), L.Masking(0.0), L.LSTM(4, return_sequences=True), L.GlobalAveragePooling1D(), L.Dense(2)
+    )
+
+
+@case("masked_timedistributed_then_gru", padded(3, 7, 3, "mid"), "mask passes through TimeDistributed(Dense)")
+def _(K):
+    L = K.layers
+    return seq(K, (7, 3), L.Masking(0.0), L.TimeDistributed(L.Dense(4, activation="relu")), L.GRU(3))
+
+
+@case("masked_conv_drops_mask", padded(3, 8, 3, "post"), "Conv1D drops the mask (LSTM after it sees none)")
+def _(K):
+    L = K.layers
+    return seq(K, (8, 3), L.Masking(0.0), L.Conv1D(4, 3, padding="same"), L.LSTM(3))
+
+
+@case(
+    "embedding_mask_bidi", ids(3, 7, 11, "post"), "Embedding(mask_zero) -> Bidirectional(LSTM) -> TD(Dense)"
+)
+def _(K):
+    L = K.layers
+    return seq(
+        K,
+        (7,),
+        L.Embedding(11, 4, mask_zero=True),
+        L.Bidirectional(L.LSTM(3, return_sequences=True, recurrent_activation="hard_sigmoid")),
+        L.TimeDistributed(L.Dense(2)),
+        dtype="int32",
+    )
+
+
+@case("bidi_backward_layer_gru", floats(2, 6, 3), "Bidirectional(LSTM, backward_layer=GRU): different halves")
+def _(K):
+    L = K.layers
+    fwd = L.LSTM(4, return_sequences=True)
+    bwd = L.GRU(4, return_sequences=True, go_backwards=True, reset_after=False)
+    return seq(K, (6, 3), L.Bidirectional(fwd, backward_layer=bwd), L.Dense(2))
+
+
+@case(
+    "bidi_initial_state",
+    multi(floats(2, 6, 3), floats(2, 5, 3)),
+    "Bidirectional decoder with 4 initial states",
+)
+def _(K):
+    L = K.layers
+    enc_in = K.Input(shape=(6, 3), name="enc_in")
+    dec_in = K.Input(shape=(5, 3), name="dec_in")
+    _, hf, cf, hb, cb = L.Bidirectional(L.LSTM(3, return_state=True), name="enc")(enc_in)
+    y = L.Bidirectional(L.LSTM(3, return_sequences=True), name="dec")(dec_in, initial_state=[hf, cf, hb, cb])
+    return K.Model([enc_in, dec_in], y)
+
+
+@case(
+    "masked_encoder_decoder", multi(padded(3, 6, 3, "post"), padded(3, 5, 2, "pre")), "masks + initial_state"
+)
+def _(K):
+    L = K.layers
+    enc_in = K.Input(shape=(6, 3), name="enc_in")
+    dec_in = K.Input(shape=(5, 2), name="dec_in")
+    _, h, c = L.LSTM(4, return_state=True, name="encoder")(L.Masking(0.0)(enc_in))
+    y = L.LSTM(4, return_sequences=True, name="decoder")(L.Masking(0.0)(dec_in), initial_state=[h, c])
+    return K.Model([enc_in, dec_in], y)
+
+
+@case("unrolled_masked_gru", padded(3, 6, 3, "mid"), "unroll=True with a mask")
+def _(K):
+    L = K.layers
+    return seq(
+        K, (6, 3), L.Masking(0.0), L.GRU(4, unroll=True, return_sequences=True), L.LSTM(3, unroll=True)
+    )
+
+
+@case("simple_rnn_return_state", floats(2, 6, 3))
+def _(K):
+    L = K.layers
+    inp = K.Input(shape=(6, 3))
+    out, h = L.SimpleRNN(4, return_state=True, return_sequences=True, go_backwards=True)(inp)
+    return K.Model(inp, [out, h])
+
+
 # ---- seeded random recurrent stacks ---------------------------------------------------------------
 
 _RANDOM_DONE = False
