@@ -1635,7 +1635,6 @@ def softlink_cycle(d: Path) -> Path:
     return write_keras_archive(_p(d, "softlink_cycle.keras"), {}, weights_h5=k3_weights_h5(edit=edit))
 
 
-CASE_BY_NAME = {c.name: c for c in CASES}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1679,3 +1678,23 @@ def write_byte_patch(
     out = Path(folder) / (patch.name + "".join(seed.path.suffixes[-2:]))
     out.write_bytes(bytes(data))
     return out, seed.config
+
+
+# --- not a regular file ----------------------------------------------------------------------------
+
+
+@case(REFUSE, isolate=True, needs=("regular file",))
+def fifo_as_model(d: Path) -> Path:
+    """The model path is a named pipe with no writer (open() would block forever)."""
+    return fifo(d, "fifo_as_model")
+
+
+@case(REFUSE, isolate=True, config=True, needs=("regular file",))
+def fifo_as_config(d: Path) -> Path:
+    """A valid weights-only file whose config= path is a named pipe with no writer."""
+    p = write_model_a_tf(_p(d, "fifo_as_config.h5"), weights_only=True)
+    os.mkfifo(str(p) + ".json")
+    return p
+
+
+CASE_BY_NAME = {c.name: c for c in CASES}
