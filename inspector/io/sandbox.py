@@ -32,8 +32,12 @@ from inspector.io.errors import ModelFileError
 
 #: wall-clock limit for reading one file (the slowest real file in the corpus reads in < 1 s)
 TIMEOUT_S = 30.0
-#: address-space limit of the child, MiB (weights are float32 copies; the readers cap one array at 2 GiB)
-MEM_MB = 6144
+#: address-space limit of the child, MiB: a floor plus a multiple of the file size, capped.  A
+#: corrupted global-heap or chunk size makes libhdf5 allocate (and touch) gigabytes for a 24 KB
+#: file before failing; under this limit the allocation fails at once and the file is refused.
+MEM_FLOOR_MB = 1024
+MEM_PER_FILE_MB = 8  # float32 copies of float16/bf16 data, h5py read buffers, archive members in RAM
+MEM_MB = 8192
 _MAGIC = b"\n--inspector-sandbox-result--\n"
 
 
@@ -73,7 +77,7 @@ def load_isolated(
     *,
     config: str | os.PathLike[str] | None = None,
     timeout: float = TIMEOUT_S,
-    mem_mb: int = MEM_MB,
+    mem_mb: int | None = None,
 ) -> ModelFile:
     """`inspector.io.load` in a child process; a crash, hang or memory blow-up is a ModelFileError.
 
@@ -81,7 +85,8 @@ def load_isolated(
     ----------
     path, config : as for `inspector.io.load`.
     timeout : seconds before the child is killed.
-    mem_mb : address-space limit of the child (POSIX only).
+    mem_mb : address-space limit of the child (POSIX only); default MEM_FLOOR_MB + MEM_PER_FILE_MB
+        x the size of the file (and config), at most MEM_MB.
 
     Returns
     -------
@@ -96,6 +101,8 @@ def load_isolated(
         from inspector.io import load
 
         return load(p, config=config)
+    if mem_mb is None:
+        mem_mb = min(MEM_MB, MEM_FLOOR_MB + MEM_PER_FILE_MB * _size_mb(p) + _size_mb(config))
     cmd = [sys.executable, "-m", "inspector.io.sandbox", "--mem-mb", str(int(mem_mb)), p]
     if config is not None:
         cmd += ["--config", os.fspath(config)]
@@ -131,6 +138,20 @@ def load_isolated(
     if status == "error":
         raise ModelFileError(a, str(b))
     raise ModelFileError(p, "unexpected result from the reader process")
+
+
+def _size_mb(path: str | os.PathLike[str] | None) -> int:
+    """Size of a file (or the files of a folder, one level) in MiB, rounded up; 0 if unknown."""
+    if path is None:
+        return 0
+    try:
+        if os.path.isdir(path):
+            total = sum(e.stat().st_size for e in os.scandir(path) if e.is_file(follow_symlinks=False))
+        else:
+            total = os.stat(path).st_size
+    except OSError:
+        return 0
+    return -(-total // (1024 * 1024))
 
 
 def _child(argv: list[str]) -> int:
