@@ -1358,7 +1358,35 @@ def _cell_state_probe(K, tf, layer, x, mask, init):
         HC(), return_sequences=True, go_backwards=layer.go_backwards, zero_output_for_mask=False
     )
     hc = _run_built(tf, rnn, x, mask, init, lambda: inner.set_weights(layer.cell.get_weights()))
-    return hc[..., :units], hc[..., units:]
+    h, c = hc[..., :units], hc[..., units:]
+    if mask is not None and init is not None and not np.asarray(mask, bool).all():
+        # Keras' *output* carry starts from zeros, its *state* carry from the initial state: they
+        # differ before the first unmasked step.  Then take c from Keras' own return_state instead.
+        c = _cell_state_by_prefixes(tf, layer, x, mask, init)
+    return h, c
+
+
+def _cell_state_by_prefixes(tf, layer, x, mask, init) -> np.ndarray:
+    """c after each processing step s = Keras' final cell state on the first s+1 processed steps."""
+    cfg = layer.get_config()
+    cfg.update(return_sequences=False, return_state=True, stateful=False)
+    cfg.pop("name", None)
+    probe = type(layer).from_config(cfg)
+    T = x.shape[1]
+    init_t = [tf.convert_to_tensor(v) for v in init]
+    cs = []
+    for s in range(T):
+        sl = slice(T - 1 - s, T) if layer.go_backwards else slice(0, s + 1)
+        out = probe(
+            tf.convert_to_tensor(x[:, sl]), mask=tf.convert_to_tensor(mask[:, sl]), initial_state=init_t
+        )
+        if s == 0:
+            probe.set_weights(layer.get_weights())
+            out = probe(
+                tf.convert_to_tensor(x[:, sl]), mask=tf.convert_to_tensor(mask[:, sl]), initial_state=init_t
+            )
+        cs.append(np.asarray(out[2]))
+    return np.stack(cs, axis=1)
 
 
 def record_states(
