@@ -435,15 +435,20 @@ def write_seeds(folder: Path) -> dict[str, Seed]:
 
     def add(name: str, filename: str, write: Callable[[Path], Any], config: dict | None = None,
             has_network: bool = True) -> None:
+        # always rebuilt (a few ms; h5py output is deterministic), replaced only when the bytes
+        # differ: a cache from an older generator can never be used by mistake
         p = folder / filename
         cfg_path = None
         if config is not None:
             cfg_path = folder / (filename + ".json")
-            if not cfg_path.exists():
-                cfg_path.write_text(json.dumps(config))
-        if not p.exists():
-            tmp = p.with_name(p.name + ".tmp")
-            write(tmp)
+            text = json.dumps(config)
+            if not cfg_path.exists() or cfg_path.read_text() != text:
+                cfg_path.write_text(text)
+        tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+        write(tmp)
+        if p.exists() and p.read_bytes() == tmp.read_bytes():
+            tmp.unlink()
+        else:
             tmp.replace(p)
         seeds[name] = Seed(name, p, cfg_path, has_network)
 
