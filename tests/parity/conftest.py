@@ -186,6 +186,14 @@ def _summary(config: pytest.Config) -> dict[str, Any] | None:
             {"id": r["id"], "what": r["what"], "notes": r["floor"]} for r in floor
         ],
         "exceptions": sum(1 for r in results if r.get("exception")),
+        "by_kind": {
+            what: {
+                "comparisons": sum(1 for r in results if r["what"] == what),
+                "passed": sum(1 for r in results if r["what"] == what and r["ok"]),
+                "max_abs_err": max((r["max_abs_err"] for r in done if r["what"] == what), default=None),
+            }
+            for what in sorted({r["what"] for r in results})
+        },
         "generation": gen,
         "failures": [r for r in results if not r["ok"]],
     }

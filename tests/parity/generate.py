@@ -1522,7 +1522,8 @@ def record_prefixes(K, model, inputs) -> tuple[dict[str, np.ndarray], dict[str, 
         clone = K.models.model_from_json(json.dumps(_free_time_axis(json.loads(model.to_json()))))
         clone.set_weights(model.get_weights())
     except Exception as e:
-        return {}, {"skipped": f"cannot rebuild with a free time axis: {type(e).__name__}: {e}"[:300]}
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return {}, {"skipped": f"cannot rebuild with a free time axis: {type(e).__name__}: {first}"[:300]}
     arrays: dict[str, np.ndarray] = {}
     steps, refused = [], {}
     for t in range(T):
