@@ -240,8 +240,9 @@ def _fast_lstm_weights(kernel: Array, rec: Array, bias: Array, u: int) -> tuple[
         np.ascontiguousarray(rec[:, perm] * scale),
         np.ascontiguousarray(bias[perm] * scale),
     )
-    for key in [k for k, v in _FAST_LSTM_WEIGHTS.items() if v[0]() is None]:
-        del _FAST_LSTM_WEIGHTS[key]
+    for key, entry in list(_FAST_LSTM_WEIGHTS.items()):  # list(): one atomic copy (worker threads)
+        if entry[0]() is None:
+            _FAST_LSTM_WEIGHTS.pop(key, None)
     try:
         _FAST_LSTM_WEIGHTS[id(rec)] = (weakref.ref(rec), weakref.ref(kernel), weakref.ref(bias), prepared)
     except TypeError:  # an array type without weak references: just do not cache
