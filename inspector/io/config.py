@@ -279,6 +279,9 @@ def _check_sizes(name: str, cfg: Mapping[str, Any]) -> None:
         v = cfg.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v > MAX_UNITS:
             raise ReadError(f"layer '{name}' claims {key}={v:g}: absurd size, refused")
+        # a size the engine would call int() on: {} / [] / "four" / true / 2.5 / -3 are corrupt configs
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 0):
+            raise ReadError(f"layer '{name}' has {key}={str(v)[:40]!r}: not a size")
 
 
 def _contains_lambda(obj: Any, depth: int = 0) -> bool:
