@@ -1047,6 +1047,25 @@ def h5_config_negative_units(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_config_negative_units.h5"), config=model_a_tf_config(units=-4))
 
 
+@case(PARTIAL, config=True)
+def k1_config_units_is_object(d: Path) -> Path:
+    """Keras 1 weights-only file given an architecture whose LSTM output_dim is {} (found by the fuzzer)."""
+    p = write_model_b_k1(_p(d, "k1_config_units_is_object.h5"), weights_only=True)
+    cfg = model_b_k1_config()
+    cfg["config"][1]["config"]["output_dim"] = {}
+    Path(str(p) + ".json").write_text(json.dumps(cfg))
+    return p
+
+
+@case(PARTIAL)
+def h5_config_units_is_bool(d: Path) -> Path:
+    """A tf.keras LSTM whose units is true and a Dense whose units is 2.5."""
+    cfg = model_a_tf_config()
+    cfg["config"]["layers"][1]["config"]["units"] = True
+    cfg["config"]["layers"][3]["config"]["units"] = 2.5
+    return write_model_a_tf(_p(d, "h5_config_units_is_bool.h5"), config=cfg)
+
+
 def _deep_lists(n: int) -> str:
     return "[" * n + "]" * n
 

@@ -346,18 +346,29 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 def mutate(seed: SeedFile, rng: np.random.Generator) -> tuple[bytes, bytes | None, str]:
-    """One case: (file bytes, config bytes or None, description)."""
+    """One case: (file bytes, config bytes or None, description).
+
+    HDF5 bytes are only handed to h5py (for structural mutations) while no byte-level mutation has
+    touched them: h5py opening a corrupted file is exactly what can crash or hang, and the mutator
+    must not.
+    """
     data, config = seed.data, seed.config
+    pristine = True  # no truncation / flip applied yet: safe to open with h5py
     steps = []
     for _ in range(1 if rng.random() < 0.8 else 2):
-        kind = rng.choice(["truncate", "flip", "h5", "json"], p=[0.2, 0.3, 0.28, 0.22])
+        kind = str(rng.choice(["truncate", "flip", "h5", "json"], p=[0.2, 0.3, 0.28, 0.22]))
         is_h5 = data[:8] == HDF5_MAGIC
         members = None if is_h5 else _zip_members(data)
+        if kind in ("h5", "json") and not pristine and not (kind == "json" and (config is not None or (
+                members is not None and "config.json" in members))):
+            kind = "flip"
         try:
             if kind == "truncate" and data:
                 data, what = truncate(data, rng)
+                pristine = False
             elif kind == "flip" and data:
                 data, what = flip(data, rng)
+                pristine = False
             elif kind == "json":
                 if members is not None and "config.json" in members:
                     members["config.json"], what = mutate_json(members["config.json"], rng)
@@ -369,18 +380,24 @@ def mutate(seed: SeedFile, rng: np.random.Generator) -> tuple[bytes, bytes | Non
                     data, what = mutate_h5(data, rng)
                 else:
                     data, what = flip(data, rng)
+                    pristine = False
+            elif is_h5:
+                data, what = mutate_h5(data, rng)
+            elif members is not None and "model.weights.h5" in members:
+                members["model.weights.h5"], what = mutate_h5(members["model.weights.h5"], rng)
+                data = _zip(members)
+                what = "model.weights.h5: " + what
+            elif data:
+                data, what = flip(data, rng)
+                pristine = False
             else:
-                if is_h5:
-                    data, what = mutate_h5(data, rng)
-                elif members is not None and "model.weights.h5" in members:
-                    members["model.weights.h5"], what = mutate_h5(members["model.weights.h5"], rng)
-                    data = _zip(members)
-                    what = "model.weights.h5: " + what
-                else:
-                    data, what = flip(data, rng) if data else (data, "empty")
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            # an earlier mutation made the file unreadable for h5py/zipfile: mutate bytes instead
-            what = f"({kind} impossible: {type(exc).__name__}); " + (flip(data, rng)[1] if data else "empty")
+                what = "empty"
+        except Exception as exc:  # noqa: BLE001 - the mutator must never stop the run
+            what = f"({kind} impossible: {type(exc).__name__})"
+            if data:
+                data, w = flip(data, rng)
+                what += "; " + w
+                pristine = False
         steps.append(f"{kind}: {what}")
     return data, config, " | ".join(steps)
 
