@@ -482,6 +482,15 @@ def render_md(full: dict, before: dict | None, notes: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_md(out: Path, full: dict) -> None:
+    """RESULTS.md: the table (+ 'before' from bench/results_before.json, + bench/NOTES.md) for full runs."""
+    before_path = bm.REPO / "bench" / "results_before.json"
+    before = json.loads(before_path.read_text()) if before_path.is_file() and not full["smoke"] else None
+    notes_path = bm.REPO / "bench" / "NOTES.md"
+    notes = notes_path.read_text(encoding="utf-8") if notes_path.is_file() and not full["smoke"] else ""
+    (out / "RESULTS.md").write_text(render_md(full, before, notes), encoding="utf-8")
+
+
 # ------------------------------------------------------------------------------------------ main
 
 
@@ -495,7 +504,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-keras", action="store_true", help="skip Keras (ratios vs Keras become null)")
     p.add_argument("--keras", action="store_true", help="use Keras even with --smoke")
     p.add_argument("--only", default="engine,gui,open,start")
+    p.add_argument("--render", action="store_true",
+                   help="only rewrite RESULTS.md from <out>/results_full.json (after editing bench/NOTES.md)")
     a = p.parse_args(argv)
+    if a.render:
+        full = json.loads((a.out / "results_full.json").read_text())
+        write_md(a.out, full)
+        return 0
 
     s = bm.SMOKE if a.smoke else bm.FULL
     if a.repeats:
@@ -539,11 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (a.out / "results_full.json").write_text(json.dumps(full, indent=1, default=str) + "\n")
-    before_path = bm.REPO / "bench" / "results_before.json"
-    before = json.loads(before_path.read_text()) if before_path.is_file() and not a.smoke else None
-    notes_path = bm.REPO / "bench" / "NOTES.md"
-    notes = notes_path.read_text(encoding="utf-8") if notes_path.is_file() and not a.smoke else ""
-    (a.out / "RESULTS.md").write_text(render_md(full, before, notes), encoding="utf-8")
+    write_md(a.out, full)
     for k in KEYS:
         ok = goal_ok(k, results)
         log(f"{k:28s} {fmt(results[k]):>8s}  {'' if ok is None else ('ok' if ok else 'MISSED')}")
