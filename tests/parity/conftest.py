@@ -221,5 +221,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         f"({s['exceptions']} raised); max abs error {mx} ({worst.get('id')}); "
         f"max among 1e-5 passes {strict}; "
         f"{len(s['passed_at_float32_noise_floor'])} passed at the float32 noise floor; "
-        f"generation: {gen or 'cached'}"
+        f"Keras references generated (cached between runs): {gen}"
     )
