@@ -65,7 +65,14 @@ def text(value: Any) -> str:
             return bytes(value).decode("utf8")
         except UnicodeDecodeError as exc:
             raise ReadError(f"attribute is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    return str(value)
+    s = str(value)
+    if isinstance(value, str):
+        # h5py hands invalid UTF-8 in variable-length strings back as lone surrogates ('\udcff')
+        try:
+            s.encode("utf8")
+        except UnicodeEncodeError as exc:
+            raise ReadError(f"attribute is not valid UTF-8 (undecodable byte at {exc.start})") from None
+    return s
 
 
 def text_list(value: Any) -> list[str]:
