@@ -1155,6 +1155,15 @@ def non_utf8_weight_names(d: Path) -> Path:
     return p
 
 
+@case(PARTIAL, needs=("utf-8",))
+def non_utf8_vlen_attribute(d: Path) -> Path:
+    """weight_names is a variable-length string of invalid UTF-8 (h5py returns lone surrogates)."""
+    p = write_model_a_tf(_p(d, "non_utf8_vlen_attribute.h5"))
+    with h5py.File(p, "r+") as f:
+        f["model_weights/lstm"].attrs["weight_names"] = b"\xff\xfe"
+    return p
+
+
 @case(REFUSE)
 def non_utf8_model_config(d: Path) -> Path:
     """model_config bytes are not UTF-8."""
