@@ -32,6 +32,7 @@ class _LayerStrips:
         self.images: list[pg.ImageItem] = []
         self.n_steps = int(np.asarray(traj.h).shape[1])
         self.backward = ta.is_backward(traj)
+        self.masked = np.zeros(self.n_steps, dtype=bool)
         ta.style_plot(plot)
         plot.setMouseEnabled(x=True, y=False)
         plot.invertY(True)
@@ -58,6 +59,7 @@ class _LayerStrips:
         qs = ta.quantities(traj)
         self.n_steps = int(np.asarray(traj.h).shape[1])
         self.backward = ta.is_backward(traj)
+        self.masked = ta.masked_steps(traj)
         while len(self.images) < len(qs):
             img = pg.ImageItem(axisOrder="row-major")
             img.setAutoDownsample(True)
@@ -77,9 +79,23 @@ class _LayerStrips:
         note = (
             " &nbsp;\u00b7&nbsp; reads the input backwards (from the last timestep)" if self.backward else ""
         )
+        cell = self.cell_note()
+        scale = f" &nbsp;\u00b7&nbsp; c scale {cell}" if cell else ""
         self.plot.setTitle(
-            f"<b>{self.key}</b> &nbsp;{self.kind}({self.units}){note}", size="9pt", color="#222"
+            f"<b>{self.key}</b> &nbsp;{self.kind}({self.units}){note}{scale}", size="9pt", color="#222"
         )
+
+    def cell_note(self) -> str:
+        """How the cell-state strip is scaled ('' when the layer has no cell state)."""
+        for q in self.quantities:
+            if q.qid == "cell":
+                return q.note
+        return ""
+
+    def unit_values(self, sample: int, t: int, unit: int) -> list[tuple[ta.Quantity, float]]:
+        """(quantity, value) of one unit right after input timestep t, as the strips hold them."""
+        t = min(max(int(t), 0), self.n_steps - 1)
+        return [(q, float(q.at(sample, t)[unit])) for q in self.quantities]
 
     def show_step(self, sample: int, t: int) -> None:
         """Show the state right after input timestep t (clamped to this layer's own length)."""
@@ -123,6 +139,11 @@ class GateStripsView(QWidget):
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setStyleSheet("color: #333; font-family: monospace;")
+        # The selected unit's values at the current step, in numbers (updated on every step).
+        self.unit_text = QLabel(" ")
+        self.unit_text.setTextFormat(Qt.TextFormat.RichText)
+        self.unit_text.setMinimumWidth(40)
+        self.unit_text.setStyleSheet("color: #222;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -137,9 +158,11 @@ class GateStripsView(QWidget):
         top.addStretch(1)
         top.addWidget(self.legend)
         lay.addLayout(top)
+        lay.addWidget(self.unit_text)
         lay.addWidget(self.placeholder)
         lay.addWidget(self.scroll, 1)
         lay.addWidget(self.readout)
+        self._unit: tuple[str, int] = ("", -1)
         self.scroll.setVisible(False)
 
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
@@ -201,6 +224,11 @@ class GateStripsView(QWidget):
             self.graphics.setMinimumHeight(rows * _ROW_PX + 70 * len(self._layers))
         self.placeholder.setVisible(False)
         self.scroll.setVisible(True)
+        notes = [(k, s.cell_note()) for k, s in self._layers.items() if s.cell_note()]
+        if len(notes) == 1:
+            self.legend.set_cell_scale(notes[0][1].split(" over")[0] + " (whole input)")
+        else:
+            self.legend.set_cell_scale("\u00b1m per layer (see titles)" if notes else "")
         self._on_unit_changed(*self.session.unit)
         self._on_step_changed(self.session.step)
 
@@ -211,17 +239,54 @@ class GateStripsView(QWidget):
         self.placeholder.setVisible(True)
         self.readout.setText(" ")
         self.step_text.setText(" ")
+        self.unit_text.setText(" ")
+        self.legend.set_cell_scale("")
 
     def _on_step_changed(self, t: int) -> None:
         # Per-step text lives in a QLabel: changing a pyqtgraph title re-lays out the whole scene.
         for strips in self._layers.values():
             strips.show_step(self.sample, min(max(int(t), 0), strips.n_steps - 1))
         if self._layers:
-            self.step_text.setText(f"after reading input {ta.consumed_label(self._symbols, int(t))}")
+            text = f"after reading input {ta.consumed_label(self._symbols, int(t))}"
+            masked = [k for k, s in self._layers.items() if s.masked[min(max(int(t), 0), s.n_steps - 1)]]
+            if masked:
+                text += "  \u00b7  masked step: " + ", ".join(masked) + " carried its state over"
+            self.step_text.setText(text)
+        self._show_unit_values(int(t))
+
+    def _show_unit_values(self, t: int) -> None:
+        layer, unit = self._unit
+        strips = self._layers.get(layer)
+        if strips is None or not 0 <= unit < strips.units:
+            self.unit_text.setText(
+                "<span style='color:#777'>click a unit in the strips to read its values</span>"
+                if self._layers
+                else " "
+            )
+            return
+        parts = []
+        for q, v in strips.unit_values(self.sample, t, unit):
+            style = f"color:{q.colour};font-weight:bold" if q.qid in ta.STATE_QIDS else f"color:{q.colour}"
+            parts.append(
+                f"<i style='font-family:DejaVu Serif'>{q.label}</i>&nbsp;"
+                f"<span style='{style}'>{v:+.3f}</span>"
+            )
+        self.unit_text.setText(f"<b>{layer} unit {unit}</b>: &nbsp;" + " &nbsp; ".join(parts))
+
+    def unit_values(self) -> dict[str, float]:
+        """qid -> the number shown for the selected unit at the current step ({} when none)."""
+        layer, unit = self._unit
+        strips = self._layers.get(layer)
+        if strips is None or not 0 <= unit < strips.units:
+            return {}
+        return {q.qid: v for q, v in strips.unit_values(self.sample, self.session.step, unit)}
 
     def _on_unit_changed(self, layer: str, unit: int) -> None:
+        self._unit = (layer, int(unit))
         for key, strips in self._layers.items():
             strips.select(unit if key == layer else -1)
+        if self._layers:
+            self._show_unit_values(self.session.step)
 
     # ------------------------------------------------------------------ mouse
     def _hit(self, scene_pos: QPointF) -> tuple[str, int, int] | None:

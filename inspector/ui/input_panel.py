@@ -30,6 +30,9 @@ from PySide6.QtWidgets import (
 
 _DEFAULT_TEXT = "the quick brown fox jumps over the lazy dog. "
 _TABLE_MAX_CELLS = 200_000  # beyond this the table editor is not filled (files still load)
+DEFAULT_RANDOM_T = 20  # length of the example input run on load when the model accepts any length
+DEFAULT_RANDOM_SEED = 0
+_ONE_HOT_MIN_FEATURES = 20  # a float input this wide with no vocabulary is taken for one-hot symbols
 
 
 def _shape_text(shape: tuple[int | None, ...]) -> str:
@@ -117,6 +120,11 @@ class InputPanel(QWidget):
         self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.setVisible(False)
+        # Says when the views show a made-up example (a model without vocabulary, right after loading).
+        self.note_label = QLabel("")
+        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.note_label.setStyleSheet("color: #7a5a00; background: #fff6d8; padding: 1px 4px;")
+        self.note_label.setVisible(False)
 
         # --- text tab
         self.text_edit = QPlainTextEdit()
@@ -190,6 +198,7 @@ class InputPanel(QWidget):
         lay.addWidget(self.shape_label)
         lay.addWidget(self.tabs)
         lay.addWidget(self.table_box)
+        lay.addWidget(self.note_label)
         lay.addWidget(self.error_label)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
@@ -250,10 +259,13 @@ class InputPanel(QWidget):
             if fixed_t:
                 self.length_box.setValue(int(shape[0][1]))
         self._fill_table(None)
+        self._set_note("")
         if self.session.vocabulary and runnable:
             if not self.text_edit.toPlainText():
                 self._set_text(self._default_text())
             self.apply_text()
+        elif runnable and self.session.network.input_shapes:
+            self.apply_default_example()
 
     def _on_vocabulary_changed(self, _vocab: Any) -> None:
         self.shape_label.setText(self._describe())
@@ -341,6 +353,7 @@ class InputPanel(QWidget):
             self._reject(str(exc))
             return
         self.clear_error()
+        self._set_note("")
         self._jump_to_end = True
         self._own_request = True
         self._applied = key
@@ -363,8 +376,8 @@ class InputPanel(QWidget):
             return False
         return self.apply_arrays(arrays)
 
-    def apply_arrays(self, arrays: list[np.ndarray]) -> bool:
-        """Check arrays against the model's inputs and run them from step 0."""
+    def apply_arrays(self, arrays: list[np.ndarray], *, jump_to_end: bool = False) -> bool:
+        """Check arrays against the model's inputs and run them (from step 0 unless `jump_to_end`)."""
         net = self.session.network
         if net is None:
             self._reject("this file holds weights only: open its architecture (model.json) to run it")
@@ -380,7 +393,8 @@ class InputPanel(QWidget):
             self._reject(str(exc))
             return False
         self.clear_error()
-        self._jump_to_end = False
+        self._set_note("")
+        self._jump_to_end = jump_to_end
         self._own_request = True
         self._fill_table(fitted[0])
         self.session.set_input(fitted if len(fitted) > 1 else fitted[0])
@@ -425,23 +439,65 @@ class InputPanel(QWidget):
         if net is None or not net.input_shapes:
             self._reject("no runnable model is open")
             return False
-        rng = np.random.default_rng(self.length_box.value())
-        arrays = []
+        arrays, _kinds = self.random_inputs(self.length_box.value(), self.length_box.value())
+        return self.apply_arrays(arrays)
+
+    def random_inputs(self, seed: int, length: int) -> tuple[list[np.ndarray], list[str]]:
+        """Seeded random arrays of the model's input shapes (batch row only) and what each one is.
+
+        Token ids for id inputs (an Embedding), one-hot rows when the input is the vocabulary's width
+        or looks one-hot (a wide float input), standard normal values otherwise; T = the model's fixed
+        length or `length`.
+        """
+        net = self.session.network
+        rng = np.random.default_rng(seed)
+        vocab = self.session.vocabulary
+        arrays: list[np.ndarray] = []
+        kinds: list[str] = []
         for k, shape in enumerate(net.input_shapes):
-            T = shape[1] if len(shape) >= 2 and shape[1] is not None else self.length_box.value()
+            T = shape[1] if len(shape) >= 2 and shape[1] is not None else length
             dims = [T] + [d if d is not None else 8 for d in shape[2:]]
             dtype = net.input_dtypes[k] if k < len(net.input_dtypes) else "float32"
+            width = dims[-1] if len(shape) == 3 else 0
             if len(shape) == 2:
-                arrays.append(rng.integers(1, self._id_limit(), size=dims))
-            elif len(shape) == 3 and self.session.vocabulary and dims[-1] == len(self.session.vocabulary):
+                arrays.append(rng.integers(1, max(2, self._id_limit()), size=dims))
+                kinds.append("token ids")
+            elif len(shape) == 3 and (
+                (vocab and width == len(vocab))
+                or (not vocab and width >= _ONE_HOT_MIN_FEATURES and not str(dtype).startswith("int"))
+            ):
                 x = np.zeros(dims, dtype=np.float32)
-                x[np.arange(T), rng.integers(0, dims[-1], size=T)] = 1.0
+                x[np.arange(T), rng.integers(0, width, size=T)] = 1.0
                 arrays.append(x)
+                kinds.append(f"one-hot rows over {width} symbols")
             elif str(dtype).startswith("int"):
-                arrays.append(rng.integers(0, self._id_limit(), size=dims))
+                arrays.append(rng.integers(0, max(1, self._id_limit()), size=dims))
+                kinds.append("integers")
             else:
                 arrays.append(rng.standard_normal(dims).astype(np.float32))
-        return self.apply_arrays(arrays)
+                kinds.append("standard normal values")
+        return arrays, kinds
+
+    def apply_default_example(self) -> bool:
+        """Run a seeded random example so a model without vocabulary does not open on empty views."""
+        arrays, kinds = self.random_inputs(DEFAULT_RANDOM_SEED, DEFAULT_RANDOM_T)
+        if not self.apply_arrays(arrays, jump_to_end=True):
+            return False
+        T = arrays[0].shape[0]
+        self._set_note(
+            f"Showing a random example input ({kinds[0]}, T = {T}, seed {DEFAULT_RANDOM_SEED}), not real "
+            "data: load a sequence, type indices or edit the table to run your own."
+        )
+        return True
+
+    @property
+    def note_text(self) -> str:
+        return self.note_label.text()
+
+    def _set_note(self, text: str) -> None:
+        self.note_label.setText(text)
+        self.note_label.setToolTip(text)
+        self.note_label.setVisible(bool(text))
 
     def _id_limit(self) -> int:
         """Upper bound for random token ids: the first Embedding's input_dim, else the vocabulary size."""
@@ -512,6 +568,7 @@ class InputPanel(QWidget):
         own, self._own_request = self._own_request, False
         if not own:
             self._applied = None
+            self._set_note("")
         if stepper is None:
             return
         if not own:

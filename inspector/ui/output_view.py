@@ -100,6 +100,10 @@ class OutputView(QWidget):
         self.next_bar = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=_NEXT, pen=pg.mkPen(None))
         self.plot.addItem(self.bars)
         self.plot.addItem(self.next_bar)
+        self.placeholder = QLabel("The model's output appears here once an input has been run.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #666;")
 
         # Generate mode (text models): sample, append, re-run, repeat.
         self.generate_button = QPushButton("Generate")
@@ -137,6 +141,7 @@ class OutputView(QWidget):
         lay.addWidget(self.topk_label)
         lay.addWidget(self.next_label)
         lay.addWidget(self.plot_widget, 1)
+        lay.addWidget(self.placeholder, 1)
         lay.addLayout(gen)
 
         session.input_changed.connect(self._on_input_changed)
@@ -160,6 +165,11 @@ class OutputView(QWidget):
 
     def labels(self) -> list[str]:
         return list(self._labels)
+
+    def axis_labels(self) -> list[str]:
+        """The class labels currently drawn on the bar axis."""
+        ticks = self.plot.getAxis("left")._tickLevels
+        return [str(label) for level in (ticks or []) for _pos, label in level]
 
     @property
     def generating(self) -> bool:
@@ -228,21 +238,17 @@ class OutputView(QWidget):
     def _on_step_changed(self, t: int) -> None:
         probs = self._current_output()
         if probs is None:
-            self._probs = np.zeros(0, dtype=np.float32)
-            self._shown_idx = np.zeros(0, dtype=np.int64)
-            self.bars.setOpts(x0=[], y=[], width=[])
-            self.next_bar.setOpts(x0=[], y=[], width=[])
-            self.header.setText("Output")
-            self.topk_label.setText(" ")
-            self.next_label.setText(" ")
-            self._next_id = -1
-            self.generate_button.setEnabled(False)
+            self._clear()
             return
+        if self.plot_widget.isHidden():
+            self.placeholder.setVisible(False)
+            self.plot_widget.setVisible(True)
         self._probs = probs
         n = probs.size
         if n != self._n_classes:
             self._n_classes = n
             self._labels = self._class_labels(n)
+            self._shown_idx = np.zeros(0, dtype=np.int64)  # redraw the axis with the new labels
             self.generate_button.setEnabled(self._can_generate())
         if n <= _MAX_ALL_CLASSES:
             idx = np.arange(n)
@@ -282,6 +288,33 @@ class OutputView(QWidget):
             + " &nbsp; ".join(f"<b>{_html(self._labels[int(c)])}</b>&nbsp;{probs[c]:.3f}" for c in order)
         )
         self._show_next(step, idx, probs)
+
+    def _clear(self) -> None:
+        """No output to show: drop the bars and the class labels (a stale vocabulary must not linger)."""
+        self._probs = np.zeros(0, dtype=np.float32)
+        self._shown_idx = np.zeros(0, dtype=np.int64)
+        self._labels = []
+        self._n_classes = -1
+        self._n_bars = -1
+        self.bars.setOpts(x0=[], y=[], width=[])
+        self.next_bar.setOpts(x0=[], y=[], width=[])
+        self.plot.getAxis("left").setTicks([[], []])
+        self.header.setText("Output")
+        self.header.setToolTip("")
+        self.topk_label.setText(" ")
+        self.next_label.setText(" ")
+        self._next_id = -1
+        self.generate_button.setEnabled(False)
+        model = getattr(self.session, "model_file", None)
+        if model is None:
+            text = "Open a model to see its output."
+        elif getattr(model, "network", None) is None:
+            text = "This file holds weights only: open its architecture to run it and see the output."
+        else:
+            text = "The model's output appears here once an input has been run."
+        self.placeholder.setText(text)
+        self.plot_widget.setVisible(False)
+        self.placeholder.setVisible(True)
 
     def _show_next(self, step: int, idx: np.ndarray, probs: np.ndarray) -> None:
         """Highlight the symbol the input actually continues with (model input at step+1)."""

@@ -52,6 +52,25 @@ def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
     return -m, m
 
 
+# Colour-blind-friendly line colours (Okabe & Ito) for the unit traces, keyed by quantity id.
+TRACE_COLOURS = {
+    "gate/i": "#56B4E9",  # sky blue
+    "gate/f": "#009E73",  # bluish green
+    "gate/o": "#CC79A7",  # reddish purple
+    "gate/c": "#E69F00",  # orange (candidate)
+    "gate/z": "#56B4E9",
+    "gate/r": "#009E73",
+    "gate/h": "#E69F00",  # candidate
+    "cell": "#0072B2",  # blue
+    "hidden": "#D55E00",  # vermillion
+}
+CANDIDATE_QIDS = frozenset({"gate/c", "gate/h"})  # tanh candidates (LSTM c̃, GRU h̃): a signed scale
+STATE_QIDS = frozenset({"cell", "hidden"})
+# Robust state scale: this percentile of the per-unit peaks |x| (so one or two huge units do not
+# wash out the rest; units beyond it are clipped and counted in the scale note).
+STATE_PEAK_PERCENTILE = 75.0
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One displayed per-unit quantity of a recurrent layer: a gate, the cell state or the hidden state."""
@@ -63,6 +82,7 @@ class Quantity:
     order: np.ndarray  # (T,) processing step that consumed input timestep t
     cmap: str
     levels: tuple[float, float]
+    note: str = ""  # how the colour scale was chosen ('fixed 0..1', '±2.21 = ... ; 2 of 8 units clipped')
 
     def at(self, sample: int, t: int) -> np.ndarray:
         """(u,) values right after input timestep t was consumed (what `Stepper.state(t)` holds)."""
@@ -72,18 +92,46 @@ class Quantity:
         """(T, u) values in input-time order (column t = after consuming input timestep t)."""
         return self.values[sample][self.order]
 
+    @property
+    def colour(self) -> str:
+        return TRACE_COLOURS.get(self.qid, "#444444")
 
-def _scale(values: np.ndarray) -> tuple[str, tuple[float, float]]:
-    """Colour map and levels for a quantity, fixed over the whole trajectory (no per-step rescaling)."""
+
+def robust_state_levels(values: np.ndarray) -> tuple[tuple[float, float], int, int]:
+    """Symmetric (-m, m) over the whole trajectory for a state (cell state c), plus (clipped, units).
+
+    m is the 75th percentile of the per-unit peaks max|x| over batch and time (the largest peak
+    for layers of fewer than 4 units), so a few runaway units (e.g. a drifting accumulator) do not
+    fade every other unit; `clipped` counts the units whose peak exceeds m.
+    """
+    v = np.asarray(values, dtype=np.float32)
+    a = np.abs(np.where(np.isfinite(v), v, 0.0)).reshape(-1, v.shape[-1]) if v.size else np.zeros((1, 1))
+    peaks = a.max(axis=0) if a.size else np.zeros(1, dtype=np.float32)
+    m = float(np.percentile(peaks, STATE_PEAK_PERCENTILE)) if peaks.size >= 4 else float(peaks.max())
+    if not np.isfinite(m) or m <= 1e-6:
+        m = float(peaks.max()) if peaks.size and peaks.max() > 1e-6 else 1.0
+    clipped = int(np.sum(peaks > m * (1 + 1e-6)))
+    return (-m, m), clipped, int(peaks.size)
+
+
+def _scale(qid: str, values: np.ndarray) -> tuple[str, tuple[float, float], str]:
+    """Colour map, levels and scale note of a quantity, fixed over the whole trajectory.
+
+    Gates (sigmoid) use a fixed 0..1 sequential scale, the tanh candidate and the hidden state a
+    fixed -1..+1 diverging scale (whenever the values fit), the cell state a robust symmetric scale
+    from the whole trajectory (it is unbounded: a counting unit climbs well past 1).
+    """
     finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return DIVERGING, (-1.0, 1.0)
-    lo, hi = float(finite.min()), float(finite.max())
-    if lo >= 0.0 and hi <= 1.0:
-        return SEQUENTIAL, (0.0, 1.0)  # sigmoid-like gates: 0 = closed, 1 = open
-    if lo >= -1.0 and hi <= 1.0:
-        return DIVERGING, (-1.0, 1.0)  # tanh-bounded: candidate, hidden state
-    return DIVERGING, symmetric_levels(values)
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if qid.startswith("gate/") and qid not in CANDIDATE_QIDS and lo >= 0.0 and hi <= 1.0:
+        return SEQUENTIAL, (0.0, 1.0), "fixed 0..1"
+    if qid != "cell" and lo >= -1.0 and hi <= 1.0:
+        return DIVERGING, (-1.0, 1.0), "fixed \u22121..+1"
+    levels, clipped, units = robust_state_levels(values)
+    note = f"\u00b1{levels[1]:.3g} over the whole input"
+    if clipped:
+        note += f", {clipped} of {units} units beyond it"
+    return DIVERGING, levels, note
 
 
 def time_order(traj: Any) -> np.ndarray:
@@ -102,6 +150,18 @@ def is_backward(traj: Any) -> bool:
     return ti.size > 1 and ti[0] > ti[-1]
 
 
+def masked_steps(traj: Any, sample: int = 0) -> np.ndarray:
+    """(T,) bool in input-time order: True where the layer skipped the timestep (mask False)."""
+    mask = getattr(traj, "mask", None)
+    n = int(np.asarray(traj.h).shape[1])
+    if mask is None:
+        return np.zeros(n, dtype=bool)
+    m = np.asarray(mask, dtype=bool)
+    if m.ndim != 2 or m.shape[1] != n:
+        return np.zeros(n, dtype=bool)
+    return ~m[min(sample, m.shape[0] - 1)][time_order(traj)]
+
+
 def quantities(traj: Any) -> list[Quantity]:
     """The gates (Keras order), then cell state (LSTM) and hidden state of one Trajectory."""
     order = time_order(traj)
@@ -110,12 +170,12 @@ def quantities(traj: Any) -> list[Quantity]:
         if key not in traj.gates or traj.kind == "SimpleRNN":
             continue  # SimpleRNN's only "gate" is the new hidden value itself: shown as h below
         v = np.asarray(traj.gates[key])
-        out.append(Quantity(f"gate/{key}", label, title, v, order, *_scale(v)))
+        out.append(Quantity(f"gate/{key}", label, title, v, order, *_scale(f"gate/{key}", v)))
     if getattr(traj, "c", None) is not None:
         v = np.asarray(traj.c)
-        out.append(Quantity("cell", "c", "cell state", v, order, *_scale(v)))
+        out.append(Quantity("cell", "c", "cell state", v, order, *_scale("cell", v)))
     v = np.asarray(traj.h)
-    out.append(Quantity("hidden", "h", "hidden state", v, order, *_scale(v)))
+    out.append(Quantity("hidden", "h", "hidden state", v, order, *_scale("hidden", v)))
     return out
 
 
@@ -242,33 +302,51 @@ def gradient_pixmap(cmap: str, width: int = 60, height: int = 10) -> QPixmap:
     return QPixmap.fromImage(image.copy())
 
 
-def legend_widget() -> QWidget:
-    """One line explaining the two colour scales used by the stepping views."""
-    w = QWidget()
-    lay = QHBoxLayout(w)
-    lay.setContentsMargins(4, 0, 4, 0)
-    lay.setSpacing(6)
+class ScaleLegend(QWidget):
+    """One line explaining the colour scales of the stepping views; `set_cell_scale` names the c scale."""
 
-    def swatch(cmap: str) -> QLabel:
-        lab = QLabel()
-        lab.setPixmap(gradient_pixmap(cmap))
-        return lab
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        lay.setSpacing(5)
 
-    def text(t: str) -> QLabel:
-        lab = QLabel(t)
-        lab.setStyleSheet("color: #444;")
-        return lab
+        def swatch(cmap: str) -> QLabel:
+            lab = QLabel()
+            lab.setPixmap(gradient_pixmap(cmap, width=50))
+            return lab
 
-    lay.addWidget(text("gates 0"))
-    lay.addWidget(swatch(SEQUENTIAL))
-    lay.addWidget(text("1"))
-    lay.addSpacing(10)
-    lay.addWidget(text("states \u22121"))
-    lay.addWidget(swatch(DIVERGING))
-    lay.addWidget(text("+1"))
-    w.setToolTip(
-        "Gates (sigmoid) use 0..1: dark = closed, yellow = open.  Candidate and hidden state use -1..+1; "
-        "the cell state c uses \u00b1 its largest magnitude over the whole sequence.  "
-        "Scales stay fixed while stepping."
-    )
-    return w
+        def text(t: str) -> QLabel:
+            lab = QLabel(t)
+            lab.setStyleSheet("color: #444;")
+            return lab
+
+        lay.addWidget(text("gates 0"))
+        lay.addWidget(swatch(SEQUENTIAL))
+        lay.addWidget(text("1"))
+        lay.addSpacing(8)
+        self.signed_label = text("c\u0303, h \u22121")
+        lay.addWidget(self.signed_label)
+        lay.addWidget(swatch(DIVERGING))
+        self.plus_label = text("+1")
+        lay.addWidget(self.plus_label)
+        self.cell_label = text("")
+        self.cell_label.setStyleSheet("color: #444; font-weight: bold;")
+        lay.addSpacing(8)
+        lay.addWidget(self.cell_label)
+        self.setToolTip(
+            "Gates (sigmoid) use 0..1: dark = closed, yellow = open.  The candidate c\u0303 and the hidden "
+            "state h use \u22121..+1.  The cell state c is unbounded: it uses \u00b1m fixed over the whole "
+            f"input, m = the {STATE_PEAK_PERCENTILE:.0f}th percentile of the units' largest |c| "
+            "(units beyond it show at full colour).  Scales stay fixed while stepping."
+        )
+
+    def set_cell_scale(self, note: str) -> None:
+        """'c ±2.21 (...)' next to the diverging swatch ('' hides it)."""
+        self.cell_label.setText(f"c: {note}" if note else "")
+        self.cell_label.setToolTip(self.toolTip())
+
+
+def legend_widget() -> ScaleLegend:
+    """The colour-scale legend shared by the stepping views."""
+    return ScaleLegend()

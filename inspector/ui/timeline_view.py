@@ -10,17 +10,67 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QTransform
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPen, QTransform
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from inspector.ui import step_common as ta
 
 _STEP_PEN = pg.mkPen(QColor(20, 20, 20), width=1.5)
 _UNIT_PEN = pg.mkPen(QColor(255, 64, 160), width=1.5)
 _FUTURE_BRUSH = pg.mkBrush(255, 255, 255, 200)
-# Distinct line colours for the unit traces (gates, then c, then h).
-_TRACE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#d62728", "#17becf"]
+_MASK_COLOUR = QColor(110, 110, 110, 150)
+_ZERO_PEN = pg.mkPen(QColor(170, 170, 170), width=1, style=Qt.PenStyle.DashLine)
+
+
+def _mask_runs(masked: np.ndarray) -> list[tuple[int, int]]:
+    """[(first, last)] of the contiguous runs of True in a (T,) bool array."""
+    runs: list[tuple[int, int]] = []
+    start = -1
+    for t, m in enumerate(masked.tolist() + [False]):
+        if m and start < 0:
+            start = t
+        elif not m and start >= 0:
+            runs.append((start, t - 1))
+            start = -1
+    return runs
+
+
+class _MaskBands:
+    """Hatched grey columns over the masked timesteps of a plot (made per input, never per step)."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        self.items: list[QGraphicsRectItem] = []
+        self.runs: list[tuple[int, int]] = []
+
+    def set_runs(self, runs: list[tuple[int, int]], y0: float, y1: float) -> None:
+        while len(self.items) < len(runs):
+            item = QGraphicsRectItem()
+            brush = QBrush(_MASK_COLOUR, Qt.BrushStyle.BDiagPattern)
+            item.setBrush(brush)
+            pen = QPen(_MASK_COLOUR)
+            pen.setCosmetic(True)
+            item.setPen(pen)
+            item.setZValue(4)
+            self.plot.addItem(item, ignoreBounds=True)
+            self.items.append(item)
+        for k, item in enumerate(self.items):
+            if k < len(runs):
+                a, b = runs[k]
+                item.setRect(QRectF(a - 0.5, y0, b - a + 1.0, y1 - y0))
+                item.setVisible(True)
+            else:
+                item.setVisible(False)
+        self.runs = list(runs)
 
 
 def _symbol_ticks(labels: list[str] | None, n: int) -> list[list[tuple[float, str]]] | None:
@@ -64,6 +114,7 @@ class _Heatmap:
         self.unit_line.setZValue(6)
         self.unit_line.setVisible(False)
         plot.addItem(self.unit_line, ignoreBounds=True)
+        self.mask = _MaskBands(plot)
         self.quantity: ta.Quantity | None = None
         self.backward = False
 
@@ -74,8 +125,10 @@ class _Heatmap:
         self.image.setColorMap(pg.colormap.get(q.cmap))
         self.image.setImage(data, autoLevels=False, levels=q.levels)
         units, steps = data.shape
-        self.plot.getAxis("left").setLabel(q.label)
-        self.plot.getAxis("left").label.setFont(ta.math_font(12))
+        scale = "" if q.note.startswith("fixed") else f"  \u00b1{q.levels[1]:.2g}"
+        self.plot.getAxis("left").setLabel(q.label + scale)
+        self.plot.getAxis("left").label.setFont(ta.math_font(11 if scale else 12))
+        self.plot.getAxis("left").setToolTip(f"{q.title}: colour scale {q.note}")
         self.plot.setLimits(xMin=-0.5, xMax=steps - 0.5, yMin=-0.5, yMax=units - 0.5)
         self.plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(-0.5, units - 0.5), padding=0)
 
@@ -123,32 +176,31 @@ class TimelineView(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.graphics.ci.setSpacing(2)
-        self.trace_plot = pg.PlotItem()
-        ta.style_plot(self.trace_plot)
-        self.trace_plot.setMouseEnabled(x=True, y=False)
-        self.trace_plot.getAxis("left").setWidth(48)
-        self.trace_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.trace_plot.getViewBox().setDefaultPadding(0.02)
-        self.legend = self.trace_plot.addLegend(
-            offset=(-4, 2), labelTextColor="#222", brush=(255, 255, 255, 210), colCount=7
-        )
-        self.trace_plot.setLabel("left", "unit")
+        # The selected unit over time: gates on a fixed 0..1 axis, states (c̃, c, h) on their own axis.
+        self.gate_plot = self._make_trace_plot("gates")
+        self.gate_plot.setYRange(0, 1, padding=0.04)
+        self.gate_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, ".5"), (1.0, "1")], []])
+        self.gate_plot.getAxis("bottom").setStyle(showValues=False)
+        self.trace_plot = self._make_trace_plot("states")
+        self.trace_plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=_ZERO_PEN), ignoreBounds=True)
+        self.gate_plot.setXLink(self.trace_plot)
         self._curves: dict[str, pg.PlotDataItem] = {}
-        self.trace_future = pg.LinearRegionItem(
-            values=(0, 1), movable=False, brush=_FUTURE_BRUSH, pen=pg.mkPen(None)
-        )
-        self.trace_future.setZValue(5)
-        self.trace_plot.addItem(self.trace_future, ignoreBounds=True)
-        self.trace_step_line = pg.InfiniteLine(angle=90, pen=_STEP_PEN)
-        self.trace_plot.addItem(self.trace_step_line, ignoreBounds=True)
-        self.trace_hint = pg.TextItem(
-            "click a unit (strips or heatmaps) to follow its gates, c and h over time",
-            color="#777",
-            anchor=(0.5, 0.5),
-        )
-        self.trace_hint.setPos(0, 0.5)
-        self.trace_hint.setZValue(10)  # above the "not read yet" shading
-        self.trace_plot.addItem(self.trace_hint, ignoreBounds=True)
+        self._trace_extras: list[tuple[pg.LinearRegionItem, pg.InfiniteLine, _MaskBands]] = []
+        for plot in (self.gate_plot, self.trace_plot):
+            future = pg.LinearRegionItem(
+                values=(0, 1), movable=False, brush=_FUTURE_BRUSH, pen=pg.mkPen(None)
+            )
+            future.setZValue(5)
+            plot.addItem(future, ignoreBounds=True)
+            line = pg.InfiniteLine(angle=90, pen=_STEP_PEN)
+            line.setZValue(6)
+            plot.addItem(line, ignoreBounds=True)
+            self._trace_extras.append((future, line, _MaskBands(plot)))
+        self.trace_future, self.trace_step_line = self._trace_extras[1][0], self._trace_extras[1][1]
+        # Colour key / hint above the plots (a QLabel: never drawn over the curves).
+        self.trace_legend = QLabel(" ")
+        self.trace_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.trace_legend.setMinimumWidth(40)
 
         self.placeholder = QLabel("The units \u00d7 time view appears once an input has been run.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -162,6 +214,7 @@ class TimelineView(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.placeholder)
         lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.trace_legend)
         lay.addWidget(self.readout)
         self.graphics.setVisible(False)
 
@@ -185,6 +238,23 @@ class TimelineView(QWidget):
     def trace_data(self) -> dict[str, np.ndarray]:
         """qid -> the y values of the selected unit's trace curve."""
         return {qid: c.getData()[1] for qid, c in self._curves.items() if c.isVisible()}
+
+    def _make_trace_plot(self, label: str) -> pg.PlotItem:
+        plot = pg.PlotItem()
+        ta.style_plot(plot)
+        plot.setMouseEnabled(x=True, y=False)
+        plot.getAxis("left").setWidth(48)
+        plot.getAxis("left").enableAutoSIPrefix(False)
+        plot.getViewBox().setDefaultPadding(0.04)
+        plot.setLabel("left", label)
+        return plot
+
+    def legend_text(self) -> str:
+        return self.trace_legend.text()
+
+    def masked_runs(self) -> list[tuple[int, int]]:
+        """The (first, last) input timesteps drawn as masked."""
+        return list(self._trace_extras[1][2].runs)
 
     def step_marker(self) -> float:
         return float(self.trace_step_line.value())
@@ -265,6 +335,9 @@ class TimelineView(QWidget):
     def visible_quantities(self) -> list[ta.Quantity]:
         return [q for q in self._quantities if q.qid not in self._hidden_qids]
 
+    def _has_gate_curves(self) -> bool:
+        return any(q.qid.startswith("gate/") and q.qid not in ta.CANDIDATE_QIDS for q in self._quantities)
+
     def _layout_plots(self, rebuild: bool) -> None:
         """(Re)arrange the heatmaps; items are reused: a new input of the same layout is one setImage each."""
         shown = self.visible_quantities()
@@ -277,17 +350,31 @@ class TimelineView(QWidget):
                 self.graphics.addItem(hm.plot)
                 self.graphics.nextRow()
                 hm.plot.setXLink(self.trace_plot)
-            self.graphics.addItem(self.trace_plot)
-            for r in range(len(self._heatmaps)):
+            row = len(self._heatmaps)
+            for r in range(row):
                 self.graphics.ci.layout.setRowStretchFactor(r, 3)
-            self.graphics.ci.layout.setRowStretchFactor(len(self._heatmaps), 4)
+            if self._has_gate_curves():
+                self.graphics.addItem(self.gate_plot)
+                self.graphics.nextRow()
+                self.graphics.ci.layout.setRowStretchFactor(row, 2)
+                row += 1
+            self.graphics.addItem(self.trace_plot)
+            self.graphics.ci.layout.setRowStretchFactor(row, 3)
+        n = len(self._labels)
+        masked = ta.masked_steps(self._trajs[self._layer], self.sample) if self._layer else np.zeros(0, bool)
+        runs = _mask_runs(masked) if masked.size == n else []
         for q, hm in zip(shown, self._heatmaps):
             hm.set_quantity(q, self.sample, self._backward)
             hm.plot.getAxis("bottom").setTicks(self._ticks())
             hm.plot.getAxis("bottom").setStyle(showValues=False)
+            units = int(q.values.shape[2])
+            hm.mask.set_runs(runs, -0.5, units - 0.5)
+        for _future, _line, bands in self._trace_extras:
+            bands.set_runs(runs, -1e4, 1e4)
+        self.gate_plot.getAxis("bottom").setTicks(self._ticks())
         self.trace_plot.getAxis("bottom").setTicks(self._ticks())
-        self.trace_plot.setLimits(xMin=-0.5, xMax=len(self._labels) - 0.5)
-        self.trace_plot.setXRange(-0.5, len(self._labels) - 0.5, padding=0)
+        self.trace_plot.setLimits(xMin=-0.5, xMax=n - 0.5)
+        self.trace_plot.setXRange(-0.5, n - 0.5, padding=0)
 
     def _ticks(self) -> list[list[tuple[float, str]]] | None:
         return _symbol_ticks(self._labels if self._has_symbols else None, len(self._labels))
@@ -299,37 +386,47 @@ class TimelineView(QWidget):
             hm.unit_line.setVisible(unit >= 0)
             if unit >= 0:
                 hm.unit_line.setValue(unit)
-        # One curve per quantity, created once and reused.
-        for k, q in enumerate(self._quantities):
+        # One curve per quantity, created once and reused; gates on the 0..1 plot, the rest on "states".
+        current = {q.qid for q in self._quantities}
+        for q in self._quantities:
             curve = self._curves.get(q.qid)
-            if curve is None:
-                colour = _TRACE_COLOURS[k % len(_TRACE_COLOURS)]
-                curve = self.trace_plot.plot(pen=pg.mkPen(colour, width=1.6), name=q.label)
+            on_gates = q.qid.startswith("gate/") and q.qid not in ta.CANDIDATE_QIDS
+            target = self.gate_plot if on_gates else self.trace_plot
+            if curve is None or curve.getViewBox() is not target.getViewBox():
+                if curve is not None:
+                    curve.getViewBox().removeItem(curve)
+                width = 2.6 if q.qid == "cell" else (2.0 if q.qid == "hidden" else 1.5)
+                curve = target.plot(pen=pg.mkPen(q.colour, width=width))
+                curve.setZValue(3 if q.qid in ta.STATE_QIDS else 2)
                 self._curves[q.qid] = curve
             visible = unit >= 0
             curve.setVisible(visible)
             if visible:
                 curve.setData(np.arange(q.values.shape[1]), q.over_time(self.sample)[:, unit])
         for qid, curve in self._curves.items():
-            if qid not in {q.qid for q in self._quantities}:
+            if qid not in current:
                 curve.setVisible(False)
-        self._sync_legend()
-        self.trace_hint.setVisible(unit < 0)
         if unit >= 0:
             self.trace_plot.setLabel("left", f"unit {unit}")
             self.trace_plot.enableAutoRange(axis="y")
+            keys = []
+            for q in self._quantities:
+                dash = "&#9644;" if q.qid in ta.STATE_QIDS else "&#8212;"
+                keys.append(
+                    f"<span style='color:{q.colour};font-weight:bold'>{dash}</span>&nbsp;"
+                    f"<i style='font-family:DejaVu Serif'>{q.label}</i>"
+                )
+            self.trace_legend.setText(
+                f"<b>{self._layer} unit {unit}</b> over time: &nbsp;" + " &nbsp; ".join(keys)
+                + " &nbsp; <span style='color:#777'>(gates on 0..1; c\u0303, c, h below)</span>"
+            )
         else:
-            self.trace_plot.setLabel("left", "no unit")
-            self.trace_plot.setYRange(0, 1, padding=0)
-            self.trace_hint.setPos((len(self._labels) - 1) / 2, 0.5)
-
-    def _sync_legend(self) -> None:
-        self.legend.clear()
-        by_qid = {q.qid: q for q in self._quantities}
-        for qid, curve in self._curves.items():
-            if curve.isVisible() and qid in by_qid:
-                # HTML with a serif face: DejaVu Sans draws the tilde of 'c̃' beside the letter.
-                self.legend.addItem(curve, f"<i style='font-family:DejaVu Serif'>{by_qid[qid].label}</i>")
+            self.trace_plot.setLabel("left", "states")
+            self.trace_plot.setYRange(-1, 1, padding=0.04)
+            self.trace_legend.setText(
+                "<span style='color:#777'>click a unit (strips or heatmaps) to follow its gates, "
+                "c and h over time</span>"
+            )
 
     def _on_step_changed(self, t: int) -> None:
         n = len(self._labels)
@@ -338,8 +435,10 @@ class TimelineView(QWidget):
         step = min(max(int(t), 0), n - 1)
         for hm in self._heatmaps:
             hm.show_step(step, n)
-        self.trace_step_line.setValue(step)
-        self.trace_future.setRegion(_unseen(step, n, self._backward))
+        region = _unseen(step, n, self._backward)
+        for future, line, _bands in self._trace_extras:
+            line.setValue(step)
+            future.setRegion(region)
 
     def _on_unit_changed(self, layer: str, unit: int) -> None:
         if layer and layer in self._trajs and layer != self._layer:
@@ -361,11 +460,12 @@ class TimelineView(QWidget):
                 if 0 <= step < n and 0 <= unit < units:
                     return hm, unit, step
                 return None
-        vb = self.trace_plot.getViewBox()
-        if vb.sceneBoundingRect().contains(scene_pos):
-            step = int(round(vb.mapSceneToView(scene_pos).x()))
-            if 0 <= step < n:
-                return None, self._unit, step
+        for plot in (self.gate_plot, self.trace_plot):
+            vb = plot.getViewBox()
+            if plot.scene() is not None and vb.sceneBoundingRect().contains(scene_pos):
+                step = int(round(vb.mapSceneToView(scene_pos).x()))
+                if 0 <= step < n:
+                    return None, self._unit, step
         return None
 
     def _on_click(self, ev: Any) -> None:

@@ -84,6 +84,7 @@ def test_npy_and_csv_files(qtbot, ui_models, tmp_path):
 
 def test_wrong_shapes_and_bad_files_get_clear_messages(qtbot, ui_models, tmp_path):
     session, panel = _input_panel(qtbot, ui_models["gru"])
+    example = session.stepper  # the random example run on load
     np.save(tmp_path / "short.npy", np.zeros((5, 5), np.float32))
     assert not panel.load_file(str(tmp_path / "short.npy"))
     assert "(batch, 6, 5)" in panel.error_text and "axis 1 must be 6, not 5" in panel.error_text
@@ -96,7 +97,7 @@ def test_wrong_shapes_and_bad_files_get_clear_messages(qtbot, ui_models, tmp_pat
     np.save(tmp_path / "nan.npy", np.full((6, 5), np.nan, np.float32))
     assert not panel.load_file(str(tmp_path / "nan.npy"))
     assert "NaN" in panel.error_text
-    assert session.stepper is None  # nothing ran
+    assert session.stepper is example  # nothing ran: the example stays
     assert panel.error_label.isVisible()
 
 

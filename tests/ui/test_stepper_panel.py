@@ -285,9 +285,11 @@ def test_new_file_resets_views(qtbot, ui_models, tmp_path):
     session, panel = _panel(qtbot, ui_models["char_lstm"])
     assert panel.gate_strips.layer_keys() == ["lstm"]
     session.open(str(ui_models["gru"]))
-    assert session.stepper is None
-    assert panel.gate_strips.layer_keys() == []
-    assert panel.step_label.text() == "no input"
+    # no vocabulary: a seeded random example runs at once, labelled as such (never the old model's views)
+    assert session.stepper is not None
+    assert panel.gate_strips.layer_keys() == ["gru"]
+    assert "random example" in panel.input_panel.note_text
+    assert panel.output.labels() == ["class 0", "class 1", "class 2"]
     # a vocabulary chosen later switches on the text box
     vocab_file = tmp_path / "v.json"
     vocab_file.write_text(json.dumps(list("abcde")))
