@@ -174,6 +174,12 @@ class GateStripsView(QWidget):
         self._on_input_changed(session.stepper)
 
     # ------------------------------------------------------------------ data
+    def preferred_height(self) -> int:
+        """Height that shows every strip without scrolling (0 without layers)."""
+        if not self._layers:
+            return 0
+        return self.graphics.minimumHeight() + 3 * self.step_text.sizeHint().height() + 16
+
     def layer_keys(self) -> list[str]:
         return list(self._layers)
 
@@ -226,7 +232,7 @@ class GateStripsView(QWidget):
         self.scroll.setVisible(True)
         notes = [(k, s.cell_note()) for k, s in self._layers.items() if s.cell_note()]
         if len(notes) == 1:
-            self.legend.set_cell_scale(notes[0][1].split(" over")[0] + " (whole input)")
+            self.legend.set_cell_scale(notes[0][1].split(" over")[0])
         else:
             self.legend.set_cell_scale("\u00b1m per layer (see titles)" if notes else "")
         self._on_unit_changed(*self.session.unit)
@@ -247,7 +253,7 @@ class GateStripsView(QWidget):
         for strips in self._layers.values():
             strips.show_step(self.sample, min(max(int(t), 0), strips.n_steps - 1))
         if self._layers:
-            text = f"after reading input {ta.consumed_label(self._symbols, int(t))}"
+            text = f"after input {ta.consumed_label(self._symbols, int(t))}"
             masked = [k for k, s in self._layers.items() if s.masked[min(max(int(t), 0), s.n_steps - 1)]]
             if masked:
                 text += "  \u00b7  masked step: " + ", ".join(masked) + " carried its state over"

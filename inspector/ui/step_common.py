@@ -313,7 +313,7 @@ class ScaleLegend(QWidget):
 
         def swatch(cmap: str) -> QLabel:
             lab = QLabel()
-            lab.setPixmap(gradient_pixmap(cmap, width=50))
+            lab.setPixmap(gradient_pixmap(cmap, width=40))
             return lab
 
         def text(t: str) -> QLabel:
@@ -343,7 +343,7 @@ class ScaleLegend(QWidget):
 
     def set_cell_scale(self, note: str) -> None:
         """'c ±2.21 (...)' next to the diverging swatch ('' hides it)."""
-        self.cell_label.setText(f"c: {note}" if note else "")
+        self.cell_label.setText(f"c {note}" if note else "")
         self.cell_label.setToolTip(self.toolTip())
 
 

@@ -103,7 +103,7 @@ class StepperPanel(QWidget):
         controls.addWidget(self.speed)
         controls.addWidget(self.speed_label)
 
-        left = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter = left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.gate_strips)
         left.addWidget(self.timeline)
         left.setStretchFactor(0, 1)
@@ -223,7 +223,17 @@ class StepperPanel(QWidget):
         if not enabled:
             self.pause()
         self._symbols = ta.input_symbols(self.session)
+        self._fit_strips()
         self._on_step_changed(self.session.step)
+
+    def _fit_strips(self) -> None:
+        """Give the gate strips the height they need (at most ~40 %) and the rest to the time view."""
+        want = self.gate_strips.preferred_height()
+        total = sum(self.left_splitter.sizes())
+        if want <= 0 or total <= 0:
+            return
+        top = min(want, int(total * 0.46))
+        self.left_splitter.setSizes([top, total - top])
 
     def _on_step_changed(self, t: int) -> None:
         n = self.session.n_steps

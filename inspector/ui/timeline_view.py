@@ -110,10 +110,12 @@ class _Heatmap:
         self.step_line = pg.InfiniteLine(angle=90, pen=_STEP_PEN)
         self.step_line.setZValue(6)
         plot.addItem(self.step_line, ignoreBounds=True)
-        self.unit_line = pg.InfiniteLine(angle=0, pen=_UNIT_PEN)
-        self.unit_line.setZValue(6)
-        self.unit_line.setVisible(False)
-        plot.addItem(self.unit_line, ignoreBounds=True)
+        # The selected unit's row is framed by two lines (a line through it would hide its colours).
+        self.unit_lines = [pg.InfiniteLine(angle=0, pen=_UNIT_PEN) for _ in range(2)]
+        for line in self.unit_lines:
+            line.setZValue(6)
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
         self.mask = _MaskBands(plot)
         self.quantity: ta.Quantity | None = None
         self.backward = False
@@ -351,15 +353,17 @@ class TimelineView(QWidget):
                 self.graphics.nextRow()
                 hm.plot.setXLink(self.trace_plot)
             row = len(self._heatmaps)
+            # Small layers need little room per heatmap: the unit's traces get it instead.
+            units = int(self._quantities[0].values.shape[2]) if self._quantities else 0
             for r in range(row):
-                self.graphics.ci.layout.setRowStretchFactor(r, 3)
+                self.graphics.ci.layout.setRowStretchFactor(r, 2 if units <= 16 else 3)
             if self._has_gate_curves():
                 self.graphics.addItem(self.gate_plot)
                 self.graphics.nextRow()
                 self.graphics.ci.layout.setRowStretchFactor(row, 2)
                 row += 1
             self.graphics.addItem(self.trace_plot)
-            self.graphics.ci.layout.setRowStretchFactor(row, 3)
+            self.graphics.ci.layout.setRowStretchFactor(row, 4)
         n = len(self._labels)
         masked = ta.masked_steps(self._trajs[self._layer], self.sample) if self._layer else np.zeros(0, bool)
         runs = _mask_runs(masked) if masked.size == n else []
@@ -383,9 +387,10 @@ class TimelineView(QWidget):
     def _update_unit(self) -> None:
         unit = self._unit
         for hm in self._heatmaps:
-            hm.unit_line.setVisible(unit >= 0)
-            if unit >= 0:
-                hm.unit_line.setValue(unit)
+            for k, line in enumerate(hm.unit_lines):
+                line.setVisible(unit >= 0)
+                if unit >= 0:
+                    line.setValue(unit - 0.5 + k)
         # One curve per quantity, created once and reused; gates on the 0..1 plot, the rest on "states".
         current = {q.qid for q in self._quantities}
         for q in self._quantities:
@@ -396,13 +401,27 @@ class TimelineView(QWidget):
                 if curve is not None:
                     curve.getViewBox().removeItem(curve)
                 width = 2.6 if q.qid == "cell" else (2.0 if q.qid == "hidden" else 1.5)
-                curve = target.plot(pen=pg.mkPen(q.colour, width=width))
+                style = Qt.PenStyle.DashLine if q.qid in ta.CANDIDATE_QIDS else Qt.PenStyle.SolidLine
+                curve = target.plot(
+                    pen=pg.mkPen(
+                        q.colour, width=1.2 if style != Qt.PenStyle.SolidLine else width, style=style
+                    )
+                )
                 curve.setZValue(3 if q.qid in ta.STATE_QIDS else 2)
                 self._curves[q.qid] = curve
             visible = unit >= 0
             curve.setVisible(visible)
             if visible:
-                curve.setData(np.arange(q.values.shape[1]), q.over_time(self.sample)[:, unit])
+                n = q.values.shape[1]
+                dots = q.qid in ta.STATE_QIDS and n <= 80  # short inputs: one dot per step
+                curve.setData(
+                    np.arange(n),
+                    q.over_time(self.sample)[:, unit],
+                    symbol="o" if dots else None,
+                    symbolSize=6 if q.qid == "cell" else 4,
+                    symbolBrush=q.colour,
+                    symbolPen=None,
+                )
         for qid, curve in self._curves.items():
             if qid not in current:
                 curve.setVisible(False)
@@ -411,13 +430,16 @@ class TimelineView(QWidget):
             self.trace_plot.enableAutoRange(axis="y")
             keys = []
             for q in self._quantities:
-                dash = "&#9644;" if q.qid in ta.STATE_QIDS else "&#8212;"
+                dash = {"cell": "&#9644;", "hidden": "&#9644;"}.get(q.qid, "&#8212;")
+                if q.qid in ta.CANDIDATE_QIDS:
+                    dash = "- -"
                 keys.append(
                     f"<span style='color:{q.colour};font-weight:bold'>{dash}</span>&nbsp;"
                     f"<i style='font-family:DejaVu Serif'>{q.label}</i>"
                 )
             self.trace_legend.setText(
-                f"<b>{self._layer} unit {unit}</b> over time: &nbsp;" + " &nbsp; ".join(keys)
+                f"<b>{self._layer} unit {unit}</b> over time: &nbsp;"
+                + " &nbsp; ".join(keys)
                 + " &nbsp; <span style='color:#777'>(gates on 0..1; c\u0303, c, h below)</span>"
             )
         else:
