@@ -92,7 +92,9 @@ def trace(net: Network, inputs: Array | Sequence[Array], semantics: Semantics) -
 def _forward(net: Network, inputs: Array | Sequence[Array], semantics: Semantics, *, record: bool) -> Trace:
     xs = prepare_inputs(net, inputs)
     ctx = _Ctx(semantics, record)
-    outs, _ = _run_network(net, xs, [None] * len(xs), ctx, prefix="")
+    # NaN/Inf weights or inputs are legal: Keras propagates them silently, and so do we.
+    with np.errstate(all="ignore"):
+        outs, _ = _run_network(net, xs, [None] * len(xs), ctx, prefix="")
     return Trace([np.asarray(o, dtype=np.float32) for o in outs], ctx.trajectories)
 
 
@@ -560,7 +562,8 @@ def prefix_outputs(
     ctx = _Ctx(semantics, record=False, call=_prefix_call)
     vals = [_PV("seq" if s else "const", x) for x, s in zip(xs, seq_inputs)]
     try:
-        outs, _ = _run_network(net, vals, [None] * len(vals), ctx, prefix="")
+        with np.errstate(all="ignore"):
+            outs, _ = _run_network(net, vals, [None] * len(vals), ctx, prefix="")
     except _NotCausalError:
         return None
     return PrefixOutputs([_PV(o.tag, np.asarray(o.arr, dtype=np.float32)) for o in outs])

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.stats import GateStats, finite_range, gate_stats
 from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight
 from inspector.ui.session import Session
 from inspector.ui.workers import TaskRunner
@@ -31,66 +32,6 @@ NEAR_ZERO_RELATIVE = 1e-3
 HIST_BINS = 64
 _INLINE_SUMMARY = 1_000_000  # elements; bigger weights are summarised in the background
 HIST_COLOR = QColor(70, 90, 120)
-
-
-@dataclass(frozen=True)
-class GateStats:
-    """Summary of one gate block (finite values only; `n_nonfinite` counts NaN/Inf)."""
-
-    name: str
-    mean: float
-    std: float
-    min: float
-    max: float
-    norm: float
-    near_zero: float  # share in [0, 1]
-    n_nonfinite: int
-    size: int
-
-
-def _finite_range(value: np.ndarray) -> tuple[float, float, bool]:
-    """(min, max) over finite values and whether every value is finite, without big temporaries."""
-    lo, hi = float(np.min(value)), float(np.max(value))
-    if np.isfinite(lo) and np.isfinite(hi):
-        return lo, hi, True  # NaN would have propagated into min/max
-    finite = value[np.isfinite(value)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), False
-    return float(finite.min()), float(finite.max()), False
-
-
-def gate_stats(
-    name: str, block: np.ndarray, near_zero_tol: float, all_finite: bool | None = None
-) -> GateStats:
-    """Statistics of `block` (any shape, float32); NaN/Inf are counted and left out of the moments."""
-    block = np.asarray(block, dtype=np.float32)
-    if all_finite is None:
-        all_finite = bool(np.isfinite(block).all())
-    if all_finite:
-        vals, n_bad = block, 0
-    else:
-        mask = np.isfinite(block)
-        vals = block[mask]
-        n_bad = int(block.size - vals.size)
-    if vals.size == 0:
-        nan = float("nan")
-        return GateStats(name, nan, nan, nan, nan, nan, nan, n_bad, int(block.size))
-    # float64 accumulators without float64 copies of the block
-    mean = float(np.mean(vals, dtype=np.float64))
-    axes = "abcdefgh"[: vals.ndim]
-    sq = float(np.einsum(f"{axes},{axes}->", vals, vals, dtype=np.float64))
-    var = max(sq / vals.size - mean * mean, 0.0)
-    return GateStats(
-        name=name,
-        mean=mean,
-        std=float(np.sqrt(var)),
-        min=float(vals.min()),
-        max=float(vals.max()),
-        norm=float(np.sqrt(sq)),
-        near_zero=float(np.count_nonzero(np.abs(vals) <= near_zero_tol)) / vals.size,
-        n_nonfinite=n_bad,
-        size=int(block.size),
-    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +47,7 @@ class WeightSummary:
 def summarize(matrix: WeightMatrix) -> WeightSummary:
     """Per-gate statistics and histograms of `matrix` (pure numpy; safe to run in a worker)."""
     value = matrix.value
-    lo, hi, all_finite = _finite_range(value)
+    lo, hi, all_finite = finite_range(value)
     top = max(abs(lo), abs(hi)) if np.isfinite(lo) else 0.0
     tol = NEAR_ZERO_RELATIVE * top
     if not np.isfinite(lo):
