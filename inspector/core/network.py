@@ -284,6 +284,10 @@ class ModelFile:
         even when the network cannot be built.
     semantics : inference behaviour for this writer version.
     problems : one-line notes about what could not be read or will not run.
+    damage : None for a consistent file.  Otherwise the one-line reason ('<what is wrong>') why the
+        file could only be read in part (broken or inconsistent config, unreadable names ...): the
+        weights in `weight_layers` are what could still be read, `network` is None, and the CLI's
+        run verbs fail with this reason while the GUI shows the weights with the problem marked.
     """
 
     path: str
@@ -295,3 +299,4 @@ class ModelFile:
     weight_layers: tuple[Layer, ...]
     semantics: Semantics = Semantics()
     problems: tuple[str, ...] = ()
+    damage: str | None = None
