@@ -230,6 +230,12 @@ class GateStripsView(QWidget):
             self.graphics.setMinimumHeight(rows * _ROW_PX + 70 * len(self._layers))
         self.placeholder.setVisible(False)
         self.scroll.setVisible(True)
+        signed: list[str] = []
+        for strips in self._layers.values():
+            for q in strips.quantities:
+                if q.levels == (-1.0, 1.0) and q.label not in signed:
+                    signed.append(q.label)
+        self.legend.set_signed_labels(signed)
         notes = [(k, s.cell_note()) for k, s in self._layers.items() if s.cell_note()]
         if len(notes) == 1:
             self.legend.set_cell_scale(notes[0][1].split(" over")[0])

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
@@ -325,7 +326,9 @@ class ScaleLegend(QWidget):
         lay.addWidget(swatch(SEQUENTIAL))
         lay.addWidget(text("1"))
         lay.addSpacing(8)
-        self.signed_label = text("c\u0303, h \u22121")
+        self.signed_label = text("")
+        self.signed_label.setTextFormat(Qt.TextFormat.RichText)
+        self.set_signed_labels(["c\u0303", "h"])
         lay.addWidget(self.signed_label)
         lay.addWidget(swatch(DIVERGING))
         self.plus_label = text("+1")
@@ -340,6 +343,11 @@ class ScaleLegend(QWidget):
             f"input, m = the {STATE_PEAK_PERCENTILE:.0f}th percentile of the units' largest |c| "
             "(units beyond it show at full colour).  Scales stay fixed while stepping."
         )
+
+    def set_signed_labels(self, labels: list[str]) -> None:
+        """Name the quantities on the fixed -1..+1 scale (e.g. c̃, h for an LSTM; h̃, h for a GRU)."""
+        names = ", ".join(f"<i style='font-family:DejaVu Serif'>{lab}</i>" for lab in labels)
+        self.signed_label.setText(f"{names} \u22121" if names else "\u22121")
 
     def set_cell_scale(self, note: str) -> None:
         """'c ±2.21 (...)' next to the diverging swatch ('' hides it)."""

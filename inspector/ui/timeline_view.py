@@ -440,7 +440,7 @@ class TimelineView(QWidget):
             self.trace_legend.setText(
                 f"<b>{self._layer} unit {unit}</b> over time: &nbsp;"
                 + " &nbsp; ".join(keys)
-                + " &nbsp; <span style='color:#777'>(gates on 0..1; c\u0303, c, h below)</span>"
+                + " &nbsp; <span style='color:#777'>(" + self._placement_note() + ")</span>"
             )
         else:
             self.trace_plot.setLabel("left", "states")
@@ -449,6 +449,18 @@ class TimelineView(QWidget):
                 "<span style='color:#777'>click a unit (strips or heatmaps) to follow its gates, "
                 "c and h over time</span>"
             )
+
+    def _placement_note(self) -> str:
+        gates = self._has_gate_curves()
+        states = ", ".join(
+            f"<i style='font-family:DejaVu Serif'>{q.label}</i>"
+            for q in self._quantities
+            if not self._on_gate_plot(q)
+        )
+        return f"gates on 0..1, {states} below" if gates else f"{states} on the plot"
+
+    def _on_gate_plot(self, q: ta.Quantity) -> bool:
+        return q.qid.startswith("gate/") and q.qid not in ta.CANDIDATE_QIDS
 
     def _on_step_changed(self, t: int) -> None:
         n = len(self._labels)
