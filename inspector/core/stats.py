@@ -88,3 +88,24 @@ def summary(value: Array, name: str = "", near_zero_relative: float = 1e-3) -> G
     lo, hi, all_finite = finite_range(value) if value.size else (0.0, 0.0, True)
     top = max(abs(lo), abs(hi)) if np.isfinite(lo) else 0.0
     return gate_stats(name, value, near_zero_relative * top, all_finite)
+
+
+def symmetric_levels(values: Array, percentile: float = 100.0) -> tuple[float, float]:
+    """(-m, m) colour levels for a diverging scale centred on 0.
+
+    m is the `percentile` of |values| over the finite values (100 = the largest |w|; 99.5 clips a
+    few outliers).  Always finite and > 0, so a colour bar can be drawn for any array, including
+    all-zero, all-NaN and empty ones.
+    """
+    value = np.asarray(values, dtype=np.float32)
+    if percentile >= 100.0:
+        lo, hi, _ = finite_range(value) if value.size else (0.0, 0.0, True)
+        m = max(abs(lo), abs(hi)) if np.isfinite(lo) else 0.0
+    else:
+        a = np.abs(value[np.isfinite(value)])
+        m = float(np.percentile(a, percentile)) if a.size else 0.0
+        if m <= 0.0 and a.size:
+            m = float(a.max())
+    if not np.isfinite(m) or m <= 0.0:
+        m = 1.0
+    return -m, m

@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from inspector.core.network import RECURRENT_KINDS, GateSlice, Layer, Network, Weight
+from inspector.core.stats import symmetric_levels as core_levels
 
 COLORMAP_NAME = "CET-D1"
 AXIS_COLOR = "#303030"
@@ -26,22 +27,8 @@ HIGHLIGHT_COLOR = QColor(255, 200, 0)  # amber: distinct from both ends and the 
 
 
 def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """(-m, m) colour levels for `values`, symmetric around 0 (the core's choice when available)."""
-    try:
-        from inspector.core.stats import symmetric_levels as core_levels
-    except ImportError:
-        core_levels = None
-    if core_levels is not None:
-        lo, hi = core_levels(values)
-        return float(lo), float(hi)
-    lo, hi = float(np.min(values)), float(np.max(values))
-    if not (np.isfinite(lo) and np.isfinite(hi)):  # NaN/Inf present: look at the finite values only
-        finite = values[np.isfinite(values)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    m = max(abs(lo), abs(hi))
-    if m == 0.0:
-        m = 1.0
-    return -m, m
+    """(-m, m) colour levels for `values`, symmetric around 0 (the largest finite |w|)."""
+    return core_levels(values)
 
 
 def display_token(token: str) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from inspector.core.network import GATES_BY_KIND
+from inspector.core.stats import symmetric_levels as core_levels
 
 # Glyphs for characters that would otherwise be invisible in axis labels and text.
 _VISIBLE = {" ": "\u2423", "\n": "\u23ce", "\t": "\u21e5", "\r": "\u240d", "": "\u2205"}
@@ -34,23 +35,8 @@ def visible(token: str) -> str:
 
 
 def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """(-m, m) for a diverging colour scale: core.stats when available, else a NaN-safe 99.5 % clip of |x|."""
-    try:
-        from inspector.core.stats import symmetric_levels as core_levels
-    except ImportError:  # the core helper has not landed stats yet
-        core_levels = None
-    if core_levels is not None:
-        levels = core_levels(values)
-        if np.ndim(levels) == 0:  # a bare magnitude m -> (-m, m)
-            return -float(levels), float(levels)
-        lo, hi = levels
-        return float(lo), float(hi)
-    a = np.abs(np.asarray(values, dtype=np.float32))
-    a = a[np.isfinite(a)]
-    m = float(np.percentile(a, 99.5)) if a.size else 1.0
-    if not np.isfinite(m) or m <= 0:
-        m = float(a.max()) if a.size and a.max() > 0 else 1.0
-    return -m, m
+    """(-m, m) for a diverging colour scale: a NaN-safe 99.5 % clip of |x|."""
+    return core_levels(values, 99.5)
 
 
 # Colour-blind-friendly line colours (Okabe & Ito) for the unit traces, keyed by quantity id.

@@ -26,3 +26,13 @@ def test_nan_and_inf_are_counted_and_left_out():
 def test_all_nan_gives_nan_moments_not_an_error():
     s = summary(np.full((2, 2), np.nan, np.float32))
     assert s.n_nonfinite == 4 and np.isnan(s.mean) and np.isnan(s.max)
+
+
+def test_symmetric_levels():
+    from inspector.core.stats import symmetric_levels
+
+    assert symmetric_levels(np.array([1.0, -3.0, np.nan], np.float32)) == (-3.0, 3.0)
+    assert symmetric_levels(np.zeros(3)) == (-1.0, 1.0)  # never a zero-width scale
+    assert symmetric_levels(np.full(4, np.inf)) == (-1.0, 1.0)
+    lo, hi = symmetric_levels(np.r_[np.ones(999), 1000.0], 99.5)
+    assert hi == -lo and 1.0 <= hi < 10.0  # the single outlier is clipped
