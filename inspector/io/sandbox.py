@@ -8,26 +8,29 @@ catch either: in-process, the first kills the app and the second freezes every t
 
 `load_isolated` therefore runs `inspector.io.load` in a fresh interpreter (``python -m
 inspector.io.sandbox``) under a wall-clock timeout and an address-space limit, and turns a crash,
-a hang or a memory blow-up into an ordinary ModelFileError.  The ModelFile comes back pickled and is
-unpickled with a whitelist of classes (the core dataclasses and numpy arrays), so even a child that
-the file managed to subvert cannot make the parent run code.
+a hang or a memory blow-up into an ordinary ModelFileError.  The ModelFile comes back as data, not
+code: a JSON description of the core dataclasses (only the classes of inspector.core.network are
+accepted) followed by the raw bytes of the numeric arrays.  Nothing is unpickled, so even a child
+that the file managed to subvert cannot make the parent run code.
 
 Cost: one interpreter start (~0.3 s).  `INSPECTOR_SANDBOX=0` loads in-process instead (debugging).
 """
 
 from __future__ import annotations
 
-import copyreg
-import io
+import dataclasses
+import json
 import os
-import pickle
 import subprocess
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inspector.core.network import ModelFile
+import numpy as np
+
+from inspector.core.network import Call, GateSlice, Layer, ModelFile, Network, Semantics, TensorRef, Weight
 from inspector.io.errors import ModelFileError
 
 #: wall-clock limit for reading one file (the slowest real file in the corpus reads in < 1 s)
@@ -41,35 +44,93 @@ MEM_MB = 8192
 _MAGIC = b"\n--inspector-sandbox-result--\n"
 
 
-def _mappingproxy(d: dict) -> types.MappingProxyType:
-    return types.MappingProxyType(d)
+#: the dataclasses a ModelFile is made of: the only classes the parent will build from a result
+_CLASSES = {c.__name__: c for c in (ModelFile, Network, Layer, Weight, GateSlice, TensorRef, Call, Semantics)}
 
 
-def _reduce_mappingproxy(m: types.MappingProxyType) -> tuple:
-    return (_mappingproxy, (dict(m),))
+def _encode(obj: Any, arrays: list[np.ndarray]) -> Any:
+    """A JSON-able form of `obj` that keeps tuples, dicts and mapping proxies apart; arrays go to `arrays`."""
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biufc" or obj.dtype.hasobject:
+            raise TypeError(f"array of dtype {obj.dtype} in a ModelFile")
+        arrays.append(np.ascontiguousarray(obj))
+        return {"__nd__": len(arrays) - 1, "dtype": obj.dtype.str, "shape": list(obj.shape)}
+    if isinstance(obj, np.generic):
+        return _encode(obj.item(), arrays)
+    if type(obj).__name__ in _CLASSES and isinstance(obj, _CLASSES[type(obj).__name__]):
+        return {"__dc__": type(obj).__name__,
+                "f": {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
+    if isinstance(obj, types.MappingProxyType):
+        return {"__mp__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, dict):
+        return {"__d__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__t__": [_encode(v, arrays) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode(v, arrays) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return {"__fs__": [_encode(v, arrays) for v in obj]}
+    raise TypeError(f"cannot transfer a {type(obj).__name__}")
 
 
-_ALLOWED = {
-    "inspector.core.network": {"ModelFile", "Network", "Layer", "Weight", "GateSlice", "TensorRef", "Call",
-                               "Semantics"},
-    "inspector.io.sandbox": {"_mappingproxy"},
-    "numpy": {"ndarray", "dtype"},
-    "numpy.core.multiarray": {"_reconstruct", "scalar"},
-    "numpy._core.multiarray": {"_reconstruct", "scalar"},
-    "numpy.core.numeric": {"_frombuffer"},
-    "numpy._core.numeric": {"_frombuffer"},
-    "copyreg": {"_reconstructor"},
-    "builtins": {"object", "frozenset", "set", "complex", "slice"},
-}
+def _decode(node: Any, array: Callable[[dict], np.ndarray]) -> Any:
+    """Inverse of `_encode`; builds only the classes in `_CLASSES` (anything else is an error)."""
+    if isinstance(node, list):
+        return [_decode(v, array) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "__nd__" in node:
+        return array(node)
+    if "__dc__" in node:
+        cls = _CLASSES[node["__dc__"]]  # KeyError for anything else: refused
+        return cls(**{k: _decode(v, array) for k, v in node["f"].items()})
+    if "__mp__" in node:
+        return types.MappingProxyType({_decode(k, array): _decode(v, array) for k, v in node["__mp__"]})
+    if "__d__" in node:
+        return {_decode(k, array): _decode(v, array) for k, v in node["__d__"]}
+    if "__t__" in node:
+        return tuple(_decode(v, array) for v in node["__t__"])
+    if "__fs__" in node:
+        return frozenset(_decode(v, array) for v in node["__fs__"])
+    raise ValueError(f"unknown node {sorted(node)[:3]}")
 
 
-class _Unpickler(pickle.Unpickler):
-    """Only the classes a ModelFile is made of; anything else is refused."""
+def dump_result(result: dict, write: Callable[[Any], object]) -> None:
+    """Serialise a child's result through `write`: 8-byte header length, JSON header, raw array bytes.
 
-    def find_class(self, module: str, name: str) -> Any:
-        if name in _ALLOWED.get(module, ()):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"sandbox result refers to {module}.{name}: refused")
+    The arrays are written straight from their buffers (no copy of a possibly huge model).
+    """
+    arrays: list[np.ndarray] = []
+    tree = _encode(result, arrays)
+    table, offset = [], 0
+    for arr in arrays:
+        table.append([offset, arr.nbytes])
+        offset += arr.nbytes
+    header = json.dumps({"tree": tree, "arrays": table}).encode("utf-8")
+    write(len(header).to_bytes(8, "little") + header)
+    for arr in arrays:
+        if arr.nbytes:
+            write(memoryview(arr).cast("B"))
+
+
+def load_result(data: bytes, start: int = 0) -> Any:
+    """Inverse of `dump_result` for the bytes from `start` on; arrays are read-only views into `data`."""
+    n = int.from_bytes(data[start : start + 8], "little")
+    head = json.loads(data[start + 8 : start + 8 + n].decode("utf-8"))
+    buf, base = memoryview(data), start + 8 + n
+
+    def array(node: dict) -> np.ndarray:
+        off, nbytes = (int(v) for v in head["arrays"][int(node["__nd__"])])
+        dtype = np.dtype(str(node["dtype"]))
+        if dtype.kind not in "biufc" or dtype.hasobject:
+            raise ValueError(f"refused dtype {dtype}")
+        if off < 0 or nbytes < 0 or base + off + nbytes > len(data):
+            raise ValueError("array outside the result")
+        return np.frombuffer(buf[base + off : base + off + nbytes], dtype=dtype).reshape(node["shape"])
+
+    return _decode(head["tree"], array)
 
 
 def load_isolated(
@@ -130,7 +191,8 @@ def load_isolated(
             how = f"failed (exit {cp.returncode})"
         raise ModelFileError(p, f"the HDF5/zip reader {how} on this file: corrupted or hostile file")
     try:
-        status, a, b = _Unpickler(io.BytesIO(out.split(_MAGIC, 1)[1])).load()
+        res = load_result(out, out.index(_MAGIC) + len(_MAGIC))
+        status, a, b = res["status"], res.get("value"), res.get("reason")
     except Exception as exc:  # noqa: BLE001 - a malformed result is a failed read, never a crash
         raise ModelFileError(p, f"unreadable result from the reader process ({type(exc).__name__})") from None
     if status == "ok" and isinstance(a, ModelFile):
@@ -171,17 +233,14 @@ def _child(argv: list[str]) -> int:
         pass
     # by its real module name: run as `-m`, this file is __main__, which the parent would not accept
     from inspector.io import load
-    from inspector.io.sandbox import _reduce_mappingproxy
-
-    copyreg.pickle(types.MappingProxyType, _reduce_mappingproxy)
 
     try:
-        result: tuple = ("ok", load(args.path, config=args.config), None)
+        result: dict = {"status": "ok", "value": load(args.path, config=args.config)}
     except ModelFileError as exc:
-        result = ("error", exc.path, exc.reason)
-    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        result = {"status": "error", "value": exc.path, "reason": exc.reason}
     sys.stdout.flush()
-    sys.stdout.buffer.write(_MAGIC + data)
+    sys.stdout.buffer.write(_MAGIC)
+    dump_result(result, sys.stdout.buffer.write)
     sys.stdout.buffer.flush()
     return 0
 

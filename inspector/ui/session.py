@@ -29,17 +29,16 @@ def trace_key_of(weight_path: str) -> str:
 
 
 def _load(path: str, config: str | None) -> tuple[str, str | None, ModelFile, list[str] | None]:
-    """Worker function: read the file and its sidecar vocabulary (no Qt)."""
-    from inspector.io import load
+    """Worker function: read the file and its sidecar vocabulary (no Qt).
 
-    model_file = load(path, config=config)
-    vocab = None
-    try:
-        from inspector.io.sidecar import find_vocabulary
-    except ImportError:  # io helper has not landed yet
-        find_vocabulary = None
-    if find_vocabulary is not None:
-        vocab = find_vocabulary(path)
+    The file is read in a child process (inspector.io.sandbox): a corrupted HDF5 file can make
+    libhdf5 segfault or loop forever holding the GIL, which in-process would kill or freeze the app.
+    """
+    from inspector.io.sandbox import load_isolated
+    from inspector.io.sidecar import find_vocabulary
+
+    model_file = load_isolated(path, config=config)
+    vocab = find_vocabulary(path)
     return path, config, model_file, (list(vocab) if vocab is not None else None)
 
 

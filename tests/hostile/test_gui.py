@@ -154,15 +154,15 @@ def test_gui_survives_libhdf5_killers(patch: files.BytePatch, seeds, tmp_path: P
         cp = subprocess.run(args, capture_output=True, text=True, timeout=wait_s + 20, env=env,
                             cwd=tmp_path)
     except subprocess.TimeoutExpired:
-        pytest.xfail("GUI process hung (libhdf5 holds the GIL): the Session must load through "
+        pytest.fail("GUI process hung (libhdf5 holds the GIL): the Session must load through "
                      "inspector.io.sandbox.load_isolated")
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
     if cp.returncode < 0 or not lines:
-        pytest.xfail(f"GUI process died (exit {cp.returncode}): the Session must load through "
+        pytest.fail(f"GUI process died (exit {cp.returncode}): the Session must load through "
                      "inspector.io.sandbox.load_isolated")
     state = json.loads(lines[-1])
     if state["ticks"] < 10:
-        pytest.xfail(f"GUI event loop frozen during the load ({state['ticks']} ticks in {wait_s:g} s): "
+        pytest.fail(f"GUI event loop frozen during the load ({state['ticks']} ticks in {wait_s:g} s): "
                      "the Session must load through inspector.io.sandbox.load_isolated")
     assert state["path"] == str(seeds["tf_h5_full"].path), state
     if patch.effect == "crash":

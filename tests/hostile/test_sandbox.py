@@ -7,8 +7,7 @@ process, a GUI included).  In-process there is no defence; the sandbox reads in 
 
 from __future__ import annotations
 
-import io
-import pickle
+import json
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 
 from hostile import files
 from inspector.io.errors import ModelFileError
-from inspector.io.sandbox import _Unpickler, load_isolated
+from inspector.io.sandbox import dump_result, load_isolated, load_result
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,13 +86,42 @@ def test_sandbox_passes_errors_through(tmp_path: Path) -> None:
         load_isolated(tmp_path / "missing.h5")
 
 
-def test_sandbox_result_unpickler_refuses_foreign_classes() -> None:
-    """The parent never unpickles anything but core dataclasses and numpy arrays."""
+def _dumped(result: dict) -> bytes:
+    chunks: list[bytes] = []
+    dump_result(result, lambda b: chunks.append(bytes(b)))
+    return b"".join(chunks)
 
-    class Evil:
-        def __reduce__(self) -> tuple:
-            return (print, ("pwned",))
 
-    for payload in (("ok", Evil(), None), ("ok", subprocess.Popen, None)):
-        with pytest.raises(pickle.UnpicklingError):
-            _Unpickler(io.BytesIO(pickle.dumps(payload))).load()
+def _forged(tree: object, arrays: list | None = None) -> bytes:
+    header = json.dumps({"tree": tree, "arrays": arrays or []}).encode()
+    return len(header).to_bytes(8, "little") + header
+
+
+def test_sandbox_result_is_data_only() -> None:
+    """The parent builds only core dataclasses and numeric arrays from a child's result, no pickle."""
+    src = (REPO / "inspector" / "io" / "sandbox.py").read_text()
+    assert "pickle" not in src.replace("Nothing is unpickled", "")
+    for tree in (
+        {"__dc__": "Popen", "f": {"args": "true"}},  # a class outside inspector.core.network
+        {"__dc__": "ModelFile", "f": {"path": {"__dc__": "CompletedProcess", "f": {}}}},
+        {"__nd__": 0, "dtype": "|O", "shape": [1]},  # object arrays would unpickle
+        {"__nd__": 0, "dtype": "<f4", "shape": [1000]},  # claims bytes beyond the result
+        {"__weird__": 1},
+    ):
+        with pytest.raises((KeyError, ValueError, TypeError)):
+            load_result(_forged(tree, [[0, 4000]]))
+
+
+def test_sandbox_result_round_trip_keeps_types() -> None:
+    from types import MappingProxyType
+
+    from inspector.core.network import Layer, Weight
+
+    w = Weight("kernel", np.arange(6, dtype=np.float32).reshape(2, 3), source="k")
+    lay = Layer("d", "Dense", config=MappingProxyType({"units": 3, "shape": (None, 2), "l": [1, 2]}),
+                weights=(w,))
+    back = load_result(_dumped({"status": "ok", "value": lay}))["value"]
+    assert isinstance(back, Layer) and isinstance(back.config, MappingProxyType)
+    assert back.config["shape"] == (None, 2) and back.config["l"] == [1, 2]
+    np.testing.assert_array_equal(back.weights[0].value, w.value)
+    assert back.weights[0].value.dtype == np.float32 and back.weights[0].value.shape == (2, 3)
