@@ -102,6 +102,8 @@ def _short(exc: BaseException) -> str:
 
 
 def _need_network(mf, model_path: str):
+    if mf.damage:
+        raise CliError(f"{model_path}: {mf.damage}")
     if mf.network is None:
         raise CliError(
             f"{model_path}: weights-only file (no architecture); pass --config model.json "
@@ -165,6 +167,7 @@ def describe(mf) -> dict:
         "hard_sigmoid": mf.semantics.hard_sigmoid,
         "layers": [layer_dict(lay) for lay in layers],
         "problems": list(mf.problems),
+        "damage": mf.damage,
     }
 
 
@@ -204,6 +207,9 @@ def cmd_info(args) -> int:
         print(json.dumps(d, indent=2, default=_json_default, allow_nan=True))
     else:
         _print_info(d)
+    if mf.damage:  # what could be read is printed above; the file is still damaged
+        sys.stdout.flush()
+        raise CliError(f"{args.model}: {mf.damage}")
     return EXIT_OK
 
 

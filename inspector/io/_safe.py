@@ -235,3 +235,13 @@ def parse_json(data: str | bytes, what: str) -> Any:
 
 def fail(path: str | None, reason: str) -> ModelFileError:
     return ModelFileError(path, reason)
+
+
+def damage_reason(exc: BaseException, what: str) -> str:
+    """One line saying why the architecture could not be used (the weights are still shown)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, ModelFileError):
+        text = exc.reason
+    elif not isinstance(exc, ReadError):
+        text = f"{type(exc).__name__}: {text}"
+    return f"{what} unusable ({text}); showing the weights that could be read"

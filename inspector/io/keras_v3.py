@@ -9,6 +9,7 @@ counters, *not* layer names (§6.3); `container` is `layers` or, for tf.keras 2.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -20,7 +21,16 @@ import h5py
 
 from inspector.core.network import Layer, ModelFile, Network, Semantics
 from inspector.io import attach
-from inspector.io._safe import RawArray, ReadError, attr_text, child, group_keys, parse_json, read_dataset
+from inspector.io._safe import (
+    RawArray,
+    ReadError,
+    attr_text,
+    child,
+    damage_reason,
+    group_keys,
+    parse_json,
+    read_dataset,
+)
 from inspector.io.config import RECURRENT_KINDS, LayerSpec, NetSpec, parse_model, to_snake_case
 from inspector.io.weights import Ctx, convert_leaf, infer_kind
 
@@ -326,11 +336,23 @@ def from_weights_h5(
     container = _container(f)
     network = None
     if config_obj is not None:
-        net, _ = parse_model(config_obj, version)
-        problems += net.problems
-        walker = _V3Walker(prefix, problems)
-        walker.net(net, container)
-        network = attach.finish_network(net, lambda s: walker.mapping.get(id(s)), ctx, strict=True)
+        try:
+            if isinstance(config_obj, _BrokenConfig):
+                raise config_obj.exc
+            net, _ = parse_model(config_obj, version)
+            problems += net.problems
+            walker = _V3Walker(prefix, problems)
+            walker.net(net, container)
+            network = attach.finish_network(net, lambda s: walker.mapping.get(id(s)), ctx, strict=True)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - untrusted config: show the weights anyway
+            if container is None:
+                raise
+            # the weights are still listed (guessed from the tree); the reason becomes the damage
+            mf = from_weights_h5(path, f, None, version, prefix=prefix, fmt=fmt, fid=fid)
+            what = "config.json" if prefix else "architecture"
+            return dataclasses.replace(mf, damage=damage_reason(exc, what))
         wl = attach.weight_layers(network)
         attach.collect_problems(network.layers, problems)
     else:
@@ -353,6 +375,13 @@ def from_weights_h5(
     )
 
 
+class _BrokenConfig:
+    """Stands for a config.json that could not be parsed (its error is re-raised when used)."""
+
+    def __init__(self, exc: ReadError) -> None:
+        self.exc = exc
+
+
 def read_archive(path: str, config_obj: Any | None) -> ModelFile:
     """A `.keras` zip (or an unzipped save folder)."""
     arc = _Archive(path)
@@ -372,7 +401,10 @@ def read_archive(path: str, config_obj: Any | None) -> ModelFile:
             m = parse_json(arc.read("metadata.json", MAX_JSON_MEMBER), "metadata.json")
             meta = m if isinstance(m, dict) else {}
         version = str(meta["keras_version"]) if isinstance(meta.get("keras_version"), str) else None
-        cfg = parse_json(arc.read("config.json", MAX_JSON_MEMBER), "config.json")
+        try:
+            cfg: Any = parse_json(arc.read("config.json", MAX_JSON_MEMBER), "config.json")
+        except ReadError as exc:  # a broken config.json must not hide the weights
+            cfg = _BrokenConfig(exc)
         member = next((m for m in WEIGHT_MEMBERS if arc.has(m)), None)
         if member is None:
             raise ReadError("Keras archive without model.weights.h5")

@@ -21,6 +21,7 @@ from inspector.io._safe import (
     attr_list,
     attr_text,
     child,
+    damage_reason,
     group_keys,
     parse_json,
     read_raw,
@@ -189,21 +190,33 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
         )
 
     network: Network | None = None
+    damage: str | None = None
     label = writer_label(writer)
     if full:
-        obj = parse_json(attr_text(f, "model_config") or "", "model_config attribute")
+        fmt, fid = f"{label} HDF5 (full model)", "legacy-h5-model"
         if config_obj is not None:
             problems.append("--config ignored: the file contains its own model config")
-        net, _ = parse_model(obj, writer or "1")
-        problems += net.problems
-        network = build(net, file_layers, ctx, positional=False, problems=problems)
-        fmt, fid = f"{label} HDF5 (full model)", "legacy-h5-model"
     else:
         fmt, fid = f"{label} HDF5 weights (save_weights)", "legacy-h5-weights"
-        if config_obj is not None:
-            net, _ = parse_model(config_obj, config_version or writer)
+    if full or config_obj is not None:
+        # A broken or inconsistent architecture must not hide the weights that could be read:
+        # they are still returned (network None) and the reason goes into ModelFile.damage.
+        kept = list(problems)
+        try:
+            if full:
+                obj = parse_json(attr_text(f, "model_config") or "", "model_config attribute")
+                net, _ = parse_model(obj, writer or "1")
+            else:
+                net, _ = parse_model(config_obj, config_version or writer)
             problems += net.problems
-            network = build(net, file_layers, ctx, positional=True, problems=problems)
+            network = build(net, file_layers, ctx, positional=not full, problems=problems)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - untrusted config: any failure is damage, not a crash
+            if not any(arrays for _, arrays in file_layers):
+                raise
+            network, problems[:] = None, kept
+            damage = damage_reason(exc, "model config" if full else "architecture (--config)")
     if network is not None:
         wl = attach.weight_layers(network)
         attach.collect_problems(network.layers, problems)
@@ -220,4 +233,6 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
         weight_layers=wl,
         semantics=Semantics.for_version(writer),
         problems=tuple(dict.fromkeys(problems)),
+        damage=damage,
     )
+

@@ -421,7 +421,9 @@ class MainWindow(QMainWindow):
         self.vocab_action.setEnabled(True)
         self._remember(self.session.path or mf.path)
         self.banner.hide()
-        if mf.network is None:
+        if mf.damage:
+            self._show_damage(mf)
+        elif mf.network is None:
             self._show_weights_only_notice(mf)
         elif not self._has_recurrent(mf):
             self.statusBar().showMessage(
@@ -435,6 +437,10 @@ class MainWindow(QMainWindow):
         self._hint_pending = mf.network is not None and self._has_recurrent(mf)
         self._maybe_show_stepper_hint()
 
+    def _show_damage(self, mf: ModelFile) -> None:
+        """A file readable only in part: its weights are shown, the problem stays on screen."""
+        self.banner.show_message(f"{os.path.basename(mf.path)}: {mf.damage}", level="error")
+
     def _show_weights_only_notice(self, mf: ModelFile) -> None:
         self.banner.show_message(
             f"{os.path.basename(mf.path)} holds weights only: they can be inspected, but stepping through "
@@ -446,7 +452,7 @@ class MainWindow(QMainWindow):
     def _on_banner_closed(self) -> None:
         """Dismissing an error over a weights-only file brings its notice (and button) back."""
         mf = self.session.model_file
-        if self.banner.level == "error" and mf is not None and mf.network is None:
+        if self.banner.level == "error" and mf is not None and mf.network is None and not mf.damage:
             self._show_weights_only_notice(mf)
 
     def _maybe_show_stepper_hint(self) -> None:

@@ -75,6 +75,7 @@ class Result:
     problems: list[str] = field(default_factory=list)
     has_network: bool = False
     n_weights: int = 0
+    damage: str = ""  # ModelFile.damage: read only in part (architecture unusable, weights shown)
     maxrss_growth_mb: float = 0.0
     mf: Any = None
 
@@ -255,6 +256,7 @@ def open_file(
             else:
                 res.outcome = "loaded"
                 res.has_network = mf.network is not None
+                res.damage = mf.damage or ""
                 res.problems = problem_text(mf).splitlines()
                 res.not_runnable = [lay.name for lay in all_layers(mf) if not lay.runnable]
                 res.n_weights = sum(len(lay.all_weights()) for lay in mf.weight_layers)

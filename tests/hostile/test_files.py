@@ -64,6 +64,17 @@ def _check(case: files.Case, res: dict, path: Path, folder: Path) -> None:
             assert said, f"{what}: message should say one of {case.needs}: {msg!r}"
 
     expect = "either" if case.name in EITHER else case.expect
+    if outcome == "loaded" and res.get("damage"):
+        # Read only in part: the architecture was refused (the same clean one-line reason, now in
+        # ModelFile.damage) and what could still be read is shown; the model must not run.
+        msg = res["damage"]
+        assert "\n" not in msg and not res["has_network"] and res["n_weights"] > 0, f"{what}: {res}"
+        assert res["engine"] in ("", "no-network"), f"{what}: a damaged model ran: {res['engine']}"
+        if case.needs:
+            said = any(w in msg.lower() for w in case.needs)
+            assert said, f"{what}: damage should say one of {case.needs}: {msg!r}"
+        assert expect in (REFUSE, PARTIAL, "either"), f"{what}: expected {expect}, got a partial load"
+        return
     if expect == REFUSE:
         assert outcome == "refused", f"{what}: expected a refusal, got a load (engine {res.get('engine')})"
     elif expect == LOAD:
