@@ -36,6 +36,10 @@ class ReadError(Exception):
     """Raised by helpers that have no path at hand; `load()` turns it into ModelFileError."""
 
 
+class UnsafeError(ReadError):
+    """A file that reaches outside itself or claims absurd sizes: refused whole, never read in part."""
+
+
 @dataclass(frozen=True)
 class RawArray:
     """One array as read from a file, before any layout conversion.
@@ -105,6 +109,38 @@ def attr_list(obj: h5py.HLObject, name: str) -> list[str] | None:
     return out
 
 
+def attr_names(obj: h5py.HLObject, name: str) -> list[str | None] | None:
+    """`attr_list` for damaged files: an entry that is not valid UTF-8 becomes None (the rest is kept).
+
+    Returns None when the attribute is absent; raises ReadError when it is a non-empty array of
+    something other than strings (an empty or float array is an empty list, as Keras writes it).
+    """
+    attrs = obj.attrs
+    keys = [name] if name in attrs else []
+    k = 0
+    while name not in attrs and f"{name}{k}" in attrs:
+        keys.append(f"{name}{k}")
+        k += 1
+    if not keys:
+        return None
+    out: list[str | None] = []
+    for key in keys:
+        value = attrs[key]
+        if isinstance(value, (bytes, np.bytes_, str)):
+            value = [value]
+        arr = np.asarray(value, dtype=object) if isinstance(value, list) else np.asarray(value)
+        if arr.size == 0 or arr.dtype.kind == "f":
+            continue
+        if arr.dtype.kind not in "SUO":
+            raise ReadError(f"{name} is a {arr.dtype} array, not a list of names")
+        for v in arr.reshape(-1):
+            try:
+                out.append(text(v))
+            except ReadError:
+                out.append(None)
+    return out
+
+
 def attr_text(obj: h5py.HLObject, name: str) -> str | None:
     if name not in obj.attrs:
         return None
@@ -130,7 +166,7 @@ def child(group: h5py.Group, name: str) -> h5py.Group | h5py.Dataset | None:
         if link is None:
             return None
         if isinstance(link, h5py.ExternalLink):
-            raise ReadError(
+            raise UnsafeError(
                 f"'{node.name}/{part}' is an external link to {link.filename!r}: "
                 "links to other files are not followed"
             )
@@ -143,10 +179,13 @@ def child(group: h5py.Group, name: str) -> h5py.Group | h5py.Dataset | None:
 
 def group_keys(group: h5py.Group) -> list[str]:
     """Member names of a group, refusing external links."""
-    keys = list(group.keys())
+    keys = list(group.keys())  # a name that is not valid UTF-8 comes back as bytes
     for k in keys:
-        if isinstance(group.get(k, getlink=True), h5py.ExternalLink):
-            raise ReadError(f"'{group.name}/{k}' is an external link: links to other files are not followed")
+        kb = k if isinstance(k, bytes) else k.encode("utf8", "surrogateescape")
+        if group.id.links.get_info(kb).type == h5py.h5l.TYPE_EXTERNAL:
+            raise UnsafeError(
+                f"'{group.name}/{k}' is an external link: links to other files are not followed"
+            )
     return keys
 
 
@@ -164,16 +203,16 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
     if not isinstance(ds, h5py.Dataset):
         raise ReadError(f"'{ds.name}' is a group, expected a weight array")
     if ds.is_virtual:
-        raise ReadError(f"'{ds.name}' is a virtual dataset (data mapped from other files): refused")
+        raise UnsafeError(f"'{ds.name}' is a virtual dataset (data mapped from other files): refused")
     if ds.external:
-        raise ReadError(f"'{ds.name}' stores its data in external files: refused")
+        raise UnsafeError(f"'{ds.name}' stores its data in external files: refused")
     dt = ds.dtype
     declared = ds.attrs.get("dtype") if "dtype" in ds.attrs else None
     declared_s = text(declared) if declared is not None else None
     n = int(np.prod(ds.shape, dtype=np.float64)) if ds.shape else 1
     out_bytes = float(n) * 4
     if out_bytes > MAX_DATASET_BYTES:
-        raise ReadError(
+        raise UnsafeError(
             f"'{ds.name}' declares {ds.shape} elements ({out_bytes / 1024**3:.1f} GiB): too large"
         )
     if dt.kind == "V" and dt.itemsize == 2 and (declared_s in (None, "bfloat16")):

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from inspector.core.network import Layer, Network, Weight
-from inspector.io._safe import RawArray
+from inspector.io._safe import RawArray, ReadError
 from inspector.io.config import LayerSpec, NetSpec
 from inspector.io.weights import Ctx, convert_leaf, infer_kind, leaf_roles, role_from_name
 
@@ -262,3 +262,33 @@ def guess_layer(name: str, raws: Sequence[RawArray], ctx: Ctx) -> Layer:
             runnable=False,
         )
     return _child_layer(name, raws, ctx)
+
+
+def safe_guess_layer(name: str, raws: Sequence[RawArray], ctx: Ctx) -> Layer:
+    """`guess_layer`, but arrays that fit no known layout (a damaged file) are shown as they are."""
+    try:
+        return guess_layer(name, raws, ctx)
+    except ReadError as exc:
+        ws = [Weight(role_from_name(r.name, name), r.value, r.source, (), r.stored_dtype) for r in raws]
+        return Layer(
+            name=name,
+            kind="?",
+            config=MappingProxyType({"name": name}),
+            weights=tuple(ws),
+            runnable=False,
+            problems=(f"layer '{name}': arrays shown as stored ({exc})",),
+        )
+
+
+def missing_weights(
+    net: NetSpec, arrays: Callable[[LayerSpec], Sequence[RawArray] | None], ctx: Ctx
+) -> list[str]:
+    """Names of the (otherwise runnable) leaf layers whose class needs weights but that got none."""
+    out: list[str] = []
+    for top in net.layers:
+        for s in top.walk():
+            if s.children or s.network is not None or s.is_op or not s.runnable:
+                continue
+            if not arrays(s) and leaf_roles(s.kind, s.config, s.raw_config, ctx):
+                out.append(s.name)
+    return out

@@ -24,6 +24,7 @@ from inspector.io import attach
 from inspector.io._safe import (
     RawArray,
     ReadError,
+    UnsafeError,
     attr_text,
     child,
     damage_reason,
@@ -120,7 +121,12 @@ def read_vars(grp: Any, prefix: str) -> list[RawArray]:
 
 def _vars_name(grp: Any) -> str | None:
     v = child(grp, "vars") if isinstance(grp, h5py.Group) else None
-    return attr_text(v, "name") if isinstance(v, h5py.Group) else None
+    try:
+        return attr_text(v, "name") if isinstance(v, h5py.Group) else None
+    except UnsafeError:
+        raise
+    except ReadError:  # a name attribute that is not valid UTF-8: fall back to the key
+        return None
 
 
 def _container(grp: Any) -> h5py.Group | None:
@@ -138,6 +144,7 @@ class _V3Walker:
         self.prefix = prefix
         self.problems = problems
         self.mapping: dict[int, list[RawArray]] = {}
+        self.skipped: list[str] = []  # layers whose arrays could not be read (the file is damaged)
 
     def net(self, net: NetSpec, container: h5py.Group | None) -> None:
         used: dict[str, int] = {}
@@ -159,7 +166,7 @@ class _V3Walker:
         if stored is None or stored == spec.name or container is None:
             return grp
         for k in group_keys(container):
-            if _vars_name(container[k]) == spec.name:
+            if isinstance(k, str) and _vars_name(container[k]) == spec.name:
                 self.problems.append(f"layer '{spec.name}': weights found under '{k}' (expected key '{key}')")
                 return container[k]
         self.problems.append(f"layer '{spec.name}': key '{key}' holds layer '{stored}' by its name attribute")
@@ -176,13 +183,24 @@ class _V3Walker:
         elif spec.kind == "TimeDistributed" and spec.children:
             self.layer(spec.children[0], child(grp, "layer"))
         else:
-            raws: list[RawArray] = []
-            if spec.kind in RECURRENT_KINDS:
-                raws = read_vars(child(grp, "cell/vars"), self.prefix)
-            if not raws:
-                raws = read_vars(child(grp, "vars"), self.prefix)
+            try:
+                raws = _leaf_vars(grp, spec.kind, self.prefix)
+            except UnsafeError:
+                raise
+            except ReadError as exc:
+                self.skipped.append(f"layer '{spec.name}': {exc}, skipped")
+                return
             if raws:
                 self.mapping[id(spec)] = raws
+
+
+def _leaf_vars(grp: Any, kind: str | None, prefix: str) -> list[RawArray]:
+    raws: list[RawArray] = []
+    if kind in RECURRENT_KINDS or kind is None:
+        raws = read_vars(child(grp, "cell/vars"), prefix)
+    if not raws:
+        raws = read_vars(child(grp, "vars"), prefix)
+    return raws
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,7 +243,7 @@ def _creation_order(g: h5py.Group, keys: list[str]) -> list[str]:
 def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str) -> Layer | None:
     base = re.sub(r"_\d+$", "", key)
     kind_hint = _KIND_BY_KEY.get(base)
-    raws = read_vars(child(grp, "cell/vars"), prefix) or read_vars(child(grp, "vars"), prefix)
+    raws = _leaf_vars(grp, None, prefix)
     if kind_hint in ("Bidirectional",):
         kids = []
         for side in ("forward_layer", "backward_layer"):
@@ -272,15 +290,21 @@ def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str
         "BatchNormalization",
         "LayerNormalization",
     ):
-        ws, probs, updates = convert_leaf(kind, cfg, {}, name, raws, ctx)
-        return Layer(
-            name=name,
-            kind=kind,
-            weights=tuple(ws),
-            problems=tuple(probs),
-            runnable=False,
-            config=MappingProxyType({"name": name, **cfg, **updates}),
-        )
+        try:
+            ws, probs, updates = convert_leaf(kind, cfg, {}, name, raws, ctx)
+        except ReadError as exc:  # arrays that fit no layout of that class: shown as stored
+            unknown = f"layer '{name}': arrays shown as stored ({exc})"
+        else:
+            return Layer(
+                name=name,
+                kind=kind,
+                weights=tuple(ws),
+                problems=tuple(probs),
+                runnable=False,
+                config=MappingProxyType({"name": name, **cfg, **updates}),
+            )
+    else:
+        unknown = f"layer '{name}': class unknown (weights-only file)"
     from inspector.core.network import Weight
 
     ws = [Weight(r.name, r.value, r.source, (), r.stored_dtype) for r in raws]
@@ -289,7 +313,7 @@ def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str
         kind="?",
         weights=tuple(ws),
         runnable=False,
-        problems=(f"layer '{name}': class unknown (weights-only file)",),
+        problems=(unknown,),
     )
 
 
@@ -300,12 +324,32 @@ def _role(kind: str, i: int) -> str:
     return roles[i] if roles and i < len(roles) else str(i)
 
 
-def _guess_container(container: h5py.Group, ctx: Ctx, prefix: str) -> tuple[Layer, ...]:
+def _guess_container(
+    container: h5py.Group, ctx: Ctx, prefix: str, skipped: list[str] | None = None
+) -> tuple[Layer, ...]:
+    """Layers guessed from a container's groups.  skipped: when given, a group that cannot be read
+    (a name that is not valid UTF-8, arrays that are not numeric) is noted there and left out."""
     out = []
-    keys = [k for k in group_keys(container) if isinstance(container[k], h5py.Group)]
+    keys = []
+    for k in group_keys(container):
+        if isinstance(k, bytes):
+            if skipped is None:
+                raise ReadError(f"group name {k!r} in '{container.name}' is not valid UTF-8")
+            skipped.append(f"layer group {k!r} in '{container.name}': name is not valid UTF-8, skipped")
+        elif isinstance(container[k], h5py.Group):
+            keys.append(k)
     for key in _creation_order(container, keys):
         grp = container[key]
-        lay = _leaf_from_group(_vars_name(grp) or key, key, grp, ctx, prefix)
+        name = _vars_name(grp) or key
+        try:
+            lay = _leaf_from_group(name, key, grp, ctx, prefix)
+        except UnsafeError:
+            raise
+        except ReadError as exc:
+            if skipped is None:
+                raise
+            skipped.append(f"layer '{name}': {exc}, skipped")
+            continue
         if lay is not None:
             out.append(lay)
     return tuple(out)
@@ -335,6 +379,7 @@ def from_weights_h5(
     ctx = Ctx(layout_version=version or "3", backend=None, tf_keras=True)
     container = _container(f)
     network = None
+    damage = None
     if config_obj is not None:
         try:
             if isinstance(config_obj, _BrokenConfig):
@@ -343,8 +388,16 @@ def from_weights_h5(
             problems += net.problems
             walker = _V3Walker(prefix, problems)
             walker.net(net, container)
+            if walker.skipped:
+                raise ReadError(walker.skipped[0])
+            missing = attach.missing_weights(net, lambda s: walker.mapping.get(id(s)), ctx)
             network = attach.finish_network(net, lambda s: walker.mapping.get(id(s)), ctx, strict=True)
-        except MemoryError:
+            if missing:
+                raise ReadError(
+                    f"layer '{missing[0]}' of the model config has no weights in the file"
+                    + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+                )
+        except (MemoryError, UnsafeError):
             raise
         except Exception as exc:  # noqa: BLE001 - untrusted config: show the weights anyway
             if container is None:
@@ -352,16 +405,23 @@ def from_weights_h5(
             # the weights are still listed (guessed from the tree); the reason becomes the damage
             mf = from_weights_h5(path, f, None, version, prefix=prefix, fmt=fmt, fid=fid)
             what = "config.json" if prefix else "architecture"
-            return dataclasses.replace(mf, damage=damage_reason(exc, what))
+            return dataclasses.replace(mf, damage=mf.damage or damage_reason(exc, what))
         wl = attach.weight_layers(network)
         attach.collect_problems(network.layers, problems)
     else:
-        wl = _guess_container(container, ctx, prefix) if container is not None else ()
+        skipped: list[str] = []
+        wl = _guess_container(container, ctx, prefix, skipped) if container is not None else ()
         attach.collect_problems(wl, problems)
         if container is None:
             raise ReadError(
                 "HDF5 file has neither Keras attributes nor a 'layers' group: not a Keras weights file"
             )
+        if skipped:
+            if not wl:
+                raise ReadError(skipped[0])
+            problems += skipped
+            more = f" (and {len(skipped) - 1} more problems)" if len(skipped) > 1 else ""
+            damage = f"read only in part: {skipped[0]}{more}"
     return ModelFile(
         path=path,
         format=fmt,
@@ -372,6 +432,7 @@ def from_weights_h5(
         weight_layers=wl,
         semantics=Semantics.for_version(version or "3"),
         problems=tuple(dict.fromkeys(problems)),
+        damage=damage,
     )
 
 

@@ -18,7 +18,9 @@ from inspector.io import attach
 from inspector.io._safe import (
     RawArray,
     ReadError,
+    UnsafeError,
     attr_list,
+    attr_names,
     attr_text,
     child,
     damage_reason,
@@ -47,22 +49,58 @@ def is_legacy(f: h5py.File) -> bool:
     return "model_config" in a or "layer_names" in a or "layer_names0" in a or "nb_layers" in a
 
 
-def read_layers(g: h5py.Group, problems: list[str]) -> list[tuple[str, list[RawArray]]]:
-    """(layer name, arrays in weight_names order) for every entry of `layer_names` on group g."""
-    names = attr_list(g, "layer_names")
+def read_layers(
+    g: h5py.Group, problems: list[str], skipped: list[str] | None = None
+) -> list[tuple[str, list[RawArray]]]:
+    """(layer name, arrays in weight_names order) for every entry of `layer_names` on group g.
+
+    skipped : when given, a layer that cannot be read (names that are not valid UTF-8, a listed array
+        that is missing or not numeric) is left out with a one-line note here instead of failing the
+        whole file.  Unsafe content (external links, virtual datasets, absurd sizes) always raises.
+    """
+    if skipped is None:
+        names: list[str | None] | None = attr_list(g, "layer_names")
+    else:
+        try:
+            names = attr_names(g, "layer_names")
+        except UnsafeError:
+            raise
+        except ReadError as exc:
+            names = None
+            subs = [k for k in group_keys(g) if isinstance(g.get(k), h5py.Group)]
+            if not subs:
+                raise
+            skipped.append(f"layer_names unreadable ({exc}): layer groups read in file order")
+            names = [k for k in subs if k not in ("optimizer_weights", "top_level_model_weights")]
     if names is None:
         raise ReadError(f"group '{g.name}' has no layer_names attribute")
     out: list[tuple[str, list[RawArray]]] = []
-    for lname in names:
-        sub = child(g, lname)
-        if sub is None:
-            problems.append(f"layer '{lname}' is listed in layer_names but has no group in the file")
-            out.append((lname, []))
+    for k, lname in enumerate(names):
+        if lname is None:
+            assert skipped is not None
+            skipped.append(f"layer_names entry {k} is not valid UTF-8: that layer is skipped")
             continue
-        if not isinstance(sub, h5py.Group):
-            raise ReadError(f"'{sub.name}' should be a layer group")
-        wnames = attr_list(sub, "weight_names") or []
-        out.append((lname, [read_raw(sub, w) for w in wnames]))
+        try:
+            sub = child(g, lname)
+            if sub is None:
+                problems.append(f"layer '{lname}' is listed in layer_names but has no group in the file")
+                out.append((lname, []))
+                continue
+            if not isinstance(sub, h5py.Group):
+                raise ReadError(f"'{sub.name}' should be a layer group")
+            if skipped is None:
+                wnames: list[str | None] = list(attr_list(sub, "weight_names") or [])
+            else:
+                wnames = list(attr_names(sub, "weight_names") or [])
+            if any(w is None for w in wnames):
+                raise ReadError("weight names are not valid UTF-8")
+            out.append((lname, [read_raw(sub, w) for w in wnames if w is not None]))
+        except UnsafeError:
+            raise
+        except ReadError as exc:
+            if skipped is None:
+                raise
+            skipped.append(f"layer '{lname}': {exc}, skipped")
     tl = child(g, "top_level_model_weights")
     if isinstance(tl, h5py.Group) and (attr_list(tl, "weight_names") or []):
         problems.append("model-level weights in 'top_level_model_weights' are not shown")
@@ -108,8 +146,11 @@ def build(
     *,
     positional: bool,
     problems: list[str],
-) -> Network:
-    """Attach file arrays to the network: by name (full models) or by position (config + weights)."""
+) -> tuple[Network, list[str]]:
+    """Attach file arrays to the network: by name (full models) or by position (config + weights).
+
+    Returns the network and the names of its leaf layers that need weights but found none.
+    """
     mapping: dict[int, list[RawArray]] = {}
     with_w = [(n, r) for n, r in file_layers if r]
     if positional:
@@ -142,14 +183,16 @@ def build(
             for leaf_id, rs in split.items():
                 _strict_check(leaves[leaf_id], rs, fname, ctx)
         mapping.update(split)
-    return attach.finish_network(net, lambda s: mapping.get(id(s)), ctx, strict=True)
+    missing = attach.missing_weights(net, lambda s: mapping.get(id(s)), ctx)
+    return attach.finish_network(net, lambda s: mapping.get(id(s)), ctx, strict=True), missing
 
 
 def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | None) -> ModelFile:
     """Read an open legacy HDF5 file (see module docstring).  `config_obj`: a parsed model.to_json()."""
     problems: list[str] = []
     root = f.attrs
-    writer = attr_text(f, "keras_version")
+    skipped_root: list[str] = []
+    writer = _attr_or_skip(f, "keras_version", skipped_root)
     full = "model_config" in root
     if "nb_layers" in root and not full and "layer_names" not in root:
         layers = read_keras0(f)
@@ -173,12 +216,16 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
         g = f["model_weights"]
     else:
         g = f
-    layout = attr_text(g, "keras_version") or "1"
-    backend = attr_text(g, "backend") or attr_text(f, "backend")
-    writer = writer or attr_text(g, "keras_version")
+    skipped: list[str] = skipped_root  # what could not be read: the file is then damaged (network None)
+    layout = _attr_or_skip(g, "keras_version", skipped) or "1"
+    backend = _attr_or_skip(g, "backend", skipped) or _attr_or_skip(f, "backend", skipped)
+    writer = writer or _attr_or_skip(g, "keras_version", skipped)
     dialect = Dialect(writer or "1")
     ctx = Ctx(layout_version=layout, backend=backend, tf_keras=dialect.tf_keras)
-    file_layers = read_layers(g, problems)
+    file_layers = read_layers(g, problems, skipped)
+    if not any(arrays for _, arrays in file_layers) and skipped:
+        raise ReadError(skipped[0])
+    skipped = list(dict.fromkeys(skipped))
     extra = (
         [k for k in group_keys(f) if k not in ("model_weights", "optimizer_weights")] if g is not f else []
     )
@@ -198,7 +245,12 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
             problems.append("--config ignored: the file contains its own model config")
     else:
         fmt, fid = f"{label} HDF5 weights (save_weights)", "legacy-h5-weights"
-    if full or config_obj is not None:
+    if skipped:
+        # Part of the file could not be read: the weights that could are shown, nothing runs.
+        problems += skipped
+        more = f" (and {len(skipped) - 1} more problems)" if len(skipped) > 1 else ""
+        damage = f"read only in part: {skipped[0]}{more}"
+    elif full or config_obj is not None:
         # A broken or inconsistent architecture must not hide the weights that could be read:
         # they are still returned (network None) and the reason goes into ModelFile.damage.
         kept = list(problems)
@@ -209,7 +261,12 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
             else:
                 net, _ = parse_model(config_obj, config_version or writer)
             problems += net.problems
-            network = build(net, file_layers, ctx, positional=not full, problems=problems)
+            network, missing = build(net, file_layers, ctx, positional=not full, problems=problems)
+            if missing:
+                raise ReadError(
+                    f"layer '{missing[0]}' of the model config has no weights in the file"
+                    + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+                )
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - untrusted config: any failure is damage, not a crash
@@ -221,7 +278,7 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
         wl = attach.weight_layers(network)
         attach.collect_problems(network.layers, problems)
     else:
-        wl = tuple(attach.guess_layer(n, r, ctx) for n, r in file_layers if r)
+        wl = tuple(attach.safe_guess_layer(n, r, ctx) for n, r in file_layers if r)
         attach.collect_problems(wl, problems)
     return ModelFile(
         path=path,
@@ -236,3 +293,13 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
         damage=damage,
     )
 
+
+def _attr_or_skip(obj: h5py.HLObject, name: str, skipped: list[str]) -> str | None:
+    """A text attribute; one that is not valid UTF-8 is noted in `skipped` (the file is damaged)."""
+    try:
+        return attr_text(obj, name)
+    except UnsafeError:
+        raise
+    except ReadError as exc:
+        skipped.append(f"'{name}' {exc}")
+        return None
