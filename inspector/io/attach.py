@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from inspector.core.network import Layer, Network, Weight
+from inspector.core.network import RECURRENT_KINDS, Layer, Network, Weight
 from inspector.io._safe import RawArray, ReadError
 from inspector.io.config import LayerSpec, NetSpec
 from inspector.io.weights import Ctx, convert_leaf, infer_kind, leaf_roles, role_from_name
@@ -292,3 +292,78 @@ def missing_weights(
             if not arrays(s) and leaf_roles(s.kind, s.config, s.raw_config, ctx):
                 out.append(s.name)
     return out
+
+
+#: layers that keep the feature (last) axis of a Sequential as it is
+_SAME_FEATURES = frozenset(
+    {
+        "Dropout",
+        "SpatialDropout1D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "Masking",
+        "Activation",
+        "ActivityRegularization",
+        "BatchNormalization",
+        "LayerNormalization",
+    }
+)
+
+
+def _kernel_in_out(lay: Layer) -> tuple[int, int] | None:
+    """(input features, output features) of a Dense / recurrent / Conv1D layer from its arrays."""
+    ws = {w.name: w.value for w in lay.weights}
+    k = ws.get("kernel")
+    if k is None or k.ndim < 2:
+        return None
+    if lay.kind in RECURRENT_KINDS:
+        rec = ws.get("recurrent_kernel")
+        return (int(k.shape[0]), int(rec.shape[0])) if rec is not None and rec.ndim == 2 else None
+    if lay.kind == "Dense":
+        return int(k.shape[0]), int(k.shape[-1])
+    if lay.kind == "Conv1D" and k.ndim == 3:
+        return int(k.shape[1]), int(k.shape[2])
+    return None
+
+
+def chain_mismatch(net: Network) -> str | None:
+    """In a Sequential model, the first layer whose kernel does not take what the layer before gives.
+
+    Only the feature axis is followed, through the layer classes whose effect on it is certain;
+    after any other layer the check starts again from the next kernel.  None when all fit.
+    """
+    if net.kind != "Sequential":
+        return None
+    shape = net.input_shapes[0] if net.input_shapes else ()
+    dim = shape[-1] if shape and isinstance(shape[-1], int) else None
+    prev = "the model input"
+    for lay in net.layers:
+        inner = lay
+        if lay.kind == "TimeDistributed" and len(lay.children) == 1:
+            inner = lay.children[0]
+        if lay.kind == "Bidirectional" and len(lay.children) == 2:
+            io = [_kernel_in_out(c) for c in lay.children]
+            mode = lay.config.get("merge_mode", "concat")
+            if io[0] is None or io[1] is None or io[0] != io[1]:
+                dim = None
+            else:
+                if dim is not None and io[0][0] != dim:
+                    return f"layer '{lay.name}' takes {io[0][0]} features but {prev} gives {dim}"
+                merged = {"concat": 2 * io[0][1], "sum": io[0][1], "ave": io[0][1], "mul": io[0][1]}
+                dim = merged.get(mode)
+        elif lay.kind == "Embedding":
+            e = lay.weights[0].value if lay.weights else None
+            dim = int(e.shape[-1]) if e is not None and e.ndim == 2 else None
+        elif inner.kind in ("Dense", "Conv1D") or inner.kind in RECURRENT_KINDS:
+            io1 = _kernel_in_out(inner)
+            if io1 is None:
+                dim = None
+            else:
+                if dim is not None and io1[0] != dim:
+                    return f"layer '{lay.name}' takes {io1[0]} features but {prev} gives {dim}"
+                dim = io1[1]
+        elif lay.kind not in _SAME_FEATURES:
+            dim = None
+        prev = f"layer '{lay.name}'"
+    return None

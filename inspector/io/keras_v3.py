@@ -187,8 +187,8 @@ class _V3Walker:
                 raws = _leaf_vars(grp, spec.kind, self.prefix)
             except UnsafeError:
                 raise
-            except ReadError as exc:
-                self.skipped.append(f"layer '{spec.name}': {exc}, skipped")
+            except (ReadError, OSError) as exc:  # OSError: libhdf5 could not read a damaged object
+                self.skipped.append(f"layer '{spec.name}': {_one_line(exc)}, skipped")
                 return
             if raws:
                 self.mapping[id(spec)] = raws
@@ -345,10 +345,10 @@ def _guess_container(
             lay = _leaf_from_group(name, key, grp, ctx, prefix)
         except UnsafeError:
             raise
-        except ReadError as exc:
+        except (ReadError, OSError) as exc:
             if skipped is None:
                 raise
-            skipped.append(f"layer '{name}': {exc}, skipped")
+            skipped.append(f"layer '{name}': {_one_line(exc)}, skipped")
             continue
         if lay is not None:
             out.append(lay)
@@ -392,6 +392,9 @@ def from_weights_h5(
                 raise ReadError(walker.skipped[0])
             missing = attach.missing_weights(net, lambda s: walker.mapping.get(id(s)), ctx)
             network = attach.finish_network(net, lambda s: walker.mapping.get(id(s)), ctx, strict=True)
+            mismatch = attach.chain_mismatch(network)
+            if mismatch:
+                raise ReadError(f"weights do not fit the model config: {mismatch}")
             if missing:
                 raise ReadError(
                     f"layer '{missing[0]}' of the model config has no weights in the file"
@@ -436,6 +439,11 @@ def from_weights_h5(
     )
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"cannot read ({text})" if isinstance(exc, OSError) else text
+
+
 class _BrokenConfig:
     """Stands for a config.json that could not be parsed (its error is re-raised when used)."""
 
@@ -449,21 +457,25 @@ def read_archive(path: str, config_obj: Any | None) -> ModelFile:
     try:
         if arc.has("model.weights.npz") and not any(arc.has(m) for m in WEIGHT_MEMBERS):
             raise ReadError("weights are stored as model.weights.npz (pickled object arrays): not supported")
+        broken: _BrokenConfig | None = None
         if not arc.has("config.json"):
-            if arc.has("metadata.json") or any(arc.has(m) for m in WEIGHT_MEMBERS):
+            if any(arc.has(m) for m in WEIGHT_MEMBERS):  # the weights can still be shown
+                broken = _BrokenConfig(ReadError("the archive has no config.json"))
+            elif arc.has("metadata.json"):
                 raise ReadError("Keras archive without config.json")
-            if arc.names and all(n.endswith(".npy") for n in arc.names):
+            elif arc.names and all(n.endswith(".npy") for n in arc.names):
                 raise ReadError("a numpy .npz archive, not a Keras model (npz weights are not supported)")
-            raise ReadError(
-                f"zip archive without config.json ({', '.join(arc.names[:4])}...): not a .keras model"
-            )
+            else:
+                raise ReadError(
+                    f"zip archive without config.json ({', '.join(arc.names[:4])}...): not a .keras model"
+                )
         meta: dict = {}
         if arc.has("metadata.json"):
             m = parse_json(arc.read("metadata.json", MAX_JSON_MEMBER), "metadata.json")
             meta = m if isinstance(m, dict) else {}
         version = str(meta["keras_version"]) if isinstance(meta.get("keras_version"), str) else None
         try:
-            cfg: Any = parse_json(arc.read("config.json", MAX_JSON_MEMBER), "config.json")
+            cfg: Any = broken or parse_json(arc.read("config.json", MAX_JSON_MEMBER), "config.json")
         except ReadError as exc:  # a broken config.json must not hide the weights
             cfg = _BrokenConfig(exc)
         member = next((m for m in WEIGHT_MEMBERS if arc.has(m)), None)

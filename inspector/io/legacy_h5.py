@@ -97,10 +97,10 @@ def read_layers(
             out.append((lname, [read_raw(sub, w) for w in wnames if w is not None]))
         except UnsafeError:
             raise
-        except ReadError as exc:
+        except (ReadError, OSError) as exc:  # OSError: libhdf5 could not read a damaged object
             if skipped is None:
                 raise
-            skipped.append(f"layer '{lname}': {exc}, skipped")
+            skipped.append(f"layer '{lname}': {_one_line(exc)}, skipped")
     tl = child(g, "top_level_model_weights")
     if isinstance(tl, h5py.Group) and (attr_list(tl, "weight_names") or []):
         problems.append("model-level weights in 'top_level_model_weights' are not shown")
@@ -256,12 +256,19 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
         kept = list(problems)
         try:
             if full:
-                obj = parse_json(attr_text(f, "model_config") or "", "model_config attribute")
+                try:
+                    text = attr_text(f, "model_config") or ""
+                except ReadError as exc:
+                    raise ReadError(f"model_config {exc}") from None
+                obj = parse_json(text, "model_config attribute")
                 net, _ = parse_model(obj, writer or "1")
             else:
                 net, _ = parse_model(config_obj, config_version or writer)
             problems += net.problems
             network, missing = build(net, file_layers, ctx, positional=not full, problems=problems)
+            mismatch = attach.chain_mismatch(network)
+            if mismatch:
+                raise ReadError(f"weights do not fit the model config: {mismatch}")
             if missing:
                 raise ReadError(
                     f"layer '{missing[0]}' of the model config has no weights in the file"
@@ -303,3 +310,8 @@ def _attr_or_skip(obj: h5py.HLObject, name: str, skipped: list[str]) -> str | No
     except ReadError as exc:
         skipped.append(f"'{name}' {exc}")
         return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"cannot read ({text})" if isinstance(exc, OSError) else text
