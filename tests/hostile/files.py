@@ -41,6 +41,9 @@ REFUSE = "refuse"  # a clean ModelFileError
 LOAD = "load"  # legal (if unusual) data: must load, and run if it has a network
 PARTIAL = "refuse-or-partial"  # ModelFileError, or a load that marks the problem and never runs wrongly
 NOT_EXECUTABLE = "not-executable"  # loads (or is refused); the offending layer is "not executable"
+# read only in part (issue 5, inconsistent content): loads with network None, ModelFile.damage names the
+# problem in one line, and the weights of the `intact` layers are shown exactly as written
+DAMAGED = "damaged"
 
 SENTINEL_MODULE = "kwi_hostile_sentinel"  # a module placed on sys.path whose import writes a marker
 TF_VERSION = "2.15.0"
@@ -603,7 +606,10 @@ class Case:
     expect : REFUSE / LOAD / PARTIAL / NOT_EXECUTABLE.
     isolate : run it in a subprocess (it could hang, crash or allocate gigabytes if mishandled).
     config : build also writes '<file>.json' to pass as `config=` (weights-only files).
-    needs : words the refusal message must contain (any of them, case-insensitive).
+    needs : words the refusal message (or the damage of a DAMAGED file) must contain (any of them,
+        case-insensitive).
+    intact : DAMAGED files: layers of the seed model (model A: lstm, gru, dense; model B: embedding_1,
+        lstm_1, dense_1) that must be shown with exactly the arrays the seed wrote.
     """
 
     name: str
@@ -613,6 +619,7 @@ class Case:
     config: bool = False
     needs: tuple[str, ...] = ()
     note: str = ""
+    intact: tuple[str, ...] = ()
 
     def make(self, folder: Path) -> Path:
         """Write the file into `folder` (created if needed) and return its path."""
@@ -627,10 +634,11 @@ CASES: list[Case] = []
 
 
 def case(expect: str, *, isolate: bool = False, config: bool = False, needs: tuple[str, ...] = (),
-         note: str = "") -> Callable[[Callable[[Path], Path]], Callable[[Path], Path]]:
+         note: str = "", intact: tuple[str, ...] = (),
+         ) -> Callable[[Callable[[Path], Path]], Callable[[Path], Path]]:
     def register(fn: Callable[[Path], Path]) -> Callable[[Path], Path]:
         doc = note or (fn.__doc__ or "").strip()
-        CASES.append(Case(fn.__name__, fn, expect, isolate, config, needs, doc))
+        CASES.append(Case(fn.__name__, fn, expect, isolate, config, needs, doc, intact))
         return fn
 
     return register
@@ -781,7 +789,7 @@ def zip_without_weights(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('config.json',), intact=('lstm', 'gru', 'dense'))
 def zip_without_config(d: Path) -> Path:
     """A .keras archive with model.weights.h5 only (refused, or weights shown with the problem marked)."""
     p = _p(d, "zip_without_config.keras")
@@ -881,7 +889,7 @@ def flipped_zip_central_directory(d: Path) -> Path:
 # --- inconsistent content ------------------------------------------------------------------------
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('extra_dense',), intact=('lstm', 'gru', 'dense'))
 def keras_config_layer_missing_from_weights(d: Path) -> Path:
     """A .keras whose config.json has a Dense layer that model.weights.h5 does not have."""
     extra = [_k3_layer("Dense", {"name": "extra_dense", "units": 3, "activation": "tanh", "use_bias": True,
@@ -890,7 +898,7 @@ def keras_config_layer_missing_from_weights(d: Path) -> Path:
                                config=model_a_k3_config(extra))
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('extra_dense',), intact=('lstm', 'gru', 'dense'))
 def h5_config_layer_missing_from_weights(d: Path) -> Path:
     """A tf.keras .h5 whose model_config has a Dense layer that model_weights does not have."""
     extra = [{"class_name": "Dense", "config": _k2_dense("extra_dense", 3, "tanh")}]
@@ -903,7 +911,7 @@ def h5_layer_names_lists_missing_group(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_layer_names_lists_missing_group.h5"), extra_layer_names=["ghost"])
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('lstm',), intact=('gru', 'dense'))
 def h5_weight_names_lists_missing_dataset(d: Path) -> Path:
     """weight_names of the LSTM names a dataset that does not exist."""
     p = write_model_a_tf(_p(d, "h5_weight_names_lists_missing_dataset.h5"))
@@ -914,7 +922,7 @@ def h5_weight_names_lists_missing_dataset(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('lstm',), intact=('gru', 'dense'))
 def h5_kernel_shape_disagrees(d: Path) -> Path:
     """The LSTM kernel is (3, 12) while the config says 4 units (needs (3, 16))."""
     w = model_a_weights()
@@ -922,7 +930,7 @@ def h5_kernel_shape_disagrees(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_kernel_shape_disagrees.h5"), weights=w)
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
 def h5_dense_shape_disagrees(d: Path) -> Path:
     """The Dense kernel is (5, 2) but the GRU before it has 3 units."""
     w = model_a_weights()
@@ -930,7 +938,7 @@ def h5_dense_shape_disagrees(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_dense_shape_disagrees.h5"), weights=w)
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('gru',), intact=('lstm', 'dense'))
 def keras_shape_disagrees(d: Path) -> Path:
     """A .keras whose GRU recurrent kernel is (3, 6) (config: 3 units -> (3, 9))."""
     w = model_a_weights()
@@ -938,7 +946,7 @@ def keras_shape_disagrees(d: Path) -> Path:
     return write_keras_archive(_p(d, "keras_shape_disagrees.keras"), {}, weights_h5=k3_weights_h5(w))
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
 def keras_weight_is_group(d: Path) -> Path:
     """A .keras whose layers/dense/vars/0 is a group instead of a dataset."""
     def edit(f: h5py.File) -> None:
@@ -948,7 +956,7 @@ def keras_weight_is_group(d: Path) -> Path:
     return write_keras_archive(_p(d, "keras_weight_is_group.keras"), {}, weights_h5=k3_weights_h5(edit=edit))
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
 def h5_weight_is_string(d: Path) -> Path:
     """The Dense bias is stored as a string dataset."""
     p = write_model_a_tf(_p(d, "h5_weight_is_string.h5"))
@@ -958,7 +966,7 @@ def h5_weight_is_string(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
 def h5_weight_is_compound(d: Path) -> Path:
     """The Dense bias is a compound (struct) dataset."""
     p = write_model_a_tf(_p(d, "h5_weight_is_compound.h5"))
@@ -968,7 +976,7 @@ def h5_weight_is_compound(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('lstm',), intact=('gru', 'dense'))
 def h5_weight_is_scalar(d: Path) -> Path:
     """The LSTM bias is a 0-d scalar."""
     w = model_a_weights()
@@ -999,7 +1007,7 @@ def keras_unknown_class(d: Path) -> Path:
     return write_keras_archive(_p(d, "keras_unknown_class.keras"), {}, config=model_a_k3_config(extra))
 
 
-@case(REFUSE)
+@case(DAMAGED, needs=('json',), intact=('lstm', 'gru', 'dense'))
 def h5_malformed_json(d: Path) -> Path:
     """model_config is cut in the middle of the JSON."""
     p = write_model_a_tf(_p(d, "h5_malformed_json.h5"))
@@ -1008,20 +1016,20 @@ def h5_malformed_json(d: Path) -> Path:
     return p
 
 
-@case(REFUSE)
+@case(DAMAGED, needs=('json',), intact=('lstm', 'gru', 'dense'))
 def keras_malformed_json(d: Path) -> Path:
     """config.json is not JSON."""
     return write_keras_archive(_p(d, "keras_malformed_json.keras"),
                                {"config.json": "{'class_name': Sequential,"})
 
 
-@case(REFUSE)
+@case(DAMAGED, needs=('config',), intact=('lstm', 'gru', 'dense'))
 def keras_config_wrong_type(d: Path) -> Path:
     """config.json is a JSON list of numbers."""
     return write_keras_archive(_p(d, "keras_config_wrong_type.keras"), {"config.json": "[1, 2, 3]"})
 
 
-@case(REFUSE)
+@case(DAMAGED, needs=('config',), intact=('lstm', 'gru', 'dense'))
 def h5_config_is_number(d: Path) -> Path:
     """model_config is the JSON number 42."""
     p = write_model_a_tf(_p(d, "h5_config_is_number.h5"))
@@ -1030,7 +1038,7 @@ def h5_config_is_number(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('lstm',), intact=('lstm', 'gru', 'dense'))
 def h5_config_layers_wrong_types(d: Path) -> Path:
     """model_config layers with wrong value types everywhere (units a string, name a list, ...)."""
     cfg = model_a_tf_config()
@@ -1041,13 +1049,13 @@ def h5_config_layers_wrong_types(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_config_layers_wrong_types.h5"), config=cfg)
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('units',), intact=('lstm', 'gru', 'dense'))
 def h5_config_negative_units(d: Path) -> Path:
     """An LSTM with units = -4."""
     return write_model_a_tf(_p(d, "h5_config_negative_units.h5"), config=model_a_tf_config(units=-4))
 
 
-@case(PARTIAL, config=True)
+@case(DAMAGED, config=True, needs=('output_dim',), intact=('embedding_1', 'dense_1'))
 def k1_config_units_is_object(d: Path) -> Path:
     """Keras 1 weights-only file given an architecture whose LSTM output_dim is {} (found by the fuzzer)."""
     p = write_model_b_k1(_p(d, "k1_config_units_is_object.h5"), weights_only=True)
@@ -1057,7 +1065,7 @@ def k1_config_units_is_object(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('units',), intact=('lstm', 'gru', 'dense'))
 def h5_config_units_is_bool(d: Path) -> Path:
     """A tf.keras LSTM whose units is true and a Dense whose units is 2.5."""
     cfg = model_a_tf_config()
@@ -1070,7 +1078,7 @@ def _deep_lists(n: int) -> str:
     return "[" * n + "]" * n
 
 
-@case(REFUSE, isolate=True)
+@case(DAMAGED, isolate=True, needs=('nested', 'deep'), intact=('lstm', 'gru', 'dense'))
 def h5_deep_json(d: Path) -> Path:
     """model_config is 100000 nested lists."""
     p = write_model_a_tf(_p(d, "h5_deep_json.h5"), libver="latest")
@@ -1079,13 +1087,13 @@ def h5_deep_json(d: Path) -> Path:
     return p
 
 
-@case(REFUSE, isolate=True)
+@case(DAMAGED, isolate=True, needs=('nested', 'deep'), intact=('lstm', 'gru', 'dense'))
 def keras_deep_json(d: Path) -> Path:
     """config.json is 100000 nested lists."""
     return write_keras_archive(_p(d, "keras_deep_json.keras"), {"config.json": _deep_lists(100_000)})
 
 
-@case(PARTIAL, isolate=True)
+@case(DAMAGED, isolate=True, needs=('nested', 'deep'), intact=('lstm', 'gru', 'dense'))
 def keras_deep_json_in_layer(d: Path) -> Path:
     """A valid model whose LSTM config carries a 50000-deep dict under an unused key."""
     text = json.dumps(model_a_k3_config()).replace('"seed": null', '"seed": ' + _deep_dict_text(50_000), 1)
@@ -1096,7 +1104,7 @@ def _deep_dict_text(n: int) -> str:
     return '{"a": ' * n + "{}" + "}" * n
 
 
-@case(PARTIAL, isolate=True)
+@case(DAMAGED, isolate=True, needs=('nest', 'deep'), intact=('lstm', 'gru', 'dense'))
 def keras_deep_nested_models(d: Path) -> Path:
     """Sequential inside Sequential inside ... 60 levels deep (valid JSON, ~250 brackets deep)."""
     inner = model_a_k3_config()
@@ -1122,7 +1130,7 @@ def weights_only_with_malformed_config(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL, config=True)
+@case(DAMAGED, config=True, needs=('embedding_1',), intact=('lstm', 'gru', 'dense'))
 def weights_only_with_wrong_config(d: Path) -> Path:
     """A valid tf.keras weights-only .h5 given the Keras 1 architecture of another model."""
     p = write_model_a_tf(_p(d, "weights_only_with_wrong_config.h5"), weights_only=True)
@@ -1133,7 +1141,7 @@ def weights_only_with_wrong_config(d: Path) -> Path:
 # --- names that are not UTF-8 ---------------------------------------------------------------------
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'dense'))
 def non_utf8_layer_names(d: Path) -> Path:
     """layer_names holds invalid UTF-8 and the group is named with those raw bytes."""
     p = write_model_a_tf(_p(d, "non_utf8_layer_names.h5"))
@@ -1144,7 +1152,7 @@ def non_utf8_layer_names(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru'))
 def non_utf8_weight_names(d: Path) -> Path:
     """weight_names of the Dense layer hold invalid UTF-8 naming raw-bytes datasets."""
     p = write_model_a_tf(_p(d, "non_utf8_weight_names.h5"))
@@ -1155,7 +1163,7 @@ def non_utf8_weight_names(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL, needs=("utf-8",))
+@case(DAMAGED, needs=('utf-8',), intact=('gru', 'dense'))
 def non_utf8_vlen_attribute(d: Path) -> Path:
     """weight_names is a variable-length string of invalid UTF-8 (h5py returns lone surrogates)."""
     p = write_model_a_tf(_p(d, "non_utf8_vlen_attribute.h5"))
@@ -1164,7 +1172,7 @@ def non_utf8_vlen_attribute(d: Path) -> Path:
     return p
 
 
-@case(REFUSE)
+@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru', 'dense'))
 def non_utf8_model_config(d: Path) -> Path:
     """model_config bytes are not UTF-8."""
     p = write_model_a_tf(_p(d, "non_utf8_model_config.h5"))
@@ -1173,7 +1181,7 @@ def non_utf8_model_config(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru', 'dense'))
 def non_utf8_keras_version(d: Path) -> Path:
     """keras_version is raw invalid bytes (the version decides the maths: must not be guessed silently)."""
     p = write_model_a_tf(_p(d, "non_utf8_keras_version.h5"))
@@ -1183,14 +1191,14 @@ def non_utf8_keras_version(d: Path) -> Path:
     return p
 
 
-@case(REFUSE)
+@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru', 'dense'))
 def non_utf8_config_json(d: Path) -> Path:
     """config.json inside a .keras is not UTF-8."""
     return write_keras_archive(_p(d, "non_utf8_config_json.keras"),
                                {"config.json": b'{"class_name": "\xff\xfe"}'})
 
 
-@case(PARTIAL, config=True)
+@case(DAMAGED, config=True, needs=('utf-8',), intact=('lstm', 'dense'))
 def non_utf8_k3_group_name(d: Path) -> Path:
     """A Keras 3 .weights.h5 whose layer group is named with invalid UTF-8 bytes."""
     def edit(f: h5py.File) -> None:
@@ -1202,7 +1210,7 @@ def non_utf8_k3_group_name(d: Path) -> Path:
     return p
 
 
-@case(PARTIAL)
+@case(DAMAGED, needs=('layer_names',), intact=('gru', 'dense'))
 def non_utf8_attribute_types(d: Path) -> Path:
     """layer_names is an opaque (void) blob and weight_names an int array."""
     p = write_model_a_tf(_p(d, "non_utf8_attribute_types.h5"))
@@ -1467,20 +1475,20 @@ def zip_many_members(d: Path) -> Path:
     return write_raw_zip(_p(d, "zip_many_members.keras"), members)
 
 
-@case(PARTIAL, isolate=True, needs=("unit", "large", "shape", "size"))
+@case(DAMAGED, isolate=True, needs=('absurd', 'units'), intact=('lstm', 'gru', 'dense'))
 def config_2_31_units_h5(d: Path) -> Path:
     """A tf.keras .h5 whose LSTM config claims 2**31 units (the weights are the small real ones)."""
     return write_model_a_tf(_p(d, "config_2_31_units_h5.h5"), config=model_a_tf_config(units=2**31))
 
 
-@case(PARTIAL, isolate=True, needs=("unit", "large", "shape", "size"))
+@case(DAMAGED, isolate=True, needs=('absurd', 'units'), intact=('lstm', 'gru', 'dense'))
 def config_2_31_units_keras(d: Path) -> Path:
     """A .keras whose LSTM config claims 2**31 units."""
     return write_keras_archive(_p(d, "config_2_31_units_keras.keras"), {},
                                config=model_a_k3_config(units=2**31))
 
 
-@case(PARTIAL, isolate=True, config=True)
+@case(DAMAGED, isolate=True, config=True, needs=('absurd', 'units'), intact=('lstm', 'gru', 'dense'))
 def config_2_31_units_weights_only(d: Path) -> Path:
     """A weights-only .h5 loaded with an architecture JSON claiming 2**31 units and a 2**40 vocabulary."""
     p = write_model_a_tf(_p(d, "config_2_31_units_weights_only.h5"), weights_only=True)

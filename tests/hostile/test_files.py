@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from hostile import files, harness
-from hostile.files import LOAD, NOT_EXECUTABLE, PARTIAL, REFUSE, SENTINEL_MODULE
+from hostile.files import DAMAGED, LOAD, NOT_EXECUTABLE, PARTIAL, REFUSE, SENTINEL_MODULE
 from hostile.probe import probe
 
 TIME_LIMIT_S = 5.0  # per file: load + engine run
@@ -73,8 +73,11 @@ def _check(case: files.Case, res: dict, path: Path, folder: Path) -> None:
         if case.needs:
             said = any(w in msg.lower() for w in case.needs)
             assert said, f"{what}: damage should say one of {case.needs}: {msg!r}"
-        assert expect in (REFUSE, PARTIAL, "either"), f"{what}: expected {expect}, got a partial load"
+        assert expect in (DAMAGED, PARTIAL, "either"), f"{what}: expected {expect}, got a partial load"
         return
+    if expect == DAMAGED:
+        assert outcome == "loaded", f"{what}: expected a partial load, got a refusal: {res['message']}"
+        raise AssertionError(f"{what}: expected a partial load with ModelFile.damage set, got a full load")
     if expect == REFUSE:
         assert outcome == "refused", f"{what}: expected a refusal, got a load (engine {res.get('engine')})"
     elif expect == LOAD:
@@ -113,6 +116,37 @@ def test_hostile_file(case: files.Case, tmp_path: Path, monkeypatch: pytest.Monk
     assert not {m for m in new_modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "marshal")}
     assert res.maxrss_growth_mb < RSS_GROWTH_MB, f"{case.name}: peak RSS grew {res.maxrss_growth_mb:.0f} MiB"
     _check(case, res.as_dict(), path, tmp_path)
+
+
+DAMAGED_IN_PROCESS = [c for c in IN_PROCESS if c.expect == DAMAGED]
+
+
+@pytest.mark.parametrize("case", DAMAGED_IN_PROCESS, ids=[c.name for c in DAMAGED_IN_PROCESS])
+def test_damaged_file_shows_the_readable_weights_verbatim(case: files.Case, tmp_path: Path) -> None:
+    """Read in part: no network, one line of damage naming the problem, and every intact layer of the
+    seed model shown with exactly the arrays that were written (gate-sliced when its class is known)."""
+    from inspector.io import load
+
+    path = case.make(tmp_path)
+    mf = load(path, config=case.config_path(path))
+    assert mf.network is None and mf.damage and "\n" not in mf.damage, mf
+    said = any(w in mf.damage.lower() for w in case.needs)
+    assert said, f"{case.name}: {mf.damage!r} names none of {case.needs}"
+    seeds = {**files.model_a_weights(), **{n: a for n, (_, a) in files.model_b_k1_layers().items()}}
+    shown = {lay.name: lay for lay in mf.weight_layers}
+    assert case.intact, case.name
+    for name in case.intact:
+        assert name in shown, f"{case.name}: readable layer {name!r} not shown (shown: {sorted(shown)})"
+        got = [w.value for _, w in shown[name].all_weights()]
+        want = seeds[name]
+        assert len(got) == len(want), f"{case.name}/{name}: {len(got)} arrays shown, {len(want)} written"
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == np.float32, f"{case.name}/{name}: {g.shape} {w.shape}"
+            np.testing.assert_array_equal(g, w)
+        if name in ("lstm", "gru"):
+            kernel = shown[name].weight("kernel")
+            want_gates = ["i", "f", "c", "o"] if name == "lstm" else ["z", "r", "h"]
+            assert [g.key for g in kernel.gates] == want_gates, f"{case.name}/{name}: not gate-sliced"
 
 
 @pytest.mark.parametrize("case", ISOLATED, ids=[c.name for c in ISOLATED])
