@@ -170,3 +170,49 @@ def test_python_dash_m_behaves_the_same(model, x, tmp_path):
     r = subprocess.run([sys.executable, "-m", "inspector", "info", str(tmp_path / "missing.h5")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def damaged(tmp_path: Path) -> Path:
+    """The test model with its model_config cut in half: architecture unusable, weights fine."""
+    p = write_model(tmp_path / "damaged.h5")
+    with h5py.File(p, "r+") as f:
+        text = json.dumps(_config())
+        f.attrs["model_config"] = text[: len(text) // 2]
+    return p
+
+
+def test_info_on_a_damaged_file_prints_the_weights_then_fails(damaged, capsys):
+    assert main(["info", str(damaged)]) == 2
+    cap = capsys.readouterr()
+    assert "lstm/recurrent_kernel" in cap.out and "dense/kernel" in cap.out  # what could be read
+    err = cap.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"keras-inspector: {damaged}: ") and "model config" in err[0]
+    assert "Traceback" not in cap.err
+
+    assert main(["info", "--json", str(damaged)]) == 2
+    d = json.loads(capsys.readouterr().out)
+    assert d["damage"] and "JSON" in d["damage"] and d["model_class"] is None
+    assert [lay["name"] for lay in d["layers"]] == ["lstm", "dense"]
+
+
+@pytest.mark.parametrize("verb", ["predict", "trace"])
+def test_run_verbs_on_a_damaged_file_fail_with_the_damage(damaged, x, tmp_path, capsys, verb):
+    out = tmp_path / ("y.npy" if verb == "predict" else "t.npz")
+    assert main([verb, str(damaged), "--input", str(x), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{damaged}: model config unusable" in err[0], err
+    assert "weights-only" not in err[0] and not out.exists()
+
+
+def test_config_layer_without_weights_is_damage_not_a_run(tmp_path, x, capsys):
+    """A config naming a layer the weights do not have: weights shown, nothing runs."""
+    p = write_model(tmp_path / "extra.h5")
+    cfg = _config()
+    cfg["config"]["layers"].append(
+        {"class_name": "Dense", "config": {"name": "extra", "units": 3, "activation": "linear"}}
+    )
+    with h5py.File(p, "r+") as f:
+        f.attrs["model_config"] = json.dumps(cfg)
+    assert main(["predict", str(p), "--input", str(x), "--output", str(tmp_path / "y.npy")]) == 2
+    assert "'extra'" in capsys.readouterr().err
