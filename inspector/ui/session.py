@@ -47,7 +47,9 @@ def _build_stepper(model_file: ModelFile, inputs: Any) -> Any:
     from inspector.core.stepper import Stepper
 
     if model_file.network is None:
-        raise ValueError("this file holds weights only: open its architecture (model.json) to run it")
+        raise ValueError(
+            model_file.damage or "this file holds weights only: open its architecture (model.json) to run it"
+        )
     return Stepper(model_file.network, inputs, model_file.semantics)
 
 
