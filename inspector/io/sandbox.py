@@ -6,23 +6,40 @@ makes an attribute read call H5T__vlen_disk_write) or **loops forever while hold
 (a global-heap object of size 0: H5HG__cache_heap_deserialize never advances).  No Python code can
 catch either: in-process, the first kills the app and the second freezes every thread, GUI included.
 
-`load_isolated` therefore runs `inspector.io.load` in a fresh interpreter (``python -m
-inspector.io.sandbox``) under a wall-clock timeout and an address-space limit, and turns a crash,
-a hang or a memory blow-up into an ordinary ModelFileError.  The ModelFile comes back as data, not
-code: a JSON description of the core dataclasses (only the classes of inspector.core.network are
-accepted) followed by the raw bytes of the numeric arrays.  Nothing is unpickled, so even a child
-that the file managed to subvert cannot make the parent run code.
+`load_isolated` therefore runs `inspector.io.load` in a child interpreter (``python -m
+inspector.io.sandbox --serve``) under a wall-clock timeout, an address-space limit and a file-size
+limit, and turns a crash, a hang or a memory blow-up into an ordinary ModelFileError.
 
-Cost: one interpreter start (~0.3 s).  `INSPECTOR_SANDBOX=0` loads in-process instead (debugging).
+Transfer, data only and zero-copy: the parent hands the child a memory file (Linux memfd; an
+unlinked temporary file elsewhere).  The child writes into it a JSON description of the core
+dataclasses (only the classes of inspector.core.network are accepted; arrays are placeholders
+with dtype and shape) followed by the raw bytes of every array, each 64-byte aligned.  Once the
+child has exited, the parent seals the memfd (nobody can change or shrink it any more) and maps it
+read-only: every `Weight.value` is a read-only, C-contiguous view of that mapping, so the weights
+are neither copied through a pipe nor held twice (the pages are counted once, when first touched).
+No code travels, only data: even a child that the file managed to subvert cannot make
+the parent run anything.
+
+Start-up: an interpreter with numpy and h5py imported costs ~0.3 s.  `prestart()` (the GUI calls it
+when its session is created) starts a child that imports everything and then waits for one request;
+`load_isolated` uses it and, after each use (or crash / timeout), starts the next one in the
+background.  Without `prestart` (the CLI) each call starts its own child.
+
+`INSPECTOR_SANDBOX=0` loads in-process instead (debugging).
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
+import mmap
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -41,96 +58,283 @@ TIMEOUT_S = 30.0
 MEM_FLOOR_MB = 1024
 MEM_PER_FILE_MB = 8  # float32 copies of float16/bf16 data, h5py read buffers, archive members in RAM
 MEM_MB = 8192
-_MAGIC = b"\n--inspector-sandbox-result--\n"
+_MAGIC = b"--inspector-sandbox-done--"
+_ALIGN = 64  # every array starts on a 64-byte boundary of the mapping (SIMD loads, pyqtgraph)
+#: seconds between the end of a load and the start of the next pre-warmed child: its imports then
+#: do not compete with the first paint of the file just read
+RESPAWN_DELAY_S = 1.0
 
 
 #: the dataclasses a ModelFile is made of: the only classes the parent will build from a result
 _CLASSES = {c.__name__: c for c in (ModelFile, Network, Layer, Weight, GateSlice, TensorRef, Call, Semantics)}
 
 
-def _encode(obj: Any, arrays: list[np.ndarray]) -> Any:
-    """A JSON-able form of `obj` that keeps tuples, dicts and mapping proxies apart; arrays go to `arrays`."""
+def _encode(obj: Any, arrays: list[np.ndarray], memo: dict[int, int] | None = None) -> Any:
+    """A JSON-able form of `obj` that keeps tuples, dicts and mapping proxies apart; arrays go to `arrays`.
+
+    An array or dataclass met again (`ModelFile.weight_layers` and `network` share their Layer and
+    Weight objects) becomes a reference to its first occurrence: it is transferred once and the
+    parent gets the same sharing, hence the same memory, as an in-process load.
+    """
+    if memo is None:
+        memo = {}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
+    if isinstance(obj, np.ndarray) or type(obj).__name__ in _CLASSES:
+        if id(obj) in memo:
+            return {"__ref__": memo[id(obj)]}
+        memo[id(obj)] = len(memo)
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc" or obj.dtype.hasobject:
             raise TypeError(f"array of dtype {obj.dtype} in a ModelFile")
         arrays.append(np.ascontiguousarray(obj))
         return {"__nd__": len(arrays) - 1, "dtype": obj.dtype.str, "shape": list(obj.shape)}
     if isinstance(obj, np.generic):
-        return _encode(obj.item(), arrays)
+        return _encode(obj.item(), arrays, memo)
     if type(obj).__name__ in _CLASSES and isinstance(obj, _CLASSES[type(obj).__name__]):
         return {"__dc__": type(obj).__name__,
-                "f": {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
+                "f": {f.name: _encode(getattr(obj, f.name), arrays, memo) for f in dataclasses.fields(obj)}}
     if isinstance(obj, types.MappingProxyType):
-        return {"__mp__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+        return {"__mp__": [[_encode(k, arrays, memo), _encode(v, arrays, memo)] for k, v in obj.items()]}
     if isinstance(obj, dict):
-        return {"__d__": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+        return {"__d__": [[_encode(k, arrays, memo), _encode(v, arrays, memo)] for k, v in obj.items()]}
     if isinstance(obj, tuple):
-        return {"__t__": [_encode(v, arrays) for v in obj]}
+        return {"__t__": [_encode(v, arrays, memo) for v in obj]}
     if isinstance(obj, list):
-        return [_encode(v, arrays) for v in obj]
+        return [_encode(v, arrays, memo) for v in obj]
     if isinstance(obj, (set, frozenset)):
-        return {"__fs__": [_encode(v, arrays) for v in obj]}
+        return {"__fs__": [_encode(v, arrays, memo) for v in obj]}
     raise TypeError(f"cannot transfer a {type(obj).__name__}")
 
 
-def _decode(node: Any, array: Callable[[dict], np.ndarray]) -> Any:
-    """Inverse of `_encode`; builds only the classes in `_CLASSES` (anything else is an error)."""
+def _decode(node: Any, array: Callable[[dict], np.ndarray], memo: list[Any] | None = None) -> Any:
+    """Inverse of `_encode`; builds only the classes in `_CLASSES` (anything else is an error).
+
+    Objects are numbered in the order they are first met, as `_encode` numbered them; a reference
+    can only name an object already built (so there are no cycles).
+    """
+    if memo is None:
+        memo = []
     if isinstance(node, list):
-        return [_decode(v, array) for v in node]
+        return [_decode(v, array, memo) for v in node]
     if not isinstance(node, dict):
         return node
+    if "__ref__" in node:
+        k = node["__ref__"]
+        if not isinstance(k, int) or not 0 <= k < len(memo) or memo[k] is None:
+            raise ValueError("reference to an object not (yet) built")
+        return memo[k]
     if "__nd__" in node:
-        return array(node)
+        memo.append(array(node))
+        return memo[-1]
     if "__dc__" in node:
         cls = _CLASSES[node["__dc__"]]  # KeyError for anything else: refused
-        return cls(**{k: _decode(v, array) for k, v in node["f"].items()})
+        slot = len(memo)
+        memo.append(None)  # numbered before its fields, as in _encode
+        obj = cls(**{k: _decode(v, array, memo) for k, v in node["f"].items()})
+        memo[slot] = obj
+        return obj
     if "__mp__" in node:
-        return types.MappingProxyType({_decode(k, array): _decode(v, array) for k, v in node["__mp__"]})
+        items = node["__mp__"]
+        return types.MappingProxyType({_decode(k, array, memo): _decode(v, array, memo) for k, v in items})
     if "__d__" in node:
-        return {_decode(k, array): _decode(v, array) for k, v in node["__d__"]}
+        return {_decode(k, array, memo): _decode(v, array, memo) for k, v in node["__d__"]}
     if "__t__" in node:
-        return tuple(_decode(v, array) for v in node["__t__"])
+        return tuple(_decode(v, array, memo) for v in node["__t__"])
     if "__fs__" in node:
-        return frozenset(_decode(v, array) for v in node["__fs__"])
+        return frozenset(_decode(v, array, memo) for v in node["__fs__"])
     raise ValueError(f"unknown node {sorted(node)[:3]}")
+
+
+def _pad(n: int) -> int:
+    return -n % _ALIGN
 
 
 def dump_result(result: dict, write: Callable[[Any], object]) -> None:
     """Serialise a child's result through `write`: 8-byte header length, JSON header, raw array bytes.
 
-    The arrays are written straight from their buffers (no copy of a possibly huge model).
+    The header is padded, and every array placed, to a multiple of 64 bytes.  The arrays are written
+    straight from their buffers (no copy of a possibly huge model).
     """
     arrays: list[np.ndarray] = []
     tree = _encode(result, arrays)
     table, offset = [], 0
     for arr in arrays:
         table.append([offset, arr.nbytes])
-        offset += arr.nbytes
+        offset += arr.nbytes + _pad(arr.nbytes)
     header = json.dumps({"tree": tree, "arrays": table}).encode("utf-8")
-    write(len(header).to_bytes(8, "little") + header)
+    head = len(header).to_bytes(8, "little") + header
+    write(head + bytes(_pad(len(head))))
     for arr in arrays:
         if arr.nbytes:
             write(memoryview(arr).cast("B"))
+        if _pad(arr.nbytes):
+            write(bytes(_pad(arr.nbytes)))
 
 
-def load_result(data: bytes, start: int = 0) -> Any:
-    """Inverse of `dump_result` for the bytes from `start` on; arrays are read-only views into `data`."""
-    n = int.from_bytes(data[start : start + 8], "little")
-    head = json.loads(data[start + 8 : start + 8 + n].decode("utf-8"))
-    buf, base = memoryview(data), start + 8 + n
+def load_result(data: Any, start: int = 0) -> Any:
+    """Inverse of `dump_result` for the bytes (or mmap) from `start` on.
+
+    Arrays are read-only views into `data` (which they keep alive).
+    """
+    buf = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
+    if len(buf) < start + 8:
+        raise ValueError("truncated result")
+    n = int.from_bytes(buf[start : start + 8], "little")
+    if n < 2 or start + 8 + n > len(buf):
+        raise ValueError("truncated result")
+    head = json.loads(bytes(buf[start + 8 : start + 8 + n]).decode("utf-8"))
+    base = start + 8 + n
+    base += _pad(base)
+    buf = buf.toreadonly()
 
     def array(node: dict) -> np.ndarray:
         off, nbytes = (int(v) for v in head["arrays"][int(node["__nd__"])])
         dtype = np.dtype(str(node["dtype"]))
         if dtype.kind not in "biufc" or dtype.hasobject:
             raise ValueError(f"refused dtype {dtype}")
-        if off < 0 or nbytes < 0 or base + off + nbytes > len(data):
+        shape = tuple(int(d) for d in node["shape"])
+        if off < 0 or nbytes < 0 or base + off + nbytes > len(buf) or min(shape, default=0) < 0:
             raise ValueError("array outside the result")
-        return np.frombuffer(buf[base + off : base + off + nbytes], dtype=dtype).reshape(node["shape"])
+        if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
+            raise ValueError("array size disagrees with its shape")
+        return np.frombuffer(buf[base + off : base + off + nbytes], dtype=dtype).reshape(shape)
 
     return _decode(head["tree"], array)
+
+
+# ---------------------------------------------------------------------------------------- parent
+
+
+class _Child:
+    """One reader process waiting for its request, and the memory file it will write its result to."""
+
+    def __init__(self) -> None:
+        self.fd, self.out_path = _result_file()
+        arg = f"fd:{self.fd}" if self.fd >= 0 else f"path:{self.out_path}"
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])  # the folder that holds the `inspector` package
+        env["PYTHONPATH"] = os.pathsep.join(x for x in (root, env.get("PYTHONPATH", "")) if x)
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *_SAFE_PATH, "-m", "inspector.io.sandbox", "--serve", "--out", arg],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                pass_fds=(self.fd,) if self.fd >= 0 else (), start_new_session=(os.name == "posix"),
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                if os.name == "posix":
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the child and anything it started
+                else:
+                    self.proc.kill()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.out_path:
+            try:
+                os.unlink(self.out_path)
+            except OSError:
+                pass
+            self.out_path = ""
+
+    def discard(self) -> None:
+        self.kill()
+        try:
+            self.proc.communicate(timeout=5)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            pass
+        self.close()
+
+
+def _result_file() -> tuple[int, str]:
+    """(fd, '') of a fresh memory file the child inherits, or (-1, path) where fds cannot be passed."""
+    if os.name != "posix":
+        fh = tempfile.NamedTemporaryFile(prefix="inspector-", suffix=".result", delete=False)
+        fh.close()
+        return -1, fh.name
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("inspector-sandbox", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING), ""
+    fh = tempfile.TemporaryFile(prefix="inspector-")  # unlinked at once: only the fd names it
+    fd = os.dup(fh.fileno())
+    fh.close()
+    return fd, ""
+
+
+#: -P: the child does not put its working folder first on sys.path (an `inspector` folder there
+#: would be imported instead of this package); our package comes from PYTHONPATH
+_SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
+
+_lock = threading.Lock()
+_spare: _Child | None = None
+_keep_warm = False
+
+
+def prestart() -> None:
+    """Start a reader process in the background now, so that the next `load_isolated` does not wait
+    for an interpreter start; from then on a fresh one is started after each load.  Idempotent."""
+    global _spare, _keep_warm
+    _keep_warm = True
+    if os.environ.get("INSPECTOR_SANDBOX", "1") == "0":
+        return
+    with _lock:
+        if _spare is not None and _spare.alive():
+            return
+        old, _spare = _spare, None
+    if old is not None:
+        old.discard()
+    try:
+        child = _Child()
+    except OSError:
+        return
+    with _lock:
+        if _spare is None:
+            _spare, child = child, None
+    if child is not None:
+        child.discard()
+
+
+def shutdown() -> None:
+    """Stop the pre-warmed reader process (also done at exit; it also quits when this process dies)."""
+    global _spare, _keep_warm
+    _keep_warm = False
+    with _lock:
+        old, _spare = _spare, None
+    if old is not None:
+        old.discard()
+
+
+atexit.register(shutdown)
+
+
+def _take_child() -> _Child:
+    global _spare
+    with _lock:
+        child, _spare = _spare, None
+    if child is not None and child.alive():
+        return child
+    if child is not None:
+        child.discard()
+    return _Child()
+
+
+def _respawn_later() -> None:
+    if _keep_warm:
+        timer = threading.Timer(RESPAWN_DELAY_S, lambda: prestart() if _keep_warm else None)
+        timer.daemon = True
+        timer.start()
 
 
 def load_isolated(
@@ -147,11 +351,12 @@ def load_isolated(
     path, config : as for `inspector.io.load`.
     timeout : seconds before the child is killed.
     mem_mb : address-space limit of the child (POSIX only); default MEM_FLOOR_MB + MEM_PER_FILE_MB
-        x the size of the file (and config), at most MEM_MB.
+        x the size of the file (and config), at most MEM_MB.  The result may not be larger either.
 
     Returns
     -------
-    The ModelFile `inspector.io.load` returned in the child.
+    The ModelFile `inspector.io.load` returned in the child.  Its arrays are read-only,
+    C-contiguous, 64-byte aligned views of one shared read-only mapping.
 
     Raises
     ------
@@ -164,42 +369,66 @@ def load_isolated(
         return load(p, config=config)
     if mem_mb is None:
         mem_mb = min(MEM_MB, MEM_FLOOR_MB + MEM_PER_FILE_MB * _size_mb(p) + _size_mb(config))
-    cmd = [sys.executable, "-m", "inspector.io.sandbox", "--mem-mb", str(int(mem_mb)), p]
-    if config is not None:
-        cmd += ["--config", os.fspath(config)]
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the folder that holds the `inspector` package
-    env["PYTHONPATH"] = os.pathsep.join(x for x in (root, env.get("PYTHONPATH", "")) if x)
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    request = {"path": p, "config": os.fspath(config) if config is not None else None, "mem_mb": int(mem_mb)}
     try:
-        cp = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise ModelFileError(
-            p, f"reading did not finish within {timeout:g} s (corrupted file?): stopped"
-        ) from None
+        child = _take_child()
     except OSError:  # cannot start a process at all: read in-process rather than not at all
         from inspector.io import load
 
         return load(p, config=config)
-    out = cp.stdout
+    try:
+        return _run(child, p, request, timeout)
+    finally:
+        child.discard()
+        _respawn_later()
+
+
+def _run(child: _Child, p: str, request: dict, timeout: float) -> ModelFile:
+    try:
+        out, err = child.proc.communicate((json.dumps(request) + "\n").encode("utf-8"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise ModelFileError(
+            p, f"reading did not finish within {timeout:g} s (corrupted file?): stopped"
+        ) from None
+    except OSError:  # the pre-warmed child died before reading its request (BrokenPipe)
+        out, err = b"", b""
+        child.proc.wait()
     if _MAGIC not in out:
-        if cp.returncode is not None and cp.returncode < 0:
-            how = f"crashed (signal {-cp.returncode})"
-        elif b"MemoryError" in cp.stderr:
+        rc = child.proc.returncode
+        if rc is not None and rc < 0:
+            how = f"crashed (signal {-rc})"
+        elif b"MemoryError" in err:
             how = "ran out of memory"
         else:
-            how = f"failed (exit {cp.returncode})"
+            how = f"failed (exit {rc})"
         raise ModelFileError(p, f"the HDF5/zip reader {how} on this file: corrupted or hostile file")
     try:
-        res = load_result(out, out.index(_MAGIC) + len(_MAGIC))
+        res = load_result(_map_result(child))
         status, a, b = res["status"], res.get("value"), res.get("reason")
     except Exception as exc:  # noqa: BLE001 - a malformed result is a failed read, never a crash
         raise ModelFileError(p, f"unreadable result from the reader process ({type(exc).__name__})") from None
     if status == "ok" and isinstance(a, ModelFile):
         return a
-    if status == "error":
+    if status == "error" and isinstance(a, str):
         raise ModelFileError(a, str(b))
     raise ModelFileError(p, "unexpected result from the reader process")
+
+
+def _map_result(child: _Child) -> Any:
+    """The child's result file, mapped read-only (or read, where it is a named temporary file)."""
+    if child.fd < 0:
+        return Path(child.out_path).read_bytes()
+    if hasattr(os, "memfd_create"):
+        import fcntl
+
+        # fails (EBUSY) if anything still maps it writable: then it could change under our arrays
+        seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+        fcntl.fcntl(child.fd, fcntl.F_ADD_SEALS, seals)
+    size = os.fstat(child.fd).st_size
+    if size == 0:
+        raise ValueError("empty result")
+    return mmap.mmap(child.fd, size, access=mmap.ACCESS_READ)
 
 
 def _size_mb(path: str | os.PathLike[str] | None) -> int:
@@ -216,33 +445,51 @@ def _size_mb(path: str | os.PathLike[str] | None) -> int:
     return -(-total // (1024 * 1024))
 
 
+# ----------------------------------------------------------------------------------------- child
+
+
+def _write_all(fd: int, data: Any) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.write(fd, view[: 1 << 30])
+        view = view[n:]
+
+
 def _child(argv: list[str]) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m inspector.io.sandbox")
-    ap.add_argument("--mem-mb", type=int, default=MEM_MB)
-    ap.add_argument("--config")
-    ap.add_argument("path")
+    ap.add_argument("--serve", action="store_true", help="wait for one JSON request on stdin")
+    ap.add_argument("--out", required=True, help="fd:N (an inherited file descriptor) or path:P")
     args = ap.parse_args(argv)
+    # pay the imports before the request arrives (the point of a pre-warmed child)
+    import h5py  # noqa: F401
+
+    from inspector.io import detect, keras_v3, legacy_h5, load  # noqa: F401
+
+    line = sys.stdin.buffer.readline()
+    if not line.strip():
+        return 0  # the parent went away or shut us down
+    req = json.loads(line)
     try:
         import resource
 
-        lim = args.mem_mb * 1024 * 1024
+        lim = int(req["mem_mb"]) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim, lim))
     except (ImportError, ValueError, OSError):
         pass
-    # by its real module name: run as `-m`, this file is __main__, which the parent would not accept
-    from inspector.io import load
-
     try:
-        result: dict = {"status": "ok", "value": load(args.path, config=args.config)}
+        result: dict = {"status": "ok", "value": load(req["path"], config=req["config"])}
     except ModelFileError as exc:
         result = {"status": "error", "value": exc.path, "reason": exc.reason}
-    sys.stdout.flush()
+    kind, _, where = args.out.partition(":")
+    fd = int(where) if kind == "fd" else os.open(where, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+    dump_result(result, lambda b: _write_all(fd, b))
+    os.close(fd)
     sys.stdout.buffer.write(_MAGIC)
-    dump_result(result, sys.stdout.buffer.write)
     sys.stdout.buffer.flush()
-    return 0
+    os._exit(0)  # no interpreter teardown: the parent waits for this process to end
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ and heavy work (reading a file, computing a trace) runs through `inspector.ui.wo
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
@@ -40,6 +41,14 @@ def _load(path: str, config: str | None) -> tuple[str, str | None, ModelFile, li
     model_file = load_isolated(path, config=config)
     vocab = find_vocabulary(path)
     return path, config, model_file, (list(vocab) if vocab is not None else None)
+
+
+def _prestart_reader() -> None:
+    """Start the reader process in the background (inspector.io.sandbox.prestart), so that opening a
+    file does not wait for an interpreter start; on a thread, as importing the sandbox brings numpy."""
+    from inspector.io.sandbox import prestart
+
+    prestart()
 
 
 def _build_stepper(model_file: ModelFile, inputs: Any) -> Any:
@@ -100,6 +109,7 @@ class Session(QObject):
         self._tracer.finished.connect(self._on_stepper)
         self._tracer.failed.connect(self.input_failed)
         self._tracer.busy_changed.connect(self._update_busy)
+        threading.Thread(target=_prestart_reader, name="reader-prestart", daemon=True).start()
 
     # ------------------------------------------------------------------ state
     @property

@@ -7,16 +7,19 @@ process, a GUI included).  In-process there is no defence; the sandbox reads in 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
 
 from hostile import files
+from inspector.io import sandbox
 from inspector.io.errors import ModelFileError
 from inspector.io.sandbox import dump_result, load_isolated, load_result
 
@@ -59,22 +62,143 @@ def test_libhdf5_killer_is_contained(patch: files.BytePatch, seeds: dict, tmp_pa
         pytest.xfail(f"libhdf5 no longer {patch.effect}s on this file (raw load: {raw}); sandbox still fine")
 
 
+SAMPLES = [REPO / "resources" / "samples" / n for n in ("classic.keras", "classic.h5", "explainer.keras")]
+
+
+def _same_tree(a: object, b: object, where: str, pairs: dict[int, int]) -> None:
+    """`b` (from the sandbox) equals `a` (from `load`) field by field, with the same types (tuple vs
+    list, MappingProxyType vs dict), dtypes, shapes and values, and the same object sharing."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+    if isinstance(a, np.ndarray) or dataclasses.is_dataclass(a):
+        if id(a) in pairs:  # met before: `b` must be the very object met then
+            assert pairs[id(a)] == id(b), f"{where}: sharing differs"
+            return
+        pairs[id(a)] = id(b)
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), where
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same_tree(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}", pairs)
+    elif isinstance(a, (dict, MappingProxyType)):
+        assert list(a) == list(b), where
+        for k in a:
+            _same_tree(a[k], b[k], f"{where}[{k!r}]", pairs)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same_tree(x, y, f"{where}[{i}]", pairs)
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def _inputs(net) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    out = []
+    for shape, dtype in zip(net.input_shapes, net.input_dtypes or ["float32"] * len(net.input_shapes)):
+        dims = [2] + [d if d is not None else 5 for d in shape[1:]]
+        if "int" in str(dtype):
+            out.append(rng.integers(0, 3, dims).astype(dtype))
+        else:
+            out.append(rng.standard_normal(dims).astype(np.float32))
+    return out
+
+
+def _cases(seeds: dict) -> list[tuple[Path, Path | None]]:
+    return [(s.path, s.config) for s in seeds.values()] + [(p, None) for p in SAMPLES if p.exists()]
+
+
 def test_sandbox_returns_what_load_returns(seeds: dict) -> None:
+    """Every field equal, same types, same sharing; `predict` gives the very same numbers."""
+    from inspector.core import engine
     from inspector.io import load
 
-    for s in seeds.values():
-        a = load(s.path, config=s.config)
-        b = load_isolated(s.path, config=s.config)
-        assert (a.path, a.format_id, a.keras_version, a.backend, a.semantics, a.problems) == (
-            b.path, b.format_id, b.keras_version, b.backend, b.semantics, b.problems)
-        wa = [(p, w.value, w.gates, w.source) for lay in a.weight_layers for p, w in lay.all_weights()]
-        wb = [(p, w.value, w.gates, w.source) for lay in b.weight_layers for p, w in lay.all_weights()]
-        assert [x[0] for x in wa] == [x[0] for x in wb]
-        for (_, va, ga, sa), (_, vb, gb, sb) in zip(wa, wb):
-            assert va.dtype == vb.dtype and np.array_equal(va, vb) and ga == gb and sa == sb
-        assert [(lay.name, lay.kind, dict(lay.config), lay.runnable) for lay in a.network.layers] == [
-            (lay.name, lay.kind, dict(lay.config), lay.runnable) for lay in b.network.layers]
-        assert a.network.input_shapes == b.network.input_shapes
+    ran = 0
+    for path, config in _cases(seeds):
+        a = load(path, config=config)
+        b = load_isolated(path, config=config)
+        _same_tree(a, b, path.name, {})
+        if a.network is not None and all(lay.runnable for lay in a.network.layers):
+            x = _inputs(a.network)
+            ya, yb = engine.predict(a.network, x, a.semantics), engine.predict(b.network, x, b.semantics)
+            assert len(ya) == len(yb) and ya
+            for u, v in zip(ya, yb):
+                assert u.dtype == v.dtype and np.array_equal(u, v), path.name
+            ran += 1
+    assert ran >= 5, ran
+
+
+def test_sandbox_arrays_are_shared_read_only_float32(seeds: dict) -> None:
+    """The arrays are views of one read-only mapping: float32, C-contiguous, 64-byte aligned."""
+    for path, config in _cases(seeds):
+        mf = load_isolated(path, config=config)
+        for lay in mf.weight_layers:
+            for p, w in lay.all_weights():
+                v = w.value
+                assert isinstance(v, np.ndarray) and v.dtype == np.float32, (path.name, p, v.dtype)
+                assert v.flags.c_contiguous and v.ctypes.data % 64 == 0, (path.name, p)
+                assert not v.flags.writeable, (path.name, p)
+                with pytest.raises(ValueError):
+                    v.flat[0] = 1.0
+
+
+def test_prestarted_reader_is_used_and_replaced(seeds: dict, tmp_path: Path, monkeypatch) -> None:
+    """`prestart` keeps one reader waiting; each load uses it and a fresh one follows, also after a
+    crash; `shutdown` stops it."""
+    monkeypatch.setattr(sandbox, "RESPAWN_DELAY_S", 0.0)
+    good = seeds["tf_h5_full"].path
+    try:
+        sandbox.prestart()
+        spare = sandbox._spare
+        assert spare is not None and spare.alive()
+        sandbox.prestart()  # idempotent
+        assert sandbox._spare is spare
+        time.sleep(1.0)  # let it import numpy and h5py
+        t0 = time.perf_counter()
+        load_isolated(good)
+        warm = time.perf_counter() - t0
+        assert spare.proc.returncode == 0 and spare.fd == -1  # used, ended and its file closed
+        nxt = _wait_for_spare(spare)
+        crash = next((p for p in files.LIBHDF5_KILLERS if p.effect == "crash"), None)
+        made = files.write_byte_patch(crash, tmp_path, seeds) if crash is not None else None
+        if made is not None:
+            with pytest.raises(ModelFileError, match="crashed"):
+                load_isolated(made[0], config=made[1], timeout=4.0)
+            nxt = _wait_for_spare(nxt)
+        mf = load_isolated(good)
+        assert mf.network is not None and nxt.proc.returncode == 0
+        assert warm < 5.0
+    finally:
+        sandbox.shutdown()
+    assert sandbox._spare is None
+
+
+def _wait_for_spare(previous: object) -> sandbox._Child:
+    for _ in range(100):
+        s = sandbox._spare
+        if s is not None and s is not previous:
+            return s
+        time.sleep(0.05)
+    raise AssertionError("no new reader process was started after a load")
+
+
+def test_child_ignores_an_inspector_folder_in_the_working_dir(seeds: dict, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """The child is started with -P: an `inspector` package in the current folder is not imported."""
+    fake = tmp_path / "inspector" / "io"
+    fake.mkdir(parents=True)
+    mark = tmp_path / "FAKE.EXECUTED"
+    for f in (tmp_path / "inspector" / "__init__.py", fake / "__init__.py", fake / "sandbox.py"):
+        f.write_text(f"open({str(mark)!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    sandbox.shutdown()  # a reader started elsewhere would not tell
+    load_isolated(seeds["tf_h5_full"].path)
+    assert not mark.exists()
+
+
+def test_in_process_when_disabled(seeds: dict, monkeypatch) -> None:
+    monkeypatch.setenv("INSPECTOR_SANDBOX", "0")
+    mf = load_isolated(seeds["tf_h5_full"].path)
+    assert all(w.value.flags.writeable for lay in mf.weight_layers for _, w in lay.all_weights())
 
 
 def test_sandbox_passes_errors_through(tmp_path: Path) -> None:
@@ -100,13 +224,16 @@ def _forged(tree: object, arrays: list | None = None) -> bytes:
 def test_sandbox_result_is_data_only() -> None:
     """The parent builds only core dataclasses and numeric arrays from a child's result, no pickle."""
     src = (REPO / "inspector" / "io" / "sandbox.py").read_text()
-    assert "pickle" not in src.replace("Nothing is unpickled", "")
+    assert "pickle" not in src and "marshal" not in src
     for tree in (
         {"__dc__": "Popen", "f": {"args": "true"}},  # a class outside inspector.core.network
         {"__dc__": "ModelFile", "f": {"path": {"__dc__": "CompletedProcess", "f": {}}}},
         {"__nd__": 0, "dtype": "|O", "shape": [1]},  # object arrays would unpickle
         {"__nd__": 0, "dtype": "<f4", "shape": [1000]},  # claims bytes beyond the result
         {"__weird__": 1},
+        {"__t__": [{"__ref__": 0}]},  # a reference to nothing
+        {"__dc__": "TensorRef", "f": {"layer": {"__ref__": 0}}},  # to itself: no cycles
+        {"__nd__": 0, "dtype": "<f4", "shape": [3]},  # shape disagrees with the byte count
     ):
         with pytest.raises((KeyError, ValueError, TypeError)):
             load_result(_forged(tree, [[0, 4000]]))
@@ -121,6 +248,8 @@ def test_sandbox_result_round_trip_keeps_types() -> None:
     lay = Layer("d", "Dense", config=MappingProxyType({"units": 3, "shape": (None, 2), "l": [1, 2]}),
                 weights=(w,))
     back = load_result(_dumped({"status": "ok", "value": lay}))["value"]
+    shared = load_result(_dumped({"a": w, "b": (w, lay)}))
+    assert shared["a"] is shared["b"][0] is shared["b"][1].weights[0]
     assert isinstance(back, Layer) and isinstance(back.config, MappingProxyType)
     assert back.config["shape"] == (None, 2) and back.config["l"] == [1, 2]
     np.testing.assert_array_equal(back.weights[0].value, w.value)
