@@ -253,9 +253,15 @@ class _Child:
     def discard(self) -> None:
         self.kill()
         try:
-            self.proc.communicate(timeout=5)
-        except (subprocess.TimeoutExpired, OSError, ValueError):
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             pass
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
         self.close()
 
 
@@ -279,6 +285,7 @@ _SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
 
 _lock = threading.Lock()
 _spare: _Child | None = None
+_running: set[_Child] = set()  # children reading a file now: stopped by `shutdown` too
 _keep_warm = False
 
 
@@ -307,13 +314,20 @@ def prestart() -> None:
 
 
 def shutdown() -> None:
-    """Stop the pre-warmed reader process (also done at exit; it also quits when this process dies)."""
+    """Stop the pre-warmed reader process and kill any reading one (also done at exit).
+
+    Without it they end anyway: the waiting one on end-of-input when this process dies, a reading
+    one by its own alarm `timeout` + 2 s after its request.
+    """
     global _spare, _keep_warm
     _keep_warm = False
     with _lock:
         old, _spare = _spare, None
+        running = list(_running)
     if old is not None:
         old.discard()
+    for child in running:
+        child.kill()
 
 
 atexit.register(shutdown)
@@ -369,16 +383,21 @@ def load_isolated(
         return load(p, config=config)
     if mem_mb is None:
         mem_mb = min(MEM_MB, MEM_FLOOR_MB + MEM_PER_FILE_MB * _size_mb(p) + _size_mb(config))
-    request = {"path": p, "config": os.fspath(config) if config is not None else None, "mem_mb": int(mem_mb)}
+    request = {"path": p, "config": os.fspath(config) if config is not None else None, "mem_mb": int(mem_mb),
+               "timeout": float(timeout)}
     try:
         child = _take_child()
     except OSError:  # cannot start a process at all: read in-process rather than not at all
         from inspector.io import load
 
         return load(p, config=config)
+    with _lock:
+        _running.add(child)
     try:
         return _run(child, p, request, timeout)
     finally:
+        with _lock:
+            _running.discard(child)
         child.discard()
         _respawn_later()
 
@@ -471,12 +490,19 @@ def _child(argv: list[str]) -> int:
     if not line.strip():
         return 0  # the parent went away or shut us down
     req = json.loads(line)
+    # Our own end, should the parent not be there to kill us (it died, or a GUI quit while we hang):
+    # libhdf5 spinning with the GIL held leaves no Python code running, but the kernel's default
+    # action for SIGALRM / SIGXCPU still ends the process.
+    backstop = int(float(req.get("timeout", TIMEOUT_S))) + 2
+    if hasattr(signal, "alarm"):
+        signal.alarm(backstop)
     try:
         import resource
 
         lim = int(req["mem_mb"]) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
         resource.setrlimit(resource.RLIMIT_FSIZE, (lim, lim))
+        resource.setrlimit(resource.RLIMIT_CPU, (backstop, backstop + 1))
     except (ImportError, ValueError, OSError):
         pass
     try:

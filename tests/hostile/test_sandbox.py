@@ -254,3 +254,23 @@ def test_sandbox_result_round_trip_keeps_types() -> None:
     assert back.config["shape"] == (None, 2) and back.config["l"] == [1, 2]
     np.testing.assert_array_equal(back.weights[0].value, w.value)
     assert back.weights[0].value.dtype == np.float32 and back.weights[0].value.shape == (2, 3)
+
+
+def test_child_ends_itself_when_nobody_kills_it(seeds: dict, tmp_path: Path) -> None:
+    """A reader stuck in libhdf5 (GIL held) whose parent is gone (a GUI that quit) must not spin
+    forever: the child's own alarm / CPU limit ends it `timeout` + 2 s after its request."""
+    hang = next((p for p in files.LIBHDF5_KILLERS if p.effect == "hang"), None)
+    made = files.write_byte_patch(hang, tmp_path, seeds) if hang is not None else None
+    if made is None:
+        pytest.skip("no hang recipe applies to this h5py/libhdf5")
+    child = sandbox._Child()
+    try:
+        req = {"path": str(made[0]), "config": str(made[1]) if made[1] else None, "mem_mb": 1024,
+               "timeout": 1.0}
+        child.proc.stdin.write((json.dumps(req) + "\n").encode())
+        child.proc.stdin.close()  # and nobody waits with a timeout
+        t0 = time.perf_counter()
+        rc = child.proc.wait(timeout=15)
+        assert rc < 0 and time.perf_counter() - t0 < 10, rc
+    finally:
+        child.discard()
