@@ -26,10 +26,14 @@ REPO = Path(__file__).resolve().parents[2]
 # refused files, safe to read in-process (the reader's own guards are what is tested here)
 REFUSED = [
     "zero_byte_h5", "text_named_h5", "git_lfs_pointer", "truncated_tf_h5_0_6", "truncated_keras_0_3",
-    "hdf5_not_keras", "zip_without_weights", "h5_malformed_json", "h5_deep_json", "non_utf8_layer_names",
-    "zip_bomb_weights", "zip_header_understates_size", "config_2_31_units_keras", "external_link_weight",
-    "npz_weights_with_pickle", "dataset_declares_terabytes", "h5_kernel_shape_disagrees",
+    "hdf5_not_keras", "zip_without_weights",
+    "zip_bomb_weights", "zip_header_understates_size", "external_link_weight",
+    "npz_weights_with_pickle", "dataset_declares_terabytes",
 ]
+
+# damaged files: the architecture is refused, the weights that can be read are shown with the problem
+DAMAGED = ["h5_malformed_json", "h5_deep_json", "non_utf8_layer_names", "config_2_31_units_keras",
+           "h5_kernel_shape_disagrees"]
 
 
 @pytest.fixture
@@ -76,6 +80,19 @@ def test_bad_files_after_a_good_one(window, seeds, qtbot, tmp_path: Path) -> Non
     window.session.select_weight("gru/kernel")
     assert window.weights.matrix is not None and window.weights.matrix.path == "gru/kernel"
     assert not list(tmp_path.rglob("*.EXECUTED"))
+
+
+@pytest.mark.parametrize("name", DAMAGED)
+def test_damaged_files_show_their_weights_and_the_problem(window, seeds, qtbot, tmp_path: Path, name) -> None:
+    _open_good(qtbot, window, seeds)
+    path = files.CASE_BY_NAME[name].make(tmp_path / name)
+    with qtbot.waitSignal(window.session.file_loaded, timeout=20000):
+        window.session.open(str(path))
+    mf = window.session.model_file
+    assert mf.network is None and mf.damage and "\n" not in mf.damage
+    assert any(lay.all_weights() for lay in mf.weight_layers)
+    assert window.banner.isVisibleTo(window) and window.banner.level == "error"
+    assert path.name in window.banner.text and mf.damage in window.banner.text
 
 
 @pytest.mark.parametrize("name", ["lambda_keras2", "lambda_keras3", "custom_object_module_keras3"])
