@@ -34,6 +34,20 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
+def _children_rss_mb() -> float:
+    """Current RSS of this process' live child processes (the pre-started file reader)."""
+    total = 0.0
+    for task in Path("/proc/self/task").glob("*/children"):
+        for pid in task.read_text().split():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024.0
+            except OSError:
+                pass
+    return total
+
+
 def _window(out: str):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -157,7 +171,19 @@ def open_file(model: str, out: str) -> None:
         raise RuntimeError(f"no weight heatmap was painted: {failed}")
     ticks = [state["t0"], *[t for t in state["ticks"] if t > state["t0"]], t_end]
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    import resource
+
+    # The file is read in a child process (inspector.io.sandbox); the app's memory is the GUI's plus
+    # the reader's.  The reader's peak comes while the GUI is still at its pre-open size (the arrays
+    # reach the GUI as a shared mapping after the reader exits), so the app's peak is estimated as
+    # max(GUI before + reader peak, GUI peak) + readers still alive (the pre-started next one).
+    reader_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    gui_peak = _status_mb("VmHWM")
+    alive = _children_rss_mb()
     Path(out).write_text(json.dumps({
+        "rss_app_peak_mb": max(rss_before + reader_peak, gui_peak) + alive,
+        "rss_reader_peak_mb": reader_peak,
+        "rss_children_alive_mb": alive,
         "open_s": state["first"] - state["t0"],
         "max_gap_ms": 1000 * max(gaps),
         "rss_peak_mb": _status_mb("VmHWM"),

@@ -67,7 +67,7 @@ WHAT = {
     "step_ms_large_median": "one GUI step, large model, median ms",
     "open_vs_h5py_large": "open -> first weight heatmap painted / plain h5py read of every dataset",
     "ui_stall_ms_open_large": "longest gap of a 10 ms heartbeat while the big file opens",
-    "rss_mb_open_large": "peak RSS (MiB) of the app with the big file open",
+    "rss_mb_open_large": "peak RSS (MiB) of the app (GUI + file-reader child) with the big file open",
     "file_mb_large": "size of the big file (MiB)",
     "start_s_over_qt": "launch -> window shown / bare PySide6 window",
 }
@@ -303,6 +303,11 @@ def open_group(s: bm.Sizes, cache: Path, big: bm.ModelFiles, env: dict, raw: dic
             raw["open"][fmt]["runs"].append(json.loads(out.read_text()))
 
 
+def _app_rss(run: dict) -> float:
+    """GUI + file-reader child (see gui_side.open_file); older runs had no reader child."""
+    return run.get("rss_app_peak_mb", run["rss_peak_mb"])
+
+
 def open_results(raw: dict, res: dict, spreads: dict) -> None:
     if "open" not in raw:
         return
@@ -312,15 +317,18 @@ def open_results(raw: dict, res: dict, spreads: dict) -> None:
         row = {
             "open_vs_h5py_large": median(opens) / median(reads),
             "ui_stall_ms_open_large": median([r["max_gap_ms"] for r in o["runs"]]),
-            "rss_mb_open_large": median([r["rss_peak_mb"] for r in o["runs"]]),
+            "rss_mb_open_large": median([_app_rss(r) for r in o["runs"]]),
             "file_mb_large": o["file_bytes"] / 2**20,
         }
         sp = {
             "open_vs_h5py_large": {"paired_ratio": spread([a / b for a, b in zip(opens, reads)]),
                                    "open_s": spread(opens), "h5py_read_s": spread(reads)},
             "ui_stall_ms_open_large": spread([r["max_gap_ms"] for r in o["runs"]]),
-            "rss_mb_open_large": {**spread([r["rss_peak_mb"] for r in o["runs"]]),
-                                  "rss_before_open_mb": median([r["rss_before_mb"] for r in o["runs"]])},
+            "rss_mb_open_large": {**spread([_app_rss(r) for r in o["runs"]]),
+                                  "rss_before_open_mb": median([r["rss_before_mb"] for r in o["runs"]]),
+                                  "gui_process_peak_mb": median([r["rss_peak_mb"] for r in o["runs"]]),
+                                  "reader_process_peak_mb": median([r.get("rss_reader_peak_mb", 0.0)
+                                                                    for r in o["runs"]])},
         }
         raw["open"][fmt]["summary"] = row
         raw["open"][fmt]["spread"] = sp
@@ -468,12 +476,15 @@ def render_md(full: dict, before: dict | None, notes: str) -> str:
         if "summary" in o:
             sm = o["summary"]
             sp_ = o["spread"]["open_vs_h5py_large"]
+            rs = o["spread"]["rss_mb_open_large"]
             extra.append(
                 f"* open `.{fmt_}` ({sm['file_mb_large']:.0f} MiB): open→heatmap "
                 f"{sp_['open_s']['median'] * 1000:.0f} ms vs h5py "
                 f"{sp_['h5py_read_s']['median'] * 1000:.0f} ms (ratio {sm['open_vs_h5py_large']:.2f}), "
                 f"stall {sm['ui_stall_ms_open_large']:.0f} ms, peak RSS {sm['rss_mb_open_large']:.0f} MiB "
-                f"(before opening: {o['spread']['rss_mb_open_large']['rss_before_open_mb']:.0f} MiB)")
+                f"(GUI process {rs.get('gui_process_peak_mb', 0):.0f} MiB, reader child "
+                f"{rs.get('reader_process_peak_mb', 0):.0f} MiB at their peaks; GUI before opening: "
+                f"{rs['rss_before_open_mb']:.0f} MiB)")
     if "start_s" in raw:
         extra.append(f"* start: ours {median(raw['start_s']['ours']):.2f} s to the window shown, "
                      f"{median(raw['start_s'].get('ours_loaded', [math.nan])):.2f} s to the sample shown "
