@@ -55,7 +55,19 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def maxrss_mb() -> float:
-    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, MiB.
+
+    Linux: VmHWM of /proc/self/status, the peak of this address space only.  ru_maxrss is not used
+    there because it survives exec: a probe started from a pytest process that holds TensorFlow
+    (1+ GB, after the Keras oracle tests) would report the parent's memory as its own.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
