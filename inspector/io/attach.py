@@ -367,3 +367,19 @@ def chain_mismatch(net: Network) -> str | None:
             dim = None
         prev = f"layer '{lay.name}'"
     return None
+
+
+def check_consistent(net: Network, missing: Sequence[str]) -> None:
+    """Raise ReadError when a built network does not fit the file's weights.
+
+    Two ways a config and its weights can disagree: consecutive kernels that do not chain
+    (`chain_mismatch`), or config layers that should own weights but found none (`missing`).
+    """
+    mismatch = chain_mismatch(net)
+    if mismatch:
+        raise ReadError(f"weights do not fit the model config: {mismatch}")
+    if missing:
+        raise ReadError(
+            f"layer '{missing[0]}' of the model config has no weights in the file"
+            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )

@@ -392,14 +392,7 @@ def from_weights_h5(
                 raise ReadError(walker.skipped[0])
             missing = attach.missing_weights(net, lambda s: walker.mapping.get(id(s)), ctx)
             network = attach.finish_network(net, lambda s: walker.mapping.get(id(s)), ctx, strict=True)
-            mismatch = attach.chain_mismatch(network)
-            if mismatch:
-                raise ReadError(f"weights do not fit the model config: {mismatch}")
-            if missing:
-                raise ReadError(
-                    f"layer '{missing[0]}' of the model config has no weights in the file"
-                    + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
-                )
+            attach.check_consistent(network, missing)
         except (MemoryError, UnsafeError):
             raise
         except Exception as exc:  # noqa: BLE001 - untrusted config: show the weights anyway

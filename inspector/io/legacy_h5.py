@@ -266,14 +266,7 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
                 net, _ = parse_model(config_obj, config_version or writer)
             problems += net.problems
             network, missing = build(net, file_layers, ctx, positional=not full, problems=problems)
-            mismatch = attach.chain_mismatch(network)
-            if mismatch:
-                raise ReadError(f"weights do not fit the model config: {mismatch}")
-            if missing:
-                raise ReadError(
-                    f"layer '{missing[0]}' of the model config has no weights in the file"
-                    + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
-                )
+            attach.check_consistent(network, missing)
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - untrusted config: any failure is damage, not a crash
