@@ -55,3 +55,22 @@ def hostile_dir() -> Path:
 def seeds(hostile_dir: Path) -> dict[str, files.Seed]:
     """Small valid files in every format (written once per session, regenerated if missing)."""
     return files.write_seeds(hostile_dir / "seeds")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):
+    """The real main window on a fresh Session, with a private QSettings folder."""
+    from PySide6.QtCore import QSettings, QThreadPool
+
+    from inspector.ui.main_window import MainWindow
+    from inspector.ui.session import Session
+
+    folder = tmp_path / "settings"
+    folder.mkdir()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    win = MainWindow(Session(), settings=QSettings())
+    qtbot.addWidget(win)
+    win.resize(1100, 700)
+    yield win
+    QThreadPool.globalInstance().waitForDone()

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 
 from hostile import files  # noqa: E402
 
@@ -22,22 +21,6 @@ SHOWN = [
     ("non_utf8_weight_names", "gru/recurrent_kernel", "gru", 1),  # Dense names undecodable
     ("keras_shape_disagrees", "lstm/recurrent_kernel", "lstm", 1),  # .keras: GRU shapes wrong
 ]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    from inspector.ui.main_window import MainWindow
-    from inspector.ui.session import Session
-
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    win = MainWindow(Session(), settings=QSettings())
-    qtbot.addWidget(win)
-    win.resize(1100, 700)
-    yield win
-    QThreadPool.globalInstance().waitForDone()
 
 
 def _open(qtbot, win, path: Path) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 
 from hostile import files  # noqa: E402
 
@@ -34,22 +33,6 @@ REFUSED = [
 # damaged files: the architecture is refused, the weights that can be read are shown with the problem
 DAMAGED = ["h5_malformed_json", "h5_deep_json", "non_utf8_layer_names", "config_2_31_units_keras",
            "h5_kernel_shape_disagrees"]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    from inspector.ui.main_window import MainWindow
-    from inspector.ui.session import Session
-
-    folder = tmp_path / "settings"
-    folder.mkdir()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    win = MainWindow(Session(), settings=QSettings())
-    qtbot.addWidget(win)
-    win.resize(1100, 700)
-    yield win
-    QThreadPool.globalInstance().waitForDone()
 
 
 def _open_good(qtbot, win, seeds) -> str:
