@@ -300,3 +300,30 @@ class ModelFile:
     semantics: Semantics = Semantics()
     problems: tuple[str, ...] = ()
     damage: str | None = None
+
+
+def default_weight(mf: ModelFile) -> str:
+    """The weight shown first: the first recurrent kernel, else the first weight ('' if none)."""
+    layers = mf.network.layers if mf.network is not None else mf.weight_layers
+    first = ""
+    for lay in layers:
+        for path, w in lay.all_weights():
+            first = first or path
+            if w.gates and w.name == "kernel":
+                return path
+    return first
+
+
+def find_weight(mf: ModelFile, path: str) -> tuple[Layer, Weight] | None:
+    """(top-level Layer, Weight) for a weight display path ('lstm_1/kernel'), or None."""
+    if not path:
+        return None
+    top = path.split("/", 1)[0]
+    layers = (mf.network.layers if mf.network is not None else ()) + tuple(mf.weight_layers)
+    for layer in layers:
+        if layer.name != top:
+            continue
+        for p, w in layer.all_weights():
+            if p == path:
+                return layer, w
+    return None

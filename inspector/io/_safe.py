@@ -12,9 +12,12 @@ safety rules live in one place:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import h5py
@@ -194,11 +197,47 @@ def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
     return bits.view(np.float32)
 
 
+@dataclass
+class ShapePlan:
+    """While active (`shapes_only`), `read_dataset` reads only the datasets named in `real`.
+
+    Every other dataset becomes a placeholder: `np.zeros` of the decoded shape and dtype, which
+    costs address space but no memory or I/O until touched (the kernel maps zero pages lazily).
+    `placeholders` maps each placeholder's data address to (the placeholder, its dataset name), so
+    a weight built from one can be traced back to the dataset to read for real.
+    """
+
+    real: frozenset[str] = frozenset()
+    placeholders: dict[int, tuple[np.ndarray, str]] = field(default_factory=dict)
+
+    def source_of(self, value: np.ndarray) -> str | None:
+        """The dataset a placeholder (or a view of one) stands for; None if `value` holds real data."""
+        if value.size == 0:
+            return None
+        entry = self.placeholders.get(int(value.__array_interface__["data"][0]))
+        return entry[1] if entry is not None else None
+
+
+_shape_plan: contextvars.ContextVar[ShapePlan | None] = contextvars.ContextVar("shape_plan", default=None)
+
+
+@contextmanager
+def shapes_only(real: Collection[str] = ()) -> Iterator[ShapePlan]:
+    """Within the block, `read_dataset` reads only the datasets named in `real` (see ShapePlan)."""
+    plan = ShapePlan(frozenset(real))
+    token = _shape_plan.set(plan)
+    try:
+        yield plan
+    finally:
+        _shape_plan.reset(token)
+
+
 def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
     """Read one weight dataset as a float32 copy; returns (array, stored dtype name).
 
     Refuses virtual datasets, external raw storage, non-numeric dtypes and anything over
-    MAX_DATASET_BYTES (checked from the declared shape before reading).
+    MAX_DATASET_BYTES (checked from the declared shape before reading).  Inside `shapes_only`,
+    datasets not named there are not read: a zero placeholder of the same shape is returned.
     """
     if not isinstance(ds, h5py.Dataset):
         raise ReadError(f"'{ds.name}' is a group, expected a weight array")
@@ -215,13 +254,20 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
         raise UnsafeError(
             f"'{ds.name}' declares {ds.shape} elements ({out_bytes / 1024**3:.1f} GiB): too large"
         )
-    if dt.kind == "V" and dt.itemsize == 2 and (declared_s in (None, "bfloat16")):
+    bf16 = dt.kind == "V" and dt.itemsize == 2 and (declared_s in (None, "bfloat16"))
+    if not bf16 and dt.kind not in "fiub":
+        raise ReadError(f"'{ds.name}' has dtype {dt} which is not a numeric weight array")
+    plan = _shape_plan.get()
+    if plan is not None and ds.name not in plan.real:
+        placeholder = np.zeros(ds.shape, dtype=np.float32)
+        if placeholder.size:
+            plan.placeholders[int(placeholder.__array_interface__["data"][0])] = (placeholder, ds.name)
+        return placeholder, "bfloat16" if bf16 else dt.name
+    if bf16:
         raw = np.empty(ds.shape, dtype=dt)
         if n:
             ds.read_direct(raw)
         return np.ascontiguousarray(_bfloat16_to_float32(raw.view(np.uint16))), "bfloat16"
-    if dt.kind not in "fiub":
-        raise ReadError(f"'{ds.name}' has dtype {dt} which is not a numeric weight array")
     value = np.asarray(ds[()])
     stored = dt.name
     return np.ascontiguousarray(value, dtype=np.float32), stored

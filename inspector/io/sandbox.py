@@ -59,6 +59,9 @@ MEM_FLOOR_MB = 1024
 MEM_PER_FILE_MB = 8  # float32 copies of float16/bf16 data, h5py read buffers, archive members in RAM
 MEM_MB = 8192
 _MAGIC = b"--inspector-sandbox-done--"
+_PREVIEW = b"--inspector-sandbox-preview--\n"
+#: most stderr bytes kept from a child (a subverted one could write without end)
+_MAX_ERR = 1 << 20
 _ALIGN = 64  # every array starts on a 64-byte boundary of the mapping (SIMD loads, pyqtgraph)
 #: seconds between the end of a load and the start of the next pre-warmed child: its imports then
 #: do not compete with the first paint of the file just read
@@ -69,12 +72,22 @@ RESPAWN_DELAY_S = 1.0
 _CLASSES = {c.__name__: c for c in (ModelFile, Network, Layer, Weight, GateSlice, TensorRef, Call, Semantics)}
 
 
-def _encode(obj: Any, arrays: list[np.ndarray], memo: dict[int, int] | None = None) -> Any:
+def _address(arr: np.ndarray) -> int:
+    return int(arr.__array_interface__["data"][0])
+
+
+def _encode(
+    obj: Any,
+    arrays: list[np.ndarray],
+    memo: dict[int, int] | None = None,
+    zeros: frozenset[int] = frozenset(),
+) -> Any:
     """A JSON-able form of `obj` that keeps tuples, dicts and mapping proxies apart; arrays go to `arrays`.
 
     An array or dataclass met again (`ModelFile.weight_layers` and `network` share their Layer and
     Weight objects) becomes a reference to its first occurrence: it is transferred once and the
-    parent gets the same sharing, hence the same memory, as an in-process load.
+    parent gets the same sharing, hence the same memory, as an in-process load.  Arrays whose data
+    starts at an address in `zeros` (placeholders of a preview) travel as dtype and shape only.
     """
     if memo is None:
         memo = {}
@@ -87,23 +100,37 @@ def _encode(obj: Any, arrays: list[np.ndarray], memo: dict[int, int] | None = No
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc" or obj.dtype.hasobject:
             raise TypeError(f"array of dtype {obj.dtype} in a ModelFile")
+        if obj.size and _address(obj) in zeros:
+            return {"__z__": 1, "dtype": obj.dtype.str, "shape": list(obj.shape)}
         arrays.append(np.ascontiguousarray(obj))
         return {"__nd__": len(arrays) - 1, "dtype": obj.dtype.str, "shape": list(obj.shape)}
     if isinstance(obj, np.generic):
-        return _encode(obj.item(), arrays, memo)
+        return _encode(obj.item(), arrays, memo, zeros)
     if type(obj).__name__ in _CLASSES and isinstance(obj, _CLASSES[type(obj).__name__]):
-        return {"__dc__": type(obj).__name__,
-                "f": {f.name: _encode(getattr(obj, f.name), arrays, memo) for f in dataclasses.fields(obj)}}
+        return {
+            "__dc__": type(obj).__name__,
+            "f": {
+                f.name: _encode(getattr(obj, f.name), arrays, memo, zeros) for f in dataclasses.fields(obj)
+            },
+        }
     if isinstance(obj, types.MappingProxyType):
-        return {"__mp__": [[_encode(k, arrays, memo), _encode(v, arrays, memo)] for k, v in obj.items()]}
+        return {
+            "__mp__": [
+                [_encode(k, arrays, memo, zeros), _encode(v, arrays, memo, zeros)] for k, v in obj.items()
+            ]
+        }
     if isinstance(obj, dict):
-        return {"__d__": [[_encode(k, arrays, memo), _encode(v, arrays, memo)] for k, v in obj.items()]}
+        return {
+            "__d__": [
+                [_encode(k, arrays, memo, zeros), _encode(v, arrays, memo, zeros)] for k, v in obj.items()
+            ]
+        }
     if isinstance(obj, tuple):
-        return {"__t__": [_encode(v, arrays, memo) for v in obj]}
+        return {"__t__": [_encode(v, arrays, memo, zeros) for v in obj]}
     if isinstance(obj, list):
-        return [_encode(v, arrays, memo) for v in obj]
+        return [_encode(v, arrays, memo, zeros) for v in obj]
     if isinstance(obj, (set, frozenset)):
-        return {"__fs__": [_encode(v, arrays, memo) for v in obj]}
+        return {"__fs__": [_encode(v, arrays, memo, zeros) for v in obj]}
     raise TypeError(f"cannot transfer a {type(obj).__name__}")
 
 
@@ -127,6 +154,9 @@ def _decode(node: Any, array: Callable[[dict], np.ndarray], memo: list[Any] | No
     if "__nd__" in node:
         memo.append(array(node))
         return memo[-1]
+    if "__z__" in node:
+        memo.append(_zeros(node))
+        return memo[-1]
     if "__dc__" in node:
         cls = _CLASSES[node["__dc__"]]  # KeyError for anything else: refused
         slot = len(memo)
@@ -146,18 +176,34 @@ def _decode(node: Any, array: Callable[[dict], np.ndarray], memo: list[Any] | No
     raise ValueError(f"unknown node {sorted(node)[:3]}")
 
 
+#: the most elements a placeholder may claim (it costs nothing, but code reading it may copy it)
+_MAX_ZEROS = 1 << 32
+
+
+def _zeros(node: dict) -> np.ndarray:
+    """A read-only, zero-stride array of zeros standing for an array that was not read."""
+    dtype = np.dtype(str(node["dtype"]))
+    if dtype.kind not in "biufc" or dtype.hasobject:
+        raise ValueError(f"refused dtype {dtype}")
+    shape = tuple(int(d) for d in node["shape"])
+    if min(shape, default=0) < 0 or int(np.prod(shape, dtype=np.float64)) > _MAX_ZEROS:
+        raise ValueError("placeholder of an absurd shape")
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
 def _pad(n: int) -> int:
     return -n % _ALIGN
 
 
-def dump_result(result: dict, write: Callable[[Any], object]) -> None:
+def dump_result(result: dict, write: Callable[[Any], object], zeros: Any = ()) -> None:
     """Serialise a child's result through `write`: 8-byte header length, JSON header, raw array bytes.
 
     The header is padded, and every array placed, to a multiple of 64 bytes.  The arrays are written
-    straight from their buffers (no copy of a possibly huge model).
+    straight from their buffers (no copy of a possibly huge model).  `zeros`: placeholder arrays
+    (of a preview) that are sent as dtype and shape only and arrive as read-only zeros.
     """
     arrays: list[np.ndarray] = []
-    tree = _encode(result, arrays)
+    tree = _encode(result, arrays, zeros=frozenset(_address(a) for a in zeros if a.size))
     table, offset = [], 0
     for arr in arrays:
         table.append([offset, arr.nbytes])
@@ -211,16 +257,38 @@ class _Child:
 
     def __init__(self) -> None:
         self.fd, self.out_path = _result_file()
+        self.preview_fd, self.preview_path = -1, ""
+        try:
+            self.preview_fd, self.preview_path = _result_file()
+        except BaseException:
+            self.close()
+            raise
         arg = f"fd:{self.fd}" if self.fd >= 0 else f"path:{self.out_path}"
+        parg = f"fd:{self.preview_fd}" if self.preview_fd >= 0 else f"path:{self.preview_path}"
+        fds = tuple(fd for fd in (self.fd, self.preview_fd) if fd >= 0)
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # the folder that holds the `inspector` package
         env["PYTHONPATH"] = os.pathsep.join(x for x in (root, env.get("PYTHONPATH", "")) if x)
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, *_SAFE_PATH, "-m", "inspector.io.sandbox", "--serve", "--out", arg],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                pass_fds=(self.fd,) if self.fd >= 0 else (), start_new_session=(os.name == "posix"),
+                [
+                    sys.executable,
+                    *_SAFE_PATH,
+                    "-m",
+                    "inspector.io.sandbox",
+                    "--serve",
+                    "--out",
+                    arg,
+                    "--preview-out",
+                    parg,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                pass_fds=fds,
+                start_new_session=(os.name == "posix"),
             )
         except BaseException:
             self.close()
@@ -240,15 +308,17 @@ class _Child:
                 pass
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if self.out_path:
-            try:
-                os.unlink(self.out_path)
-            except OSError:
-                pass
-            self.out_path = ""
+        for fd_attr, path_attr in (("fd", "out_path"), ("preview_fd", "preview_path")):
+            fd, where = getattr(self, fd_attr, -1), getattr(self, path_attr, "")
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, fd_attr, -1)
+            if where:
+                try:
+                    os.unlink(where)
+                except OSError:
+                    pass
+                setattr(self, path_attr, "")
 
     def discard(self) -> None:
         self.kill()
@@ -357,6 +427,8 @@ def load_isolated(
     config: str | os.PathLike[str] | None = None,
     timeout: float = TIMEOUT_S,
     mem_mb: int | None = None,
+    preview: str | None = None,
+    on_preview: Callable[[str, ModelFile], object] | None = None,
 ) -> ModelFile:
     """`inspector.io.load` in a child process; a crash, hang or memory blow-up is a ModelFileError.
 
@@ -366,6 +438,12 @@ def load_isolated(
     timeout : seconds before the child is killed.
     mem_mb : address-space limit of the child (POSIX only); default MEM_FLOOR_MB + MEM_PER_FILE_MB
         x the size of the file (and config), at most MEM_MB.  The result may not be larger either.
+    preview, on_preview : when `on_preview` is given (POSIX), the child first reads the architecture
+        and one weight (`inspector.io.preview.read_preview`; `preview` names the weight wanted, ''
+        for the default) and `on_preview(weight path, ModelFile)` is called with it, on this thread,
+        while the child goes on reading the whole file.  In that ModelFile only the named weight
+        holds data; every other array is a read-only zero placeholder.  A preview that cannot be
+        made is skipped silently (the full read reports any problem).
 
     Returns
     -------
@@ -383,8 +461,15 @@ def load_isolated(
         return load(p, config=config)
     if mem_mb is None:
         mem_mb = min(MEM_MB, MEM_FLOOR_MB + MEM_PER_FILE_MB * _size_mb(p) + _size_mb(config))
-    request = {"path": p, "config": os.fspath(config) if config is not None else None, "mem_mb": int(mem_mb),
-               "timeout": float(timeout)}
+    if os.name != "posix":
+        on_preview = None  # the progressive read below needs select() on pipes
+    request = {
+        "path": p,
+        "config": os.fspath(config) if config is not None else None,
+        "mem_mb": int(mem_mb),
+        "timeout": float(timeout),
+        "preview": (preview or "") if on_preview is not None else None,
+    }
     try:
         child = _take_child()
     except OSError:  # cannot start a process at all: read in-process rather than not at all
@@ -394,7 +479,7 @@ def load_isolated(
     with _lock:
         _running.add(child)
     try:
-        return _run(child, p, request, timeout)
+        return _run(child, p, request, timeout, on_preview)
     finally:
         with _lock:
             _running.discard(child)
@@ -402,9 +487,19 @@ def load_isolated(
         _respawn_later()
 
 
-def _run(child: _Child, p: str, request: dict, timeout: float) -> ModelFile:
+def _run(
+    child: _Child,
+    p: str,
+    request: dict,
+    timeout: float,
+    on_preview: Callable[[str, ModelFile], object] | None,
+) -> ModelFile:
+    line = (json.dumps(request) + "\n").encode("utf-8")
     try:
-        out, err = child.proc.communicate((json.dumps(request) + "\n").encode("utf-8"), timeout=timeout)
+        if on_preview is None:
+            out, err = child.proc.communicate(line, timeout=timeout)
+        else:
+            out, err = _communicate(child, line, timeout, on_preview)
     except subprocess.TimeoutExpired:
         child.kill()
         raise ModelFileError(
@@ -423,7 +518,7 @@ def _run(child: _Child, p: str, request: dict, timeout: float) -> ModelFile:
             how = f"failed (exit {rc})"
         raise ModelFileError(p, f"the HDF5/zip reader {how} on this file: corrupted or hostile file")
     try:
-        res = load_result(_map_result(child))
+        res = load_result(_map_result(child.fd, child.out_path))
         status, a, b = res["status"], res.get("value"), res.get("reason")
     except Exception as exc:  # noqa: BLE001 - a malformed result is a failed read, never a crash
         raise ModelFileError(p, f"unreadable result from the reader process ({type(exc).__name__})") from None
@@ -434,20 +529,71 @@ def _run(child: _Child, p: str, request: dict, timeout: float) -> ModelFile:
     raise ModelFileError(p, "unexpected result from the reader process")
 
 
-def _map_result(child: _Child) -> Any:
-    """The child's result file, mapped read-only (or read, where it is a named temporary file)."""
-    if child.fd < 0:
-        return Path(child.out_path).read_bytes()
+def _communicate(
+    child: _Child, line: bytes, timeout: float, on_preview: Callable[[str, ModelFile], object]
+) -> tuple[bytes, bytes]:
+    """`Popen.communicate` that also hands a preview to `on_preview` as soon as the child announces it."""
+    import selectors
+    import time
+
+    proc = child.proc
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    proc.stdin.write(line)
+    proc.stdin.close()
+    out, err = bytearray(), bytearray()
+    previewed = False
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 1 << 16)
+                if not data:
+                    sel.unregister(key.fileobj)
+                elif key.fileobj is proc.stdout:
+                    out += data
+                    if not previewed and _PREVIEW in out:
+                        previewed = True
+                        _deliver_preview(child, on_preview)
+                elif len(err) < _MAX_ERR:
+                    err += data
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise subprocess.TimeoutExpired(proc.args, timeout) from None
+    return bytes(out), bytes(err)
+
+
+def _deliver_preview(child: _Child, on_preview: Callable[[str, ModelFile], object]) -> None:
+    """Map the child's preview result and pass it on; any problem only means: no preview."""
+    try:
+        res = load_result(_map_result(child.preview_fd, child.preview_path))
+        weight, mf = res.get("weight"), res.get("value")
+        if res.get("status") != "preview" or not isinstance(weight, str) or not isinstance(mf, ModelFile):
+            return
+    except Exception:  # noqa: BLE001 - a malformed preview is no preview
+        return
+    on_preview(weight, mf)
+
+
+def _map_result(fd: int, path: str) -> Any:
+    """A child's result file, mapped read-only (or read, where it is a named temporary file)."""
+    if fd < 0:
+        return Path(path).read_bytes()
     if hasattr(os, "memfd_create"):
         import fcntl
 
         # fails (EBUSY) if anything still maps it writable: then it could change under our arrays
         seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
-        fcntl.fcntl(child.fd, fcntl.F_ADD_SEALS, seals)
-    size = os.fstat(child.fd).st_size
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+    size = os.fstat(fd).st_size
     if size == 0:
         raise ValueError("empty result")
-    return mmap.mmap(child.fd, size, access=mmap.ACCESS_READ)
+    return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
 
 
 def _size_mb(path: str | os.PathLike[str] | None) -> int:
@@ -474,12 +620,45 @@ def _write_all(fd: int, data: Any) -> None:
         view = view[n:]
 
 
+def _open_out(where: str) -> int:
+    kind, _, rest = where.partition(":")
+    return int(rest) if kind == "fd" else os.open(rest, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+
+
+def _write_preview(req: dict, where: str) -> None:
+    """The architecture and one weight, written and announced before the whole file is read."""
+    from inspector.io.preview import read_preview
+
+    try:
+        found = read_preview(req["path"], req["config"], str(req["preview"]))
+    except Exception:  # noqa: BLE001 - no preview; the full read below reports the problem
+        return
+    if found is None:
+        return
+    weight, mf, placeholders = found
+    fd = _open_out(where)
+    try:
+        dump_result(
+            {"status": "preview", "value": mf, "weight": weight},
+            lambda b: _write_all(fd, b),
+            zeros=placeholders,
+        )
+    except Exception:  # noqa: BLE001
+        return
+    finally:
+        if where.startswith("path:"):
+            os.close(fd)
+    sys.stdout.buffer.write(_PREVIEW)
+    sys.stdout.buffer.flush()
+
+
 def _child(argv: list[str]) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m inspector.io.sandbox")
     ap.add_argument("--serve", action="store_true", help="wait for one JSON request on stdin")
     ap.add_argument("--out", required=True, help="fd:N (an inherited file descriptor) or path:P")
+    ap.add_argument("--preview-out", default=None, help="where a preview goes (as --out)")
     args = ap.parse_args(argv)
     # pay the imports before the request arrives (the point of a pre-warmed child)
     import h5py  # noqa: F401
@@ -505,12 +684,13 @@ def _child(argv: list[str]) -> int:
         resource.setrlimit(resource.RLIMIT_CPU, (backstop, backstop + 1))
     except (ImportError, ValueError, OSError):
         pass
+    if req.get("preview") is not None and args.preview_out:
+        _write_preview(req, args.preview_out)
     try:
         result: dict = {"status": "ok", "value": load(req["path"], config=req["config"])}
     except ModelFileError as exc:
         result = {"status": "error", "value": exc.path, "reason": exc.reason}
-    kind, _, where = args.out.partition(":")
-    fd = int(where) if kind == "fd" else os.open(where, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+    fd = _open_out(args.out)
     dump_result(result, lambda b: _write_all(fd, b))
     os.close(fd)
     sys.stdout.buffer.write(_MAGIC)

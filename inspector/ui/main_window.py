@@ -69,18 +69,6 @@ def read_vocabulary_file(path: str) -> list[str]:
     return text.splitlines()
 
 
-def default_weight(mf: ModelFile) -> str:
-    """The weight shown first: the first recurrent kernel, else the first weight ('' if none)."""
-    layers = mf.network.layers if mf.network is not None else mf.weight_layers
-    first = ""
-    for lay in layers:
-        for path, w in lay.all_weights():
-            first = first or path
-            if w.gates and w.name == "kernel":
-                return path
-    return first
-
-
 class Banner(QFrame):
     """A dismissible one-line message above the views (errors, weights-only notice); never modal."""
 
@@ -429,8 +417,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "This model has no recurrent layer: the stepper shows its outputs only.", 8000
             )
-        if not self.session.find_weight(self.session.selection):
-            self.session.select_weight(default_weight(mf))
         if self._pending_vocabulary:
             path, self._pending_vocabulary = self._pending_vocabulary, None
             self.load_vocabulary(path)

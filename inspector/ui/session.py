@@ -29,16 +29,24 @@ def trace_key_of(weight_path: str) -> str:
     return weight_path.rsplit("/", 1)[0] if "/" in weight_path else ""
 
 
-def _load(path: str, config: str | None) -> tuple[str, str | None, ModelFile, list[str] | None]:
+def _load(
+    path: str, config: str | None, wanted: str, report: Any = None
+) -> tuple[str, str | None, ModelFile, list[str] | None]:
     """Worker function: read the file and its sidecar vocabulary (no Qt).
 
     The file is read in a child process (inspector.io.sandbox): a corrupted HDF5 file can make
     libhdf5 segfault or loop forever holding the GIL, which in-process would kill or freeze the app.
+    Before the whole file is read, `report((path, weight path, ModelFile))` gets a preview in which
+    only that weight (`wanted` if the file has it, else the default one) holds its values.
     """
     from inspector.io.sandbox import load_isolated
     from inspector.io.sidecar import find_vocabulary
 
-    model_file = load_isolated(path, config=config)
+    def on_preview(weight: str, mf: ModelFile) -> None:
+        if report is not None:
+            report((path, weight, mf))
+
+    model_file = load_isolated(path, config=config, preview=wanted, on_preview=on_preview)
     vocab = find_vocabulary(path)
     return path, config, model_file, (list(vocab) if vocab is not None else None)
 
@@ -76,6 +84,9 @@ class Session(QObject):
     input_failed(str) : one-line message about an input that cannot be run.
     step_changed(int) : the current step t.
     vocabulary_changed(object) : list[str] | None.
+    preview_loaded(str, str, object) : (file, weight path, ModelFile) while a file is still being read:
+        only that weight holds its values (every other array is a zero placeholder); `file_loaded`
+        follows with the whole file.  Not emitted for files read in one go.
     """
 
     file_loaded = Signal(object)
@@ -87,6 +98,7 @@ class Session(QObject):
     input_failed = Signal(str)
     step_changed = Signal(int)
     vocabulary_changed = Signal(object)
+    preview_loaded = Signal(str, str, object)
 
     def __init__(self, sync: bool = False, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -103,6 +115,7 @@ class Session(QObject):
         self._busy = False
         self._loader = TaskRunner(self, sync=sync)
         self._loader.finished.connect(self._on_loaded)
+        self._loader.progress.connect(self._on_preview)
         self._loader.failed.connect(self._on_load_failed)
         self._loader.busy_changed.connect(self._update_busy)
         self._tracer = TaskRunner(self, sync=sync)
@@ -135,8 +148,9 @@ class Session(QObject):
         """Read `path` (off-thread unless sync); `config` is a model.to_json() file for weights-only files."""
         path = os.fspath(path)
         config = os.fspath(config) if config is not None else None
+        same_file = self.path is not None and os.path.abspath(self.path) == os.path.abspath(path)
         self.loading_path = path
-        self._loader.submit(_load, path, config)
+        self._loader.submit(_load, path, config, self.selection if same_file else "", progress=True)
 
     def reload(self) -> None:
         """Read the current file again (keeps the architecture file chosen for it)."""
@@ -162,11 +176,17 @@ class Session(QObject):
         self._set_stepper(None)
         if not same_file:
             self.select_unit("", -1)
-        if self.selection and not self._weight_exists(self.selection):
-            self.select_weight("")
+        if not self._weight_exists(self.selection):
+            from inspector.core.network import default_weight
+
+            self.select_weight(default_weight(model_file))
         if not keep_vocab:
             self.set_vocabulary(vocab)
         self.file_loaded.emit(model_file)
+
+    def _on_preview(self, result: tuple[str, str, ModelFile]) -> None:
+        if self.loading_path is not None and result[0] == self.loading_path:
+            self.preview_loaded.emit(*result)
 
     def _on_load_failed(self, message: str) -> None:
         self.loading_path = None
@@ -179,17 +199,9 @@ class Session(QObject):
         """(Layer, Weight) for a weight display path, or None."""
         if self.model_file is None or not path:
             return None
-        top = path.split("/", 1)[0]
-        layers = list(self.model_file.weight_layers)
-        if self.network is not None:
-            layers = list(self.network.layers) + layers
-        for layer in layers:
-            if layer.name != top:
-                continue
-            for p, w in layer.all_weights():
-                if p == path:
-                    return layer, w
-        return None
+        from inspector.core.network import find_weight
+
+        return find_weight(self.model_file, path)
 
     # ------------------------------------------------------------------ vocabulary / input
     def set_vocabulary(self, vocab: list[str] | None) -> None:

@@ -37,20 +37,28 @@ class _Relay(QObject):
 
     done = Signal(int, object)
     failed = Signal(int, str)
+    progress = Signal(int, object)
 
 
 class _Job(QRunnable):
-    def __init__(self, req_id: int, fn: Callable[..., Any], args: tuple[Any, ...], relay: _Relay) -> None:
+    def __init__(
+        self, req_id: int, fn: Callable[..., Any], args: tuple[Any, ...], relay: _Relay, reports: bool
+    ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python keeps it alive until the result has been delivered
         self._req_id = req_id
         self._fn = fn
         self._args = args
         self._relay = relay
+        self._reports = reports
+
+    def report(self, value: object) -> None:
+        """Called by the task on the pool thread: delivered as `TaskRunner.progress` on the GUI thread."""
+        self._relay.progress.emit(self._req_id, value)
 
     def run(self) -> None:
         try:
-            result = self._fn(*self._args)
+            result = self._fn(*self._args, report=self.report) if self._reports else self._fn(*self._args)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
             log.debug("background task failed", exc_info=True)
             self._relay.failed.emit(self._req_id, error_message(exc))
@@ -68,11 +76,13 @@ class TaskRunner(QObject):
     finished(object) : the result of the newest request, on the GUI thread.
     failed(str) : one-line message for the newest request's exception.
     busy_changed(bool) : True while a request is pending.
+    progress(object) : a partial result the newest request reported (`submit(..., progress=True)`).
     """
 
     finished = Signal(object)
     failed = Signal(str)
     busy_changed = Signal(bool)
+    progress = Signal(object)
 
     def __init__(self, parent: QObject | None = None, sync: bool = False) -> None:
         super().__init__(parent)
@@ -86,14 +96,18 @@ class TaskRunner(QObject):
     def busy(self) -> bool:
         return self._busy
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> int:
-        """Run ``fn(*args)``; returns the request id.  Inline when `sync`."""
+    def submit(self, fn: Callable[..., Any], *args: Any, progress: bool = False) -> int:
+        """Run ``fn(*args)``; returns the request id.  Inline when `sync`.
+
+        With `progress`, ``fn`` is called as ``fn(*args, report=callable)`` and every value it passes
+        to ``report`` (on its thread) is emitted as `progress` on the GUI thread, unless stale.
+        """
         self._next_id += 1
         req_id = self._latest = self._next_id
         if self.sync:
             self._set_busy(True)
             try:
-                result = fn(*args)
+                result = fn(*args, report=self.progress.emit) if progress else fn(*args)
             except Exception as exc:  # noqa: BLE001
                 log.debug("task failed", exc_info=True)
                 self._set_busy(False)
@@ -105,7 +119,8 @@ class TaskRunner(QObject):
         relay = _Relay()
         relay.done.connect(self._on_done)
         relay.failed.connect(self._on_failed)
-        job = _Job(req_id, fn, args, relay)
+        relay.progress.connect(self._on_progress)
+        job = _Job(req_id, fn, args, relay, progress)
         self._pending[req_id] = (job, relay)
         self._set_busy(True)
         QThreadPool.globalInstance().start(job)
@@ -132,6 +147,11 @@ class TaskRunner(QObject):
     def _on_done(self, req_id: int, result: object) -> None:
         if self._take(req_id):
             self.finished.emit(result)
+
+    @Slot(int, object)
+    def _on_progress(self, req_id: int, value: object) -> None:
+        if req_id == self._latest:
+            self.progress.emit(value)
 
     @Slot(int, str)
     def _on_failed(self, req_id: int, message: str) -> None:

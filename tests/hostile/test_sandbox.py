@@ -274,3 +274,69 @@ def test_child_ends_itself_when_nobody_kills_it(seeds: dict, tmp_path: Path) -> 
         assert rc < 0 and time.perf_counter() - t0 < 10, rc
     finally:
         child.discard()
+
+
+# ---------------------------------------------------------------------------------------- preview
+
+
+def test_preview_arrives_first_and_holds_exactly_one_weight(seeds: dict) -> None:
+    from inspector.core.network import default_weight, find_weight
+
+    made = 0
+    for path, config in _cases(seeds):
+        calls: list[tuple[str, object]] = []
+        mf = load_isolated(path, config=config, preview="", on_preview=lambda w, m: calls.append((w, m)))
+        assert len(calls) <= 1, path
+        if not calls:
+            continue  # no single-dataset weight to show first (Keras 1 per-gate arrays)
+        made += 1
+        weight, pm = calls[0]
+        assert weight == default_weight(mf)
+        real = find_weight(pm, weight)[1].value
+        np.testing.assert_array_equal(real, find_weight(mf, weight)[1].value)
+        assert not real.flags.writeable
+        for lay in pm.weight_layers:
+            for p, w in lay.all_weights():
+                if p != weight and w.value.size:
+                    # placeholders: read-only zeros that take no memory (zero strides)
+                    assert not w.value.flags.writeable and not w.value.any(), (path, p)
+                    assert all(s == 0 for s in w.value.strides), (path, p)
+    assert made >= 4
+
+
+def test_preview_honours_the_wanted_weight(seeds: dict) -> None:
+    path = SAMPLES[0]
+    if not path.exists():
+        pytest.skip("sample absent")
+    calls: list[str] = []
+    load_isolated(path, preview="next_char/bias", on_preview=lambda w, m: calls.append(w))
+    assert calls == ["next_char/bias"]
+
+
+@pytest.mark.parametrize("patch", files.LIBHDF5_KILLERS, ids=[p.name for p in files.LIBHDF5_KILLERS])
+def test_killer_files_with_preview_still_fail_in_one_line(patch: files.BytePatch, seeds: dict, tmp_path: Path):
+    made = files.write_byte_patch(patch, tmp_path, seeds)
+    if made is None:
+        pytest.skip("this h5py/libhdf5 writes the seed with another byte layout: recipe does not apply")
+    path, config = made
+    with pytest.raises(ModelFileError) as err:
+        load_isolated(path, config=config, timeout=4.0, preview="", on_preview=lambda w, m: None)
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "\n" not in msg, msg
+
+
+def test_placeholder_of_absurd_size_is_refused() -> None:
+    chunks: list[bytes] = []
+    dump_result({"status": "ok", "value": np.zeros((3, 4), np.float32)}, chunks.append)
+    data = b"".join(bytes(c) for c in chunks)
+    n = int.from_bytes(data[:8], "little")
+    head = json.loads(data[8 : 8 + n])
+    head["tree"] = {"__d__": [["value", {"__z__": 1, "dtype": "<f4", "shape": [1 << 30, 1 << 30]}]]}
+    body = json.dumps(head).encode()
+    forged = len(body).to_bytes(8, "little") + body + bytes(-(8 + len(body)) % 64)
+    with pytest.raises(ValueError, match="absurd"):
+        load_result(forged)
+    head["tree"] = {"__d__": [["value", {"__z__": 1, "dtype": "<f4", "shape": [2, 5]}]]}
+    body = json.dumps(head).encode()
+    ok = load_result(len(body).to_bytes(8, "little") + body + bytes(-(8 + len(body)) % 64))
+    assert ok["value"].shape == (2, 5) and not ok["value"].any() and not ok["value"].flags.writeable

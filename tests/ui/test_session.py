@@ -76,15 +76,16 @@ def test_stale_result_is_dropped(session, ui_models, qtbot):
 
 def test_setters_emit_only_on_change(sync_session, qtbot):
     s = sync_session
+    assert s.selection == "lstm/kernel"  # a freshly opened file selects its first recurrent kernel
     seen = []
     s.selection_changed.connect(lambda p: seen.append(("sel", p)))
     s.unit_changed.connect(lambda layer, u: seen.append(("unit", layer, u)))
-    s.select_weight("lstm/kernel")
-    s.select_weight("lstm/kernel")
+    s.select_weight("lstm/recurrent_kernel")
+    s.select_weight("lstm/recurrent_kernel")
     s.select_unit("lstm", 3)
     s.select_unit("lstm", 3)
     s.select_unit("", 7)  # no layer -> none
-    assert seen == [("sel", "lstm/kernel"), ("unit", "lstm", 3), ("unit", "", -1)]
+    assert seen == [("sel", "lstm/recurrent_kernel"), ("unit", "lstm", 3), ("unit", "", -1)]
 
 
 def test_set_input_builds_stepper_and_steps_are_clipped(sync_session, qtbot):
