@@ -232,6 +232,12 @@ def shapes_only(real: Collection[str] = ()) -> Iterator[ShapePlan]:
         _shape_plan.reset(token)
 
 
+def shapes_only_active() -> bool:
+    """True inside `shapes_only`: a preview pass, whose checks of whole-file integrity can wait for
+    the full read that always follows it."""
+    return _shape_plan.get() is not None
+
+
 def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
     """Read one weight dataset as a float32 copy; returns (array, stored dtype name).
 

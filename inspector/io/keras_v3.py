@@ -1,7 +1,8 @@
 """Keras v3 layout: `.keras` archives (zip or unzipped folder) and standalone `.weights.h5` (§6).
 
-The archive is read in memory (never extracted): `config.json`, `metadata.json` and
-`model.weights.h5` (`variables.h5` for 2.11) opened with `h5py.File(io.BytesIO(...))`.  Variables
+The archive is never extracted: `config.json` and `metadata.json` are read in memory, and
+`model.weights.h5` (`variables.h5` for 2.11) is opened by h5py in place through a read-only window
+onto the archive (Keras stores it uncompressed), or from memory when it was compressed.  Variables
 live at `<container>/<key>/.../vars/<i>` where keys are snake_case class names with per-container
 counters, *not* layer names (§6.3); `container` is `layers` or, for tf.keras 2.12-2.14,
 `_layer_checkpoint_dependencies`.
@@ -31,6 +32,7 @@ from inspector.io._safe import (
     group_keys,
     parse_json,
     read_dataset,
+    shapes_only_active,
 )
 from inspector.io.config import RECURRENT_KINDS, LayerSpec, NetSpec, parse_model, to_snake_case
 from inspector.io.weights import Ctx, convert_leaf, infer_kind
@@ -64,6 +66,63 @@ def _zip_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     return bytes(out)
 
 
+class _MemberWindow(io.RawIOBase):
+    """A read-only file object over bytes [start, start + size) of an open file.
+
+    Keras writes `model.weights.h5` uncompressed (ZIP_STORED), so h5py can read it straight from the
+    archive through this window: no copy of a possibly multi-GB member into memory.  Reads never
+    leave the window.
+    """
+
+    def __init__(self, fh: Any, start: int, size: int) -> None:
+        super().__init__()
+        self._fh, self._start, self._size, self._pos = fh, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise OSError("seek before the start of the archive member")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._size - self._pos))
+        if n == 0:
+            return 0
+        self._fh.seek(self._start + self._pos)
+        got = self._fh.readinto(view[:n])
+        self._pos += got or 0
+        return got or 0
+
+
+def _check_crc(fh: Any, start: int, info: zipfile.ZipInfo) -> None:
+    """The stored member's CRC-32, as zipfile would check it (~0.2 s per GB from the page cache)."""
+    import binascii
+
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    fh.seek(start)
+    left, crc = info.file_size, 0
+    while left:
+        n = fh.readinto(view[: min(left, len(buf))])
+        if not n:
+            raise ReadError(f"archive member {info.filename!r} is truncated")
+        crc = binascii.crc32(view[:n], crc)
+        left -= n
+    if crc != info.CRC:
+        raise ReadError(f"archive member {info.filename!r} is corrupted (bad CRC-32)")
+
+
 class _Archive:
     """Uniform access to a zipped or unzipped v3 save."""
 
@@ -93,6 +152,39 @@ class _Archive:
             raise ReadError(f"{name!r} is too large")
         with open(p, "rb") as fh:
             return fh.read(cap + 1)
+
+    def open_h5(self, name: str, cap: int) -> tuple[Any, Any]:
+        """(h5py-openable object, the file to close after) for an HDF5 member, read in place if stored
+        uncompressed (a window onto the archive), else decompressed into memory."""
+        if self.zip is None:
+            p = os.path.join(self.path, name)
+            if os.path.islink(p) or not os.path.isfile(p):
+                raise ReadError(f"{name!r} in the model folder is not a regular file")
+            if os.path.getsize(p) > cap:
+                raise ReadError(f"{name!r} is too large")
+            fh = open(p, "rb")  # noqa: SIM115 - closed by the caller
+            return fh, fh
+        info = self.infos[name]
+        if info.compress_type == zipfile.ZIP_STORED and info.flag_bits & 0x1 == 0:
+            if info.file_size > cap:
+                raise ReadError(f"archive member {name!r} declares {info.file_size} bytes: too large")
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed by the caller
+            try:
+                fh.seek(info.header_offset)
+                local = fh.read(30)
+                if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                    raise ReadError(f"archive member {name!r}: bad local header")
+                start = info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                start += int.from_bytes(local[28:30], "little")
+                if start + info.file_size > os.fstat(fh.fileno()).st_size:
+                    raise ReadError(f"archive member {name!r} extends past the end of the file (truncated?)")
+                if not shapes_only_active():  # a preview pass: the full read checks it
+                    _check_crc(fh, start, info)
+            except BaseException:
+                fh.close()
+                raise
+            return _MemberWindow(fh, start, info.file_size), fh
+        return io.BytesIO(self.read(name, cap)), None
 
     def close(self) -> None:
         if self.zip is not None:
@@ -474,14 +566,22 @@ def read_archive(path: str, config_obj: Any | None) -> ModelFile:
         member = next((m for m in WEIGHT_MEMBERS if arc.has(m)), None)
         if member is None:
             raise ReadError("Keras archive without model.weights.h5")
-        data = arc.read(member, MAX_WEIGHTS_MEMBER)
+        data, owner = arc.open_h5(member, MAX_WEIGHTS_MEMBER)
     finally:
         arc.close()
     label = "Keras 3" if (version or "3").startswith("3") else "tf.keras"
-    with h5py.File(io.BytesIO(data), "r") as f:
-        mf = from_weights_h5(
-            path, f, cfg, version, prefix=f"{member}:", fmt=f"{label} archive (.keras)", fid="keras3-archive"
-        )
+    try:
+        try:
+            f = h5py.File(data, "r")
+        except OSError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ReadError(f"{member} in the archive is truncated or not HDF5 ({first})") from None
+        with f:
+            fmt = f"{label} archive (.keras)"
+            mf = from_weights_h5(path, f, cfg, version, prefix=f"{member}:", fmt=fmt, fid="keras3-archive")
+    finally:
+        if owner is not None:
+            owner.close()
     if config_obj is not None:
         mf = ModelFile(
             **{**mf.__dict__, "problems": mf.problems + ("--config ignored: the archive has its own",)}
