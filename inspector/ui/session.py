@@ -36,19 +36,21 @@ def _load(
 
     The file is read in a child process (inspector.io.sandbox): a corrupted HDF5 file can make
     libhdf5 segfault or loop forever holding the GIL, which in-process would kill or freeze the app.
-    Before the whole file is read, `report((path, weight path, ModelFile))` gets a preview in which
-    only that weight (`wanted` if the file has it, else the default one) holds its values.
+    Before the whole file is read, `report((path, weight path, ModelFile, vocabulary))` gets a preview
+    in which only that weight (`wanted` if the file has it, else the default one) holds its values.
     """
     from inspector.io.sandbox import load_isolated
     from inspector.io.sidecar import find_vocabulary
 
+    found = find_vocabulary(path)
+    vocab = list(found) if found is not None else None
+
     def on_preview(weight: str, mf: ModelFile) -> None:
         if report is not None:
-            report((path, weight, mf))
+            report((path, weight, mf, vocab))
 
     model_file = load_isolated(path, config=config, preview=wanted, on_preview=on_preview)
-    vocab = find_vocabulary(path)
-    return path, config, model_file, (list(vocab) if vocab is not None else None)
+    return path, config, model_file, vocab
 
 
 def _prestart_reader() -> None:
@@ -84,9 +86,9 @@ class Session(QObject):
     input_failed(str) : one-line message about an input that cannot be run.
     step_changed(int) : the current step t.
     vocabulary_changed(object) : list[str] | None.
-    preview_loaded(str, str, object) : (file, weight path, ModelFile) while a file is still being read:
-        only that weight holds its values (every other array is a zero placeholder); `file_loaded`
-        follows with the whole file.  Not emitted for files read in one go.
+    preview_loaded(str, str, object, object) : (file, weight path, ModelFile, vocabulary or None) while
+        a file is still being read: only that weight holds its values (every other array is a zero
+        placeholder); `file_loaded` or `load_failed` follows.  Not emitted for files read in one go.
     """
 
     file_loaded = Signal(object)
@@ -98,7 +100,7 @@ class Session(QObject):
     input_failed = Signal(str)
     step_changed = Signal(int)
     vocabulary_changed = Signal(object)
-    preview_loaded = Signal(str, str, object)
+    preview_loaded = Signal(str, str, object, object)
 
     def __init__(self, sync: bool = False, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -184,7 +186,7 @@ class Session(QObject):
             self.set_vocabulary(vocab)
         self.file_loaded.emit(model_file)
 
-    def _on_preview(self, result: tuple[str, str, ModelFile]) -> None:
+    def _on_preview(self, result: tuple[str, str, ModelFile, list[str] | None]) -> None:
         if self.loading_path is not None and result[0] == self.loading_path:
             self.preview_loaded.emit(*result)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,13 +248,41 @@ class WeightPanel(QWidget):
         session.file_loaded.connect(lambda _mf: self._update_selection(session.selection))
         session.vocabulary_changed.connect(lambda _v: self._update_selection(session.selection))
         session.unit_changed.connect(self._on_unit_changed)
+        session.preview_loaded.connect(self._on_preview)
+        session.load_failed.connect(self._on_load_failed)
+        self._previewing = False
         self._update_selection(session.selection)
 
     @property
     def matrix(self) -> WeightMatrix | None:
         return self.heatmap.matrix
 
+    def _on_preview(self, file: str, path: str, mf, vocabulary) -> None:  # noqa: ANN001 - core types
+        """A big file is still being read: show the weight it opens on now.  Only that weight of `mf`
+        holds data (every other array is a placeholder), so nothing else of it is shown."""
+        from inspector.core.network import find_weight
+
+        found = find_weight(mf, path)
+        if found is None:
+            return
+        layer, weight = found
+        self._summarizer.cancel()
+        self._previewing = True
+        matrix = describe_weight(layer, path, weight, mf.network, vocabulary)
+        self.heatmap.set_matrix(matrix)
+        self.histograms.set_summary(None, None)
+        self.stats.setRowCount(0)
+        self.header.setText(self._header_html(matrix, weight))
+        self.header.setToolTip(f"{file}\n{path}")
+        self.readout.setText(f"Reading the rest of {os.path.basename(file)}\u2026")
+        self.stack.setCurrentIndex(1)
+
+    def _on_load_failed(self, _message: str) -> None:
+        if self._previewing:  # the file that was previewed could not be read: back to the open one
+            self._update_selection(self.session.selection)
+
     def _update_selection(self, path: str) -> None:
+        self._previewing = False
         found = self.session.find_weight(path)
         if found is None:
             self._summarizer.cancel()
