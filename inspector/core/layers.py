@@ -111,7 +111,8 @@ def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 # --------------------------------------------------------------------------------------------- core
 
 
-@_register(
+#: layers that do nothing at inference time (and own no weights)
+INFERENCE_IDENTITY = (
     "InputLayer",
     "Dropout",
     "SpatialDropout1D",
@@ -123,6 +124,9 @@ def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     "ActivityRegularization",
     "Identity",
 )
+
+
+@_register(*INFERENCE_IDENTITY)
 def identity(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
 ) -> tuple[list[Array], list[Mask]]:

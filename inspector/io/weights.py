@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.core.layers import INFERENCE_IDENTITY
 from inspector.core.network import GATES_BY_KIND, RECURRENT_KINDS, Weight, gate_slices
 from inspector.io._safe import RawArray, ReadError
 
@@ -24,17 +25,8 @@ CONV_KINDS = frozenset(
 )
 
 #: built-in layers that own no weights
-WEIGHTLESS = frozenset(
+WEIGHTLESS = frozenset(INFERENCE_IDENTITY) | frozenset(
     {
-        "InputLayer",
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "GaussianNoise",
-        "GaussianDropout",
-        "AlphaDropout",
-        "ActivityRegularization",
         "Activation",
         "Masking",
         "Flatten",
@@ -73,7 +65,6 @@ WEIGHTLESS = frozenset(
         "Lambda",
         "TFOpLambda",
         "SlicingOpLambda",
-        "Identity",
         "UnitNormalization",
     }
 )
