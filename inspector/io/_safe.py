@@ -232,6 +232,20 @@ def shapes_only(real: Collection[str] = ()) -> Iterator[ShapePlan]:
         _shape_plan.reset(token)
 
 
+_allocator: contextvars.ContextVar[Any] = contextvars.ContextVar("allocator", default=None)
+
+
+@contextmanager
+def allocating(empty: Any) -> Iterator[None]:
+    """Within the block, `read_dataset` reads float32 datasets into arrays made by `empty(shape, dtype)`
+    (the sandbox reader allocates them in its result file, so they are never copied again)."""
+    token = _allocator.set(empty)
+    try:
+        yield
+    finally:
+        _allocator.reset(token)
+
+
 def shapes_only_active() -> bool:
     """True inside `shapes_only`: a preview pass, whose checks of whole-file integrity can wait for
     the full read that always follows it."""
@@ -274,6 +288,11 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
         if n:
             ds.read_direct(raw)
         return np.ascontiguousarray(_bfloat16_to_float32(raw.view(np.uint16))), "bfloat16"
+    empty = _allocator.get()
+    if empty is not None and dt.kind == "f" and dt.itemsize == 4 and n:
+        out = empty(tuple(ds.shape), np.float32)
+        ds.read_direct(out)  # libhdf5 writes straight into `out` (byte order converted if need be)
+        return out, dt.name
     value = np.asarray(ds[()])
     stored = dt.name
     return np.ascontiguousarray(value, dtype=np.float32), stored

@@ -195,43 +195,92 @@ def _pad(n: int) -> int:
     return -n % _ALIGN
 
 
-def dump_result(result: dict, write: Callable[[Any], object], zeros: Any = ()) -> None:
-    """Serialise a child's result through `write`: 8-byte header length, JSON header, raw array bytes.
+_TAG = b"INSPRES1"  # last 8 bytes of a result, after the 8-byte header length
 
-    The header is padded, and every array placed, to a multiple of 64 bytes.  The arrays are written
-    straight from their buffers (no copy of a possibly huge model).  `zeros`: placeholder arrays
-    (of a preview) that are sent as dtype and shape only and arrive as read-only zeros.
+
+class Arena:
+    """Weight arrays allocated straight in the result memory file (child side).
+
+    The reader's `read_dataset` allocates every big array here (`_safe.allocating`), so libhdf5
+    reads into the very pages the parent will map: the weights are never copied from the reader's
+    memory into the result.  Arrays start on page boundaries at the front of the file;
+    `dump_result` writes the rest after them.
+    """
+
+    MIN_BYTES = 1 << 20  # smaller arrays are allocated normally and written by dump_result
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.size = 0
+        self.spans: dict[int, tuple[int, int]] = {}  # data address -> (file offset, bytes)
+        self._maps: list[mmap.mmap] = []
+
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        dt = np.dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        if nbytes < self.MIN_BYTES or os.name != "posix":
+            return np.empty(shape, dt)
+        offset, length = self.size, nbytes + (-nbytes % mmap.PAGESIZE)
+        os.ftruncate(self.fd, offset + length)
+        self.size = offset + length
+        mm = mmap.mmap(self.fd, length, offset=offset)
+        self._maps.append(mm)
+        arr = np.frombuffer(mm, dtype=dt, count=nbytes // dt.itemsize).reshape(shape)
+        self.spans[_address(arr)] = (offset, nbytes)
+        return arr
+
+    def span(self, arr: np.ndarray) -> tuple[int, int] | None:
+        """(offset, bytes) when `arr` is exactly an arena array (or a C-contiguous view of all of it)."""
+        found = self.spans.get(_address(arr)) if arr.size else None
+        if found is None or found[1] != arr.nbytes or not arr.flags.c_contiguous:
+            return None
+        return found
+
+
+def dump_result(
+    result: dict, write: Callable[[Any], object], zeros: Any = (), arena: Arena | None = None
+) -> None:
+    """Serialise a child's result through `write`: raw array bytes, JSON header, 8-byte header length, tag.
+
+    Every array is placed on a multiple of 64 bytes; the table in the header gives absolute offsets.
+    The arrays are written straight from their buffers (no copy of a possibly huge model).
+    `zeros`: placeholder arrays (of a preview) that are sent as dtype and shape only and arrive as
+    read-only zeros.  `arena`: arrays already in the result file stay where they are; `write` then
+    continues the file after them (the caller positions it at `arena.size`).
     """
     arrays: list[np.ndarray] = []
     tree = _encode(result, arrays, zeros=frozenset(_address(a) for a in zeros if a.size))
-    table, offset = [], 0
+    table: list[list[int]] = []
+    pos = arena.size if arena is not None else 0
     for arr in arrays:
-        table.append([offset, arr.nbytes])
-        offset += arr.nbytes + _pad(arr.nbytes)
-    header = json.dumps({"tree": tree, "arrays": table}).encode("utf-8")
-    head = len(header).to_bytes(8, "little") + header
-    write(head + bytes(_pad(len(head))))
-    for arr in arrays:
+        span = arena.span(arr) if arena is not None else None
+        if span is not None:
+            table.append(list(span))
+            continue
+        if _pad(pos):
+            write(bytes(_pad(pos)))
+            pos += _pad(pos)
+        table.append([pos, arr.nbytes])
         if arr.nbytes:
             write(memoryview(arr).cast("B"))
-        if _pad(arr.nbytes):
-            write(bytes(_pad(arr.nbytes)))
+        pos += arr.nbytes
+    header = json.dumps({"tree": tree, "arrays": table}).encode("utf-8")
+    write(header + len(header).to_bytes(8, "little") + _TAG)
 
 
-def load_result(data: Any, start: int = 0) -> Any:
-    """Inverse of `dump_result` for the bytes (or mmap) from `start` on.
+def load_result(data: Any) -> Any:
+    """Inverse of `dump_result` for the bytes (or mmap) of a result.
 
     Arrays are read-only views into `data` (which they keep alive).
     """
     buf = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
-    if len(buf) < start + 8:
+    if len(buf) < 16 or bytes(buf[-8:]) != _TAG:
         raise ValueError("truncated result")
-    n = int.from_bytes(buf[start : start + 8], "little")
-    if n < 2 or start + 8 + n > len(buf):
+    n = int.from_bytes(buf[-16:-8], "little")
+    end = len(buf) - 16 - n  # arrays lie before the header
+    if n < 2 or end < 0:
         raise ValueError("truncated result")
-    head = json.loads(bytes(buf[start + 8 : start + 8 + n]).decode("utf-8"))
-    base = start + 8 + n
-    base += _pad(base)
+    head = json.loads(bytes(buf[end : end + n]).decode("utf-8"))
     buf = buf.toreadonly()
 
     def array(node: dict) -> np.ndarray:
@@ -240,11 +289,11 @@ def load_result(data: Any, start: int = 0) -> Any:
         if dtype.kind not in "biufc" or dtype.hasobject:
             raise ValueError(f"refused dtype {dtype}")
         shape = tuple(int(d) for d in node["shape"])
-        if off < 0 or nbytes < 0 or base + off + nbytes > len(buf) or min(shape, default=0) < 0:
+        if off < 0 or nbytes < 0 or off + nbytes > end or min(shape, default=0) < 0:
             raise ValueError("array outside the result")
         if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes:
             raise ValueError("array size disagrees with its shape")
-        return np.frombuffer(buf[base + off : base + off + nbytes], dtype=dtype).reshape(shape)
+        return np.frombuffer(buf[off : off + nbytes], dtype=dtype).reshape(shape)
 
     return _decode(head["tree"], array)
 
@@ -622,7 +671,7 @@ def _write_all(fd: int, data: Any) -> None:
 
 def _open_out(where: str) -> int:
     kind, _, rest = where.partition(":")
-    return int(rest) if kind == "fd" else os.open(rest, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_BINARY", 0))
+    return int(rest) if kind == "fd" else os.open(rest, os.O_RDWR | os.O_TRUNC | getattr(os, "O_BINARY", 0))
 
 
 def _write_preview(req: dict, where: str) -> None:
@@ -686,12 +735,17 @@ def _child(argv: list[str]) -> int:
         pass
     if req.get("preview") is not None and args.preview_out:
         _write_preview(req, args.preview_out)
+    from inspector.io._safe import allocating
+
+    fd = _open_out(args.out)
+    arena = Arena(fd)
     try:
-        result: dict = {"status": "ok", "value": load(req["path"], config=req["config"])}
+        with allocating(arena.empty):
+            result: dict = {"status": "ok", "value": load(req["path"], config=req["config"])}
     except ModelFileError as exc:
         result = {"status": "error", "value": exc.path, "reason": exc.reason}
-    fd = _open_out(args.out)
-    dump_result(result, lambda b: _write_all(fd, b))
+    os.lseek(fd, arena.size, os.SEEK_SET)
+    dump_result(result, lambda b: _write_all(fd, b), arena=arena)
     os.close(fd)
     sys.stdout.buffer.write(_MAGIC)
     sys.stdout.buffer.flush()

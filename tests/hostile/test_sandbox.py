@@ -216,9 +216,10 @@ def _dumped(result: dict) -> bytes:
     return b"".join(chunks)
 
 
-def _forged(tree: object, arrays: list | None = None) -> bytes:
+def _forged(tree: object, arrays: list | None = None, payload: bytes = b"") -> bytes:
+    """A result in the sandbox's format: payload, JSON header, its length, the tag."""
     header = json.dumps({"tree": tree, "arrays": arrays or []}).encode()
-    return len(header).to_bytes(8, "little") + header
+    return payload + header + len(header).to_bytes(8, "little") + sandbox._TAG
 
 
 def test_sandbox_result_is_data_only() -> None:
@@ -285,7 +286,7 @@ def test_preview_arrives_first_and_holds_exactly_one_weight(seeds: dict) -> None
     made = 0
     for path, config in _cases(seeds):
         calls: list[tuple[str, object]] = []
-        mf = load_isolated(path, config=config, preview="", on_preview=lambda w, m: calls.append((w, m)))
+        mf = load_isolated(path, config=config, preview="", on_preview=lambda w, m, c=calls: c.append((w, m)))
         assert len(calls) <= 1, path
         if not calls:
             continue  # no single-dataset weight to show first (Keras 1 per-gate arrays)
@@ -314,7 +315,9 @@ def test_preview_honours_the_wanted_weight(seeds: dict) -> None:
 
 
 @pytest.mark.parametrize("patch", files.LIBHDF5_KILLERS, ids=[p.name for p in files.LIBHDF5_KILLERS])
-def test_killer_files_with_preview_still_fail_in_one_line(patch: files.BytePatch, seeds: dict, tmp_path: Path):
+def test_killer_files_with_preview_still_fail_in_one_line(
+    patch: files.BytePatch, seeds: dict, tmp_path: Path
+) -> None:
     made = files.write_byte_patch(patch, tmp_path, seeds)
     if made is None:
         pytest.skip("this h5py/libhdf5 writes the seed with another byte layout: recipe does not apply")
@@ -326,17 +329,67 @@ def test_killer_files_with_preview_still_fail_in_one_line(patch: files.BytePatch
 
 
 def test_placeholder_of_absurd_size_is_refused() -> None:
-    chunks: list[bytes] = []
-    dump_result({"status": "ok", "value": np.zeros((3, 4), np.float32)}, chunks.append)
-    data = b"".join(bytes(c) for c in chunks)
-    n = int.from_bytes(data[:8], "little")
-    head = json.loads(data[8 : 8 + n])
-    head["tree"] = {"__d__": [["value", {"__z__": 1, "dtype": "<f4", "shape": [1 << 30, 1 << 30]}]]}
-    body = json.dumps(head).encode()
-    forged = len(body).to_bytes(8, "little") + body + bytes(-(8 + len(body)) % 64)
+    absurd = {"__d__": [["value", {"__z__": 1, "dtype": "<f4", "shape": [1 << 30, 1 << 30]}]]}
     with pytest.raises(ValueError, match="absurd"):
-        load_result(forged)
-    head["tree"] = {"__d__": [["value", {"__z__": 1, "dtype": "<f4", "shape": [2, 5]}]]}
-    body = json.dumps(head).encode()
-    ok = load_result(len(body).to_bytes(8, "little") + body + bytes(-(8 + len(body)) % 64))
+        load_result(_forged(absurd))
+    ok = load_result(_forged({"__d__": [["value", {"__z__": 1, "dtype": "<f4", "shape": [2, 5]}]]}))
     assert ok["value"].shape == (2, 5) and not ok["value"].any() and not ok["value"].flags.writeable
+
+
+def test_arena_arrays_stay_in_place_and_the_rest_follows(tmp_path: Path) -> None:
+    """The child reads big float32 weights straight into the result file (Arena); dump_result then
+    writes only the small arrays and the header after them, and the parent reads both back."""
+    import mmap
+    import os
+
+    if not hasattr(os, "memfd_create"):
+        pytest.skip("Linux memfd only")
+    fd = os.memfd_create("t")
+    try:
+        arena = sandbox.Arena(fd)
+        big = arena.empty((512, 1024), np.float32)  # 2 MiB: in the arena
+        big[...] = np.arange(big.size, dtype=np.float32).reshape(big.shape)
+        small = arena.empty((3, 4), np.float32)  # small: ordinary memory
+        small[...] = 7
+        assert arena.span(big) == (0, big.nbytes) and arena.span(small) is None
+        assert arena.span(big.T) is None  # a transposed view has other bytes: written normally
+        os.lseek(fd, arena.size, os.SEEK_SET)
+        chunks: list[int] = []
+
+        def write(b: object) -> None:
+            chunks.append(os.write(fd, b))
+
+        dump_result({"big": big, "small": small, "t": big.T[:2, :3]}, write, arena=arena)
+        assert sum(chunks) < 100_000  # the 2 MiB array was not written again
+        size = os.fstat(fd).st_size
+        back = load_result(mmap.mmap(fd, size, access=mmap.ACCESS_READ))
+        np.testing.assert_array_equal(back["big"], big)
+        np.testing.assert_array_equal(back["small"], small)
+        np.testing.assert_array_equal(back["t"], big.T[:2, :3])
+    finally:
+        os.close(fd)
+
+
+def test_sandbox_reads_big_weights_into_the_result_file(tmp_path: Path) -> None:
+    """End to end: LSTM(256) over 300 features (kernel 1.2 MB, recurrent kernel 1 MiB: both read into
+    the result file by the child) comes back equal to an in-process load."""
+    from inspector.core.network import find_weight
+    from inspector.io import load
+
+    rng = np.random.default_rng(1)
+    cfg = files.model_a_tf_config()
+    cfg["config"]["layers"] = [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5, 300], "dtype": "float32",
+                                                 "sparse": False, "ragged": False, "name": "inp"}},
+        {"class_name": "LSTM", "config": files._k2_rnn("LSTM", "lstm", 256)},
+        {"class_name": "Dense", "config": files._k2_dense("dense", 2)},
+    ]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((300, 1024), (256, 1024), (1024,))]
+    dense = [rng.standard_normal(s).astype(np.float32) for s in ((256, 2), (2,))]
+    path = files.write_legacy_h5(tmp_path / "big.h5", cfg, {
+        "lstm": (files.MODEL_A_TF_NAMES["lstm"], arrays), "dense": (files.MODEL_A_TF_NAMES["dense"], dense)})
+    ref = load(path)
+    got = load_isolated(path)
+    for p in ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"):
+        np.testing.assert_array_equal(find_weight(got, p)[1].value, find_weight(ref, p)[1].value)
+    assert not find_weight(got, "lstm/kernel")[1].value.flags.writeable

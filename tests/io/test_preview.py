@@ -88,10 +88,10 @@ def test_unreadable_file_gives_no_preview(tmp_path: Path) -> None:
     assert read_preview(bad) is None
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(p.name for p in CORPUS.glob("*") if p.suffix in (".h5", ".hdf5", ".keras")) if CORPUS.is_dir() else [],
-)
+CORPUS_FILES = sorted(p.name for p in CORPUS.glob("*") if p.suffix in (".h5", ".hdf5", ".keras"))
+
+
+@pytest.mark.parametrize("name", CORPUS_FILES)
 def test_corpus_preview_is_exact_or_absent(name: str) -> None:
     path = CORPUS / name
     try:
