@@ -3,7 +3,8 @@
 `WeightMatrix` (plain data) says what to draw: the 2-D float32 matrix, its gate column blocks and the
 labels of its rows and columns.  `HeatmapView` draws it following the pyqtgraph performance rules:
 row-major float32 C-contiguous images, fixed symmetric levels, a 256-entry CET-D1 lookup table,
-display downsampling, and no item re-creation unless the selected weight changes.
+big panels decimated to their size on screen (see `decimate`), and plot items made once and
+updated in place (a new weight sets images, levels, labels and ranges; nothing is re-created).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen, QTransform
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from inspector.core.network import RECURRENT_KINDS, GateSlice, Layer, Network, Weight
@@ -255,15 +256,98 @@ class LabelAxis(pg.AxisItem):
         return out
 
 
-class _Panel:
-    """One gate's PlotItem + ImageItem + highlight rectangles."""
+# Big panels are drawn from a decimated copy about the size of the panel on screen: one image pixel per
+# block of sr x sc values.  A block shows its value of largest magnitude, sign kept (not the mean): a
+# lone strong weight, a dead (all-zero) region and the sign structure stay visible at every zoom,
+# where a mean would fade zero-mean weights to white and average outliers away.  Smaller panels are
+# drawn exactly, one image pixel per value.
+EXACT_CELLS = 512 * 512  # a panel of at most this many values is drawn exactly
+MAX_IMAGE_SIDE = 1024  # a decimated image is at most this many pixels wide and high
+_FALLBACK_PIXELS = 512  # assumed panel size before the layout has given it one
+_DETAIL_DELAY_MS = 40  # after zoom / pan / resize: re-render once the view has settled
 
-    def __init__(self, plot: pg.PlotItem, image: pg.ImageItem, start: int, stop: int, title: str) -> None:
+
+def decimate(values: np.ndarray, sr: int, sc: int) -> np.ndarray:
+    """(ceil(rows / sr), ceil(cols / sc)) float32: each sr x sc block's value of largest magnitude.
+
+    The sign is kept (the block's max when max >= -min, else its min); the last row / column of
+    blocks may be narrower; a block holding a NaN shows NaN.  sr = sc = 1 is a plain copy.
+    """
+    v = values
+    if sr <= 1 and sc <= 1:
+        return np.ascontiguousarray(v, dtype=np.float32)
+    hi = lo = v
+    if sr > 1:
+        hi, lo = _fold(v, sr, 0, np.maximum), _fold(v, sr, 0, np.minimum)
+    if sc > 1:
+        hi, lo = _fold(hi, sc, 1, np.maximum), _fold(lo, sc, 1, np.minimum)
+    out = np.where(hi >= -lo, hi, lo)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _fold(v: np.ndarray, step: int, axis: int, op: np.ufunc) -> np.ndarray:
+    """`op` over consecutive groups of `step` along `axis`, the last group possibly shorter (`step`
+    whole-array ufunc calls, no Python loop per element)."""
+
+    def take(i: int) -> np.ndarray:
+        return v[i::step] if axis == 0 else v[:, i::step]
+
+    first, second = take(0), take(1)
+    if second.shape == first.shape:
+        out = op(first, second, dtype=np.float32)
+    else:
+        out = np.array(first, dtype=np.float32)
+        dst = out[: second.shape[0]] if axis == 0 else out[:, : second.shape[1]]
+        op(dst, second, out=dst)
+    for i in range(2, step):
+        part = take(i)
+        k = part.shape[axis]
+        if k == 0:
+            break
+        dst = out[:k] if axis == 0 else out[:, :k]
+        op(dst, part, out=dst)
+    return out
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when `a` and `b` hold the same numbers (same memory is enough; else compared)."""
+    if a is b:
+        return True
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.strides == b.strides and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]:
+        return True
+    return bool(np.array_equal(a, b) or np.array_equal(a, b, equal_nan=True))
+
+
+def _strides(n_rows: int, n_cols: int, px_h: float, px_w: float) -> tuple[int, int]:
+    """Block size (rows, cols) that fits n_rows x n_cols values into about px_h x px_w pixels."""
+    ph = int(min(max(px_h, 16), MAX_IMAGE_SIDE))
+    pw = int(min(max(px_w, 16), MAX_IMAGE_SIDE))
+    return max(1, -(-n_rows // ph)), max(1, -(-n_cols // pw))
+
+
+class _Panel:
+    """One gate's PlotItem, its images (whole panel + zoomed-in detail) and highlight rectangles.
+
+    Created once and reused for every matrix: `HeatmapView` keeps a pool of them.
+    """
+
+    def __init__(self, plot: pg.PlotItem, left: LabelAxis, bottom: LabelAxis, colormap: pg.ColorMap) -> None:
         self.plot = plot
-        self.image = image
-        self.start = start
-        self.stop = stop
-        self.title = title
+        self.left = left
+        self.bottom = bottom
+        self.start = 0
+        self.stop = 0
+        self.title = ""
+        self.axis_titles: tuple[str | None, str] | None = None  # (left, bottom) axis titles set
+        self.full = np.zeros((0, 0), dtype=np.float32)  # the panel's true values (a view of the matrix)
+        # (row0, col0, sr, sc) of what each image shows; None: nothing
+        self.shown: tuple[int, int, int, int] | None = None
+        self.detail_shown: tuple[int, int, int, int, int, int] | None = None  # + (row1, col1)
+        self.image = self._make_image(colormap, 0)
+        self.detail = self._make_image(colormap, 1)  # a finer window over the image when zoomed in
+        self.detail.setVisible(False)
         self.col_marker = QGraphicsRectItem()
         self.row_marker = QGraphicsRectItem()
         for m in (self.col_marker, self.row_marker):
@@ -276,13 +360,98 @@ class _Panel:
             m.setVisible(False)
             plot.addItem(m)
 
+    def _make_image(self, colormap: pg.ColorMap, z: int) -> pg.ImageItem:
+        image = pg.ImageItem(axisOrder="row-major")
+        image.setAutoDownsample(True)
+        image.setColorMap(colormap)
+        image.setZValue(z)
+        self.plot.addItem(image)
+        return image
+
     @property
     def data(self) -> np.ndarray:
-        return self.image.image
+        """(rows, columns) true values of this panel (hover and statistics read these)."""
+        return self.full
+
+    def pixels(self) -> tuple[float, float]:
+        """(height, width) of the panel's view on screen, in device pixels (a guess before layout)."""
+        vb = self.plot.getViewBox()
+        size = vb.size()
+        h, w = size.height(), size.width()
+        if h < 16 or w < 16:
+            return float(_FALLBACK_PIXELS), float(_FALLBACK_PIXELS)
+        views = vb.scene().views() if vb.scene() is not None else []
+        ratio = views[0].devicePixelRatioF() if views else 1.0
+        return h * ratio, w * ratio
+
+    def render(self, levels: tuple[float, float]) -> None:
+        """Draw the whole panel: exact when small, else decimated to its on-screen size (no-op when the
+        image already has that resolution; `shown = None` forces a redraw)."""
+        rows, cols = self.full.shape
+        if rows * cols <= EXACT_CELLS:
+            sr = sc = 1
+        else:
+            sr, sc = _strides(rows, cols, *self.pixels())
+        if self.shown != (0, 0, sr, sc):
+            self._set(self.image, 0, 0, rows, cols, sr, sc, levels)
+            self.shown = (0, 0, sr, sc)
+
+    def update_detail(self, levels: tuple[float, float]) -> None:
+        """Zoomed in on a decimated panel: draw the visible part (plus a margin) at a finer block size."""
+        rows, cols = self.full.shape
+        if self.shown is None or self.shown[2:] == (1, 1):
+            self.hide_detail()
+            return
+        (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        r0, r1 = max(0, int(np.floor(y0 + 0.5))), min(rows, int(np.ceil(y1 + 0.5)))
+        c0, c1 = max(0, int(np.floor(x0 + 0.5))), min(cols, int(np.ceil(x1 + 0.5)))
+        if r1 <= r0 or c1 <= c0:
+            self.hide_detail()
+            return
+        if (r1 - r0) * (c1 - c0) <= EXACT_CELLS:
+            sr = sc = 1
+        else:
+            sr, sc = _strides(r1 - r0, c1 - c0, *self.pixels())
+        if sr >= self.shown[2] and sc >= self.shown[3]:
+            self.hide_detail()  # the whole-panel image is already as fine as the screen
+            return
+        d = self.detail_shown
+        if d is not None and d[2:4] == (sr, sc) and d[0] <= r0 and r1 <= d[4] and d[1] <= c0 and c1 <= d[5]:
+            return  # still covers the view at the right resolution
+        # a margin of half the visible span on each side: small pans need no new image
+        mr, mc = (r1 - r0) // 2, (c1 - c0) // 2
+        a0, a1 = max(0, (r0 - mr) // sr * sr), min(rows, r1 + mr)
+        b0, b1 = max(0, (c0 - mc) // sc * sc), min(cols, c1 + mc)
+        self._set(self.detail, a0, b0, a1, b1, sr, sc, levels)
+        self.detail_shown = (a0, b0, sr, sc, a1, b1)
+        self.detail.setVisible(True)
+
+    def hide_detail(self) -> None:
+        if self.detail_shown is not None:
+            self.detail.setVisible(False)
+            self.detail.clear()
+            self.detail_shown = None
+
+    def _set(self, image: pg.ImageItem, r0: int, c0: int, r1: int, c1: int, sr: int, sc: int, levels) -> None:
+        data = decimate(self.full[r0:r1, c0:c1], sr, sc)
+        # pixel (i, j) covers rows r0 + i*sr .. and columns c0 + j*sc .. in data coordinates (the last
+        # block may reach past the matrix edge: the view's limits stop there)
+        rect = QRectF(c0 - 0.5, r0 - 0.5, data.shape[1] * sc, data.shape[0] * sr)
+        image.setImage(data, autoLevels=False, levels=levels, rect=rect)
+
+    def clear_images(self) -> None:
+        """Out of use: let go of the images and of the matrix."""
+        self.image.clear()
+        self.shown = None
+        self.hide_detail()
+        self.full = np.zeros((0, 0), dtype=np.float32)
 
 
 class HeatmapView(QWidget):
     """Gate panels for one weight matrix, synchronised zoom/pan, one colour bar.
+
+    The panels' pyqtgraph items are made once (a pool; `PREWARM_PANELS` of them up front) and
+    updated in place when another matrix is set.
 
     Signals
     -------
@@ -292,6 +461,7 @@ class HeatmapView(QWidget):
 
     hovered = Signal(str)
     unit_clicked = Signal(int)
+    PREWARM_PANELS = 4  # an LSTM weight's gates: built with the view, not while a file opens
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -304,92 +474,175 @@ class HeatmapView(QWidget):
         lay.addWidget(self.graphics)
         self.colormap = pg.colormap.get(COLORMAP_NAME)
         self.matrix: WeightMatrix | None = None
-        self.panels: list[_Panel] = []
-        self.colorbar: pg.ColorBarItem | None = None
+        self.panels: list[_Panel] = []  # the panels showing the current matrix, in column order
+        self._pool: list[_Panel] = []  # every panel ever made (the first len(panels) are in use)
         self.levels: tuple[float, float] = (-1.0, 1.0)
         self.unit: int = -1
+        self.colorbar = pg.ColorBarItem(
+            values=self.levels, colorMap=self.colormap, interactive=False, width=14, rounding=1e-6
+        )
+        self.colorbar.axis.setPen(pg.mkPen(AXIS_COLOR))
+        self.colorbar.axis.setTextPen(pg.mkPen(AXIS_COLOR))
+        self._bar_images_stale = False  # the panels in use changed: tell the colour bar
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(_DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self._refresh_resolution)
+        for _ in range(self.PREWARM_PANELS):
+            self._new_panel()
+        self.colorbar.setVisible(False)
+        self.graphics.ci.addItem(self.colorbar, row=0, col=len(self._pool))
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
+    # ------------------------------------------------------------------ panel pool
+    def _new_panel(self) -> _Panel:
+        k = len(self._pool)
+        left = LabelAxis("left")
+        bottom = LabelAxis("bottom")
+        plot = pg.PlotItem(axisItems={"left": left, "bottom": bottom})
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setDefaultPadding(0)
+        plot.invertY(True)
+        vb = plot.getViewBox()
+        vb.setBorder(pg.mkPen("#9a9a9a"))
+        vb.setMouseEnabled(x=True, y=True)
+        for ax in (left, bottom):
+            ax.setPen(pg.mkPen(AXIS_COLOR))
+            ax.setTextPen(pg.mkPen(AXIS_COLOR))
+            ax.enableAutoSIPrefix(False)  # row / unit indices: never "x1e3"; no label update per range
+        if k > 0:
+            left.setStyle(showValues=False)
+            left.setWidth(6)
+            plot.setXLink(self._pool[0].plot)
+            plot.setYLink(self._pool[0].plot)
+        vb.sigRangeChanged.connect(self._schedule_refresh)
+        vb.sigResized.connect(self._schedule_refresh)
+        panel = _Panel(plot, left, bottom, self.colormap)
+        self._pool.append(panel)
+        plot.setVisible(False)
+        self.graphics.ci.addItem(plot, row=0, col=k)
+        # equal panel widths regardless of tick label widths; the colour bar keeps its own
+        self.graphics.ci.layout.setColumnStretchFactor(k, 1)
+        return panel
+
+    def _use_panels(self, n: int) -> None:
+        """Show exactly `n` panels (then the colour bar).  Every panel made stays in the layout; the ones
+        not in use are hidden (a grid layout gives hidden items no room): nothing is rebuilt."""
+        ci = self.graphics.ci
+        if n == len(self.panels):
+            return
+        if n > len(self._pool):
+            ci.removeItem(self.colorbar)
+            while len(self._pool) < n:
+                self._new_panel()
+            ci.addItem(self.colorbar, row=0, col=len(self._pool))
+        for k, p in enumerate(self._pool):
+            if k >= n:
+                p.clear_images()
+            p.plot.setVisible(k < n)
+        self.colorbar.setVisible(n > 0)
+        self.panels = self._pool[:n]
+        self._bar_images_stale = True
+        if n:
+            # lay the panels out now, so the images are decimated for their real size
+            ci.layout.activate()
+            for p in self.panels:
+                p.plot.layout.activate()
+
     # ------------------------------------------------------------------ content
     def clear(self) -> None:
-        self.graphics.clear()
-        self.panels = []
-        self.colorbar = None
+        self._use_panels(0)
         self.matrix = None
         self.unit = -1
 
+    def shows_values_of(self, matrix: WeightMatrix | None) -> bool:
+        """True when `matrix` is the weight shown now with the same numbers and panels (cheap check)."""
+        m = self.matrix
+        return (
+            m is not None
+            and matrix is not None
+            and m.path == matrix.path
+            and m.panels() == matrix.panels()
+            and _same_values(m.value, matrix.value)
+        )
+
     def set_matrix(self, matrix: WeightMatrix | None) -> None:
-        """Show `matrix` (None clears).  Rebuilds the plot items: called on selection, never per step."""
-        self.clear()
+        """Show `matrix` (None clears).  The plot items are reused; the same weight again only relabels."""
         if matrix is None:
+            self.clear()
             return
+        same = self.shows_values_of(matrix)
         self.matrix = matrix
+        panels = matrix.panels()
         value = matrix.value
-        self.levels = symmetric_levels(value)
+        if not same:
+            self.levels = symmetric_levels(value)
+            self._use_panels(len(panels))
         n_rows = value.shape[0]
-        first_plot: pg.PlotItem | None = None
-        for k, (title, start, stop) in enumerate(matrix.panels()):
-            left = LabelAxis("left")
-            bottom = LabelAxis("bottom")
-            plot = self.graphics.addPlot(row=0, col=k, axisItems={"left": left, "bottom": bottom})
-            # bold: DejaVu Sans regular mis-places the combining tilde of c\u0303 / h\u0303
-            plot.setTitle(title, size="11pt", color=AXIS_COLOR, bold=True)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            plot.setDefaultPadding(0)
-            plot.invertY(True)
-            vb = plot.getViewBox()
-            vb.setBorder(pg.mkPen("#9a9a9a"))
-            vb.setMouseEnabled(x=True, y=True)
-            vb.setLimits(
+        for k, ((title, start, stop), p) in enumerate(zip(panels, self.panels)):
+            p.full = value[:, start:stop]  # a view: no copy
+            p.start, p.stop = start, stop
+            if title != p.title:
+                # bold: DejaVu Sans regular mis-places the combining tilde of c\u0303 / h\u0303
+                p.plot.setTitle(title, size="11pt", color=AXIS_COLOR, bold=True)
+                p.title = title
+            # gate panels number their own units from 0; vocabulary columns keep their global index
+            if p.bottom.labels != matrix.col_labels or p.bottom.offset != start:
+                p.bottom.set_labels(matrix.col_labels, offset=start)
+            if p.left.labels != matrix.row_labels:
+                p.left.set_labels(matrix.row_labels)
+            titles = (matrix.row_title if k == 0 else None, matrix.col_title)
+            if p.axis_titles != titles:
+                if k == 0:
+                    p.plot.setLabel("left", matrix.row_title, color=AXIS_COLOR)
+                p.plot.setLabel("bottom", matrix.col_title, color=AXIS_COLOR)
+                p.axis_titles = titles
+        if same:
+            return  # same numbers: images, levels and the user's zoom stay
+        # limits of every panel first: the panels are linked, a range set on one reaches the others
+        for p in self.panels:
+            width = p.stop - p.start
+            p.plot.getViewBox().setLimits(
                 xMin=-0.5,
-                xMax=stop - start - 0.5,
+                xMax=width - 0.5,
                 yMin=-0.5,
                 yMax=n_rows - 0.5,
-                minXRange=min(4, stop - start),
+                minXRange=min(4, width),
                 minYRange=min(4, n_rows),
             )
-            for ax in (left, bottom):
-                ax.setPen(pg.mkPen(AXIS_COLOR))
-                ax.setTextPen(pg.mkPen(AXIS_COLOR))
-            # gate panels number their own units from 0; vocabulary columns keep their global index
-            bottom.set_labels(matrix.col_labels, offset=start)
-            left.set_labels(matrix.row_labels)
-            if k == 0:
-                plot.setLabel("left", matrix.row_title, color=AXIS_COLOR)
-            else:
-                left.setStyle(showValues=False)
-                left.setWidth(6)
-            plot.setLabel("bottom", matrix.col_title, color=AXIS_COLOR)
-            data = np.ascontiguousarray(value[:, start:stop], dtype=np.float32)
-            image = pg.ImageItem(axisOrder="row-major")
-            image.setAutoDownsample(True)
-            image.setTransform(QTransform().translate(-0.5, -0.5))
-            image.setColorMap(self.colormap)
-            image.setImage(data, autoLevels=False, levels=self.levels)
-            plot.addItem(image)
-            plot.setXRange(-0.5, stop - start - 0.5, padding=0)
-            plot.setYRange(-0.5, n_rows - 0.5, padding=0)
-            if first_plot is None:
-                first_plot = plot
-            else:
-                plot.setXLink(first_plot)
-                plot.setYLink(first_plot)
-            self.panels.append(_Panel(plot, image, start, stop, title))
-        bar = pg.ColorBarItem(
-            values=self.levels, colorMap=self.colormap, interactive=False, width=14, rounding=1e-6
-        )
-        bar.setImageItem([p.image for p in self.panels])
-        bar.axis.setPen(pg.mkPen(AXIS_COLOR))
-        bar.axis.setTextPen(pg.mkPen(AXIS_COLOR))
-        self.graphics.addItem(bar, row=0, col=len(self.panels))
-        self.colorbar = bar
-        # equal panel widths regardless of tick label widths
-        layout = self.graphics.ci.layout
-        for k in range(len(self.panels)):
-            layout.setColumnStretchFactor(k, 1)
-        layout.setColumnStretchFactor(len(self.panels), 0)
+        # each panel gets its range itself (a panel just added has no geometry to follow a link by);
+        # links blocked meanwhile, or every range would be passed on to every other panel
+        for p in self.panels:
+            p.plot.getViewBox().blockLink(True)
+        for p in self.panels:
+            p.plot.getViewBox().setRange(
+                xRange=(-0.5, p.stop - p.start - 0.5), yRange=(-0.5, n_rows - 0.5), padding=0
+            )
+        for p in self.panels:
+            p.plot.getViewBox().blockLink(False)
+        for p in self.panels:
+            p.shown = None
+            p.render(self.levels)
+            p.hide_detail()
+        self.colorbar.setLevels(values=self.levels, update_items=False)
+        if self._bar_images_stale:  # after the images have data: it sets their levels and colour map
+            self.colorbar.setImageItem([p.image for p in self.panels])
+            self._bar_images_stale = False
+        self._detail_timer.stop()
+        self.highlight_unit(-1)
+
+    # ------------------------------------------------------------------ resolution follows the view
+    def _schedule_refresh(self, *_args) -> None:
+        if self.matrix is not None:
+            self._detail_timer.start()
+
+    def _refresh_resolution(self) -> None:
+        """After a resize / zoom / pan: the whole-panel image at the new size, a finer window if zoomed."""
+        for p in self.panels:
+            p.render(self.levels)
+            p.update_detail(self.levels)
 
     # ------------------------------------------------------------------ unit highlight
     def highlight_unit(self, unit: int) -> None:

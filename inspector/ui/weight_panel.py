@@ -131,50 +131,81 @@ class StatsTable(QTableWidget):
 
 
 class GateHistograms(pg.GraphicsLayoutWidget):
-    """One small histogram per gate panel, sharing the value axis."""
+    """One small histogram per gate panel, sharing the value axis.
+
+    The plots are made once (a pool) and their curves updated in place for every weight.
+    """
+
+    PREWARM_PLOTS = 4  # an LSTM weight's gates: built with the widget, not while a file opens
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setBackground(self.palette().color(self.backgroundRole()))
         self.ci.setContentsMargins(2, 2, 2, 2)
-        self.plots: list[pg.PlotItem] = []
+        self.plots: list[pg.PlotItem] = []  # in use (in the layout), one per gate panel
         self.curves: list[pg.PlotDataItem] = []
+        self._pool: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self._titles: dict[int, str] = {}  # id(plot) -> title set
+        for _ in range(self.PREWARM_PLOTS):
+            self._new_plot()
+
+    def _new_plot(self) -> tuple[pg.PlotItem, pg.PlotDataItem]:
+        plot = pg.PlotItem()
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideAxis("left")
+        bottom = plot.getAxis("bottom")
+        bottom.setPen(pg.mkPen(AXIS_COLOR))
+        bottom.setTextPen(pg.mkPen(AXIS_COLOR))
+        bottom.setStyle(maxTickLevel=1)  # labelled ticks and one minor level: no tick comb
+        curve = plot.plot(
+            [0.0, 1.0],
+            [0.0],
+            stepMode="center",
+            fillLevel=0,
+            brush=pg.mkBrush(HIST_COLOR),
+            pen=pg.mkPen(HIST_COLOR),
+        )
+        plot.addItem(pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen("#c03030", style=Qt.PenStyle.DashLine)))
+        if self._pool:
+            plot.setXLink(self._pool[0][0])
+        plot.setVisible(False)
+        self.ci.addItem(plot, row=0, col=len(self._pool))
+        self._pool.append((plot, curve))
+        return plot, curve
+
+    def _use_plots(self, n: int) -> None:
+        """Exactly `n` plots in use.  Every plot made stays in the layout; the ones not in use are hidden
+        (a grid layout gives hidden items no room): nothing is rebuilt."""
+        while len(self._pool) < n:
+            self._new_plot()
+        for k, (plot, curve) in enumerate(self._pool):
+            if k >= n:
+                plot.setVisible(False)
+                curve.setData([0.0, 1.0], [0.0])  # let go of the old counts
+        self.plots = [p for p, _c in self._pool[:n]]
+        self.curves = [c for _p, c in self._pool[:n]]
 
     def set_summary(self, matrix: WeightMatrix | None, summary: WeightSummary | None) -> None:
-        self.clear()
-        self.plots, self.curves = [], []
+        """Show `summary`'s histograms; None blanks the plots (kept for the next summary)."""
         if matrix is None or summary is None:
+            for plot in self.plots:
+                plot.setVisible(False)
             return
+        panels = matrix.panels()
+        self._use_plots(len(panels))
         edges = summary.edges
         lo, hi = float(edges[0]), float(edges[-1])
-        first: pg.PlotItem | None = None
-        for k, ((title, _a, _b), counts) in enumerate(zip(matrix.panels(), summary.counts)):
-            plot = self.addPlot(row=0, col=k)
-            plot.setMenuEnabled(False)
-            plot.hideButtons()
-            plot.setMouseEnabled(x=False, y=False)
-            plot.setTitle(title.split(" \u2013 ")[0], size="10pt", color=AXIS_COLOR, bold=True)
-            plot.hideAxis("left")
-            bottom = plot.getAxis("bottom")
-            bottom.setPen(pg.mkPen(AXIS_COLOR))
-            bottom.setTextPen(pg.mkPen(AXIS_COLOR))
-            bottom.setStyle(maxTickLevel=1)  # labelled ticks and one minor level: no tick comb
-            curve = plot.plot(
-                edges,
-                counts,
-                stepMode="center",
-                fillLevel=0,
-                brush=pg.mkBrush(HIST_COLOR),
-                pen=pg.mkPen(HIST_COLOR),
-            )
-            plot.addItem(pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen("#c03030", style=Qt.PenStyle.DashLine)))
+        for (title, _a, _b), counts, plot, curve in zip(panels, summary.counts, self.plots, self.curves):
+            short = title.split(" \u2013 ")[0]
+            if self._titles.get(id(plot)) != short:
+                plot.setTitle(short, size="10pt", color=AXIS_COLOR, bold=True)
+                self._titles[id(plot)] = short
+            curve.setData(edges, counts)
             plot.setXRange(lo, hi, padding=0.02)
-            if first is None:
-                first = plot
-            else:
-                plot.setXLink(first)
-            self.plots.append(plot)
-            self.curves.append(curve)
+            plot.enableAutoRange(axis="y")
+            plot.setVisible(True)
 
 
 class WeightPanel(QWidget):
@@ -239,6 +270,7 @@ class WeightPanel(QWidget):
         lay.addWidget(self.stack)
 
         self.summary: WeightSummary | None = None
+        self._summary_path = ""  # the weight whose statistics are shown or being computed
         self._summarizer = TaskRunner(self, sync=session.sync)
         self._summarizer.finished.connect(self._on_summary)
         self._summarizer.failed.connect(lambda msg: self.readout.setText(f"Statistics failed: {msg}"))
@@ -267,6 +299,7 @@ class WeightPanel(QWidget):
             return
         layer, weight = found
         self._summarizer.cancel()
+        self._summary_path = ""
         self._previewing = True
         matrix = describe_weight(layer, path, weight, mf.network, vocabulary)
         self.heatmap.set_matrix(matrix)
@@ -282,10 +315,11 @@ class WeightPanel(QWidget):
             self._update_selection(self.session.selection)
 
     def _update_selection(self, path: str) -> None:
-        self._previewing = False
+        was_preview, self._previewing = self._previewing, False
         found = self.session.find_weight(path)
         if found is None:
             self._summarizer.cancel()
+            self._summary_path = ""
             self.heatmap.set_matrix(None)
             self.histograms.set_summary(None, None)
             self.stats.setRowCount(0)
@@ -293,14 +327,19 @@ class WeightPanel(QWidget):
             return
         layer, weight = found
         matrix = describe_weight(layer, path, weight, self.session.network, self.session.vocabulary)
+        # the same weight again (file re-read, vocabulary relabelled, the preview's full read): the
+        # heatmap only relabels, and statistics shown or on their way stay
+        same = self.heatmap.shows_values_of(matrix)
         self.heatmap.set_matrix(matrix)
-        # statistics and histograms of a big weight are computed in the background
-        self.histograms.set_summary(None, None)
-        self.stats.setRowCount(0)
-        if matrix.value.size <= _INLINE_SUMMARY or self.session.sync:
-            self._on_summary(summarize(matrix))
-        else:
-            self._summarizer.submit(summarize, matrix)
+        if not (same and self._summary_path == matrix.path):
+            # statistics and histograms of a big weight are computed in the background
+            self.histograms.set_summary(None, None)
+            self.stats.setRowCount(0)
+            self._summary_path = matrix.path
+            if matrix.value.size <= _INLINE_SUMMARY or self.session.sync:
+                self._on_summary(summarize(matrix))
+            else:
+                self._summarizer.submit(summarize, matrix)
         self.header.setText(self._header_html(matrix, weight))
         self.header.setToolTip(f"{path}\n{weight.source}" if weight.source else path)
         self.readout.setText(
@@ -309,11 +348,12 @@ class WeightPanel(QWidget):
             else "Hover a cell for its value."
         )
         self.stack.setCurrentIndex(1)
-        # a bias (one or two rows) needs little height: give the room to the statistics instead
-        total = sum(self.splitter.sizes()) or 690
-        few_rows = matrix.value.shape[0] <= 4
-        top = min(total - 150, 260 + 30 * matrix.value.shape[0]) if few_rows else int(total * 0.75)
-        self.splitter.setSizes([top, total - top])
+        if not same or was_preview:  # the same weight again keeps the splitter where the user put it
+            # a bias (one or two rows) needs little height: give the room to the statistics instead
+            total = sum(self.splitter.sizes()) or 690
+            few_rows = matrix.value.shape[0] <= 4
+            top = min(total - 150, 260 + 30 * matrix.value.shape[0]) if few_rows else int(total * 0.75)
+            self.splitter.setSizes([top, total - top])
         layer_key, unit = self.session.unit
         self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
 

@@ -52,7 +52,9 @@ def test_lstm_kernel_is_split_into_four_labelled_gates(panel):
     _, weight = s.find_weight("lstm/kernel")
     for p, g in zip(view.panels, weight.gates):
         np.testing.assert_array_equal(p.data, weight.gate(g.key))
-        assert p.data.dtype == np.float32 and p.data.flags.c_contiguous
+        # a small panel is drawn exactly: the image is the gate block itself, float32 C-contiguous
+        np.testing.assert_array_equal(p.image.image, weight.gate(g.key))
+        assert p.image.image.dtype == np.float32 and p.image.image.flags.c_contiguous
         assert p.image.axisOrder == "row-major"
         assert tuple(p.image.levels) == view.levels
         assert p.plot.titleLabel.text.startswith(g.label)
