@@ -1,7 +1,8 @@
 """Per-step gate strips: for every recurrent layer, one 1 x units image per gate, cell and hidden state.
 
-The pyqtgraph items are created when a new input arrives (only if the layer layout changed) and
-updated in place with `setImage` on every step; colour levels are fixed over the whole trajectory.
+The pyqtgraph items are made once (a pool of per-layer strip sets) and handed to the layers of each
+new input; every step updates them in place with `setImage`; colour levels are fixed over the whole
+trajectory.
 """
 
 from __future__ import annotations
@@ -21,18 +22,23 @@ _HIGHLIGHT = QColor(255, 64, 160)
 
 
 class _LayerStrips:
-    """The pyqtgraph items of one recurrent layer (one PlotItem, one ImageItem per quantity)."""
+    """The pyqtgraph items of one recurrent layer (one PlotItem, one ImageItem per quantity).
 
-    def __init__(self, plot: pg.PlotItem, key: str, traj: Any) -> None:
+    Made once and reused: `assign` hands the items to a layer (the same or another one) per input.
+    """
+
+    def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
-        self.key = key
-        self.kind = traj.kind
-        self.units = int(traj.units)
+        self.key = ""
+        self.kind = ""
+        self.units = 0
         self.quantities: list[ta.Quantity] = []
         self.images: list[pg.ImageItem] = []
-        self.n_steps = int(np.asarray(traj.h).shape[1])
-        self.backward = ta.is_backward(traj)
-        self.masked = np.zeros(self.n_steps, dtype=bool)
+        self.n_steps = 0
+        self.backward = False
+        self.masked = np.zeros(0, dtype=bool)
+        self._title = ""
+        self._ticks: list[tuple[int, str]] = []
         ta.style_plot(plot)
         plot.setMouseEnabled(x=True, y=False)
         plot.invertY(True)
@@ -49,30 +55,45 @@ class _LayerStrips:
         self.highlight.setZValue(10)
         self.highlight.setVisible(False)
         plot.addItem(self.highlight, ignoreBounds=True)
+        for _ in range(6):  # an LSTM's four gates, c and h
+            self._new_image()
+
+    def _new_image(self) -> pg.ImageItem:
+        img = pg.ImageItem(axisOrder="row-major")
+        img.setAutoDownsample(True)
+        self.plot.addItem(img)
+        self.images.append(img)
+        return img
+
+    def assign(self, key: str, traj: Any) -> None:
+        """Show layer `key` with these items (any kind and size)."""
+        self.key = key
+        self.kind = traj.kind
+        self.units = int(traj.units)
         self.set_trajectory(traj)
 
-    def layout_matches(self, traj: Any) -> bool:
-        return traj.kind == self.kind and int(traj.units) == self.units
-
     def set_trajectory(self, traj: Any) -> None:
-        """New data for the same layer layout: keep the items, refresh quantities and levels."""
+        """New data for this layer: keep the items, refresh quantities and levels."""
         qs = ta.quantities(traj)
         self.n_steps = int(np.asarray(traj.h).shape[1])
         self.backward = ta.is_backward(traj)
         self.masked = ta.masked_steps(traj)
         while len(self.images) < len(qs):
-            img = pg.ImageItem(axisOrder="row-major")
-            img.setAutoDownsample(True)
-            self.plot.addItem(img)
-            self.images.append(img)
+            self._new_image()
         for row, (q, img) in enumerate(zip(qs, self.images)):
             img.setTransform(QTransform().translate(-0.5, row - 0.5))
             img.setColorMap(pg.colormap.get(q.cmap))
             img.setLevels(q.levels)
+            img.setVisible(True)
+        for img in self.images[len(qs) :]:
+            img.setVisible(False)
+            img.clear()
         self.quantities = qs
         n = len(qs)
         ticks = [(r, q.label) for r, q in enumerate(qs)]
-        self.plot.getAxis("left").setTicks([ticks, []])
+        if ticks != self._ticks:
+            self.plot.getAxis("left").setTicks([ticks, []])
+            self._ticks = ticks
         self.plot.setLimits(xMin=-0.5, xMax=self.units - 0.5, yMin=-0.5, yMax=n - 0.5)
         self.plot.setRange(xRange=(-0.5, self.units - 0.5), yRange=(-0.5, n - 0.5), padding=0)
         self.highlight.setRect(QRectF(-0.5, -0.5, 1.0, float(n)))
@@ -81,9 +102,17 @@ class _LayerStrips:
         )
         cell = self.cell_note()
         scale = f" &nbsp;\u00b7&nbsp; c scale {cell}" if cell else ""
-        self.plot.setTitle(
-            f"<b>{self.key}</b> &nbsp;{self.kind}({self.units}){note}{scale}", size="9pt", color="#222"
-        )
+        title = f"<b>{self.key}</b> &nbsp;{self.kind}({self.units}){note}{scale}"
+        if title != self._title:  # a title change re-lays out the plot
+            self.plot.setTitle(title, size="9pt", color="#222")
+            self._title = title
+
+    def release(self) -> None:
+        """Out of use (no input): let go of the trajectory."""
+        self.quantities = []
+        self.key = ""
+        for img in self.images:
+            img.clear()
 
     def cell_note(self) -> str:
         """How the cell-state strip is scaled ('' when the layer has no cell state)."""
@@ -117,13 +146,19 @@ class GateStripsView(QWidget):
 
     Clicking a unit selects it in the Session; the selected unit is outlined in every strip of its layer.
     Signals: none (reads `Session.step_changed`, `input_changed`, `unit_changed`).
+
+    The plot items are made once (a pool, `PREWARM_LAYERS` up front) and reused by every input.
     """
+
+    PREWARM_LAYERS = 2  # built with the view, not while a file opens
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.sample = 0
-        self._layers: dict[str, _LayerStrips] = {}
+        self._layers: dict[str, _LayerStrips] = {}  # the layers shown, in order
+        self._pool: list[_LayerStrips] = []  # every strip set made; the first len(_layers) are in use
+        self._laid_out: list[_LayerStrips] = []  # in the graphics layout, one per row
         self._symbols: list[str] | None = None
 
         self.graphics = pg.GraphicsLayoutWidget()
@@ -165,6 +200,8 @@ class GateStripsView(QWidget):
         self._unit: tuple[str, int] = ("", -1)
         self.scroll.setVisible(False)
 
+        for _ in range(self.PREWARM_LAYERS):
+            self._pool.append(_LayerStrips(pg.PlotItem()))
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
         self.graphics.scene().sigMouseMoved.connect(self._on_hover)
         session.input_changed.connect(self._on_input_changed)
@@ -214,20 +251,23 @@ class GateStripsView(QWidget):
                 else "This model has no recurrent layer to step through."
             )
             return
-        same = list(trajs) == list(self._layers) and all(
-            self._layers[k].layout_matches(t) for k, t in trajs.items()
-        )
-        if same:
-            for k, t in trajs.items():
-                self._layers[k].set_trajectory(t)
-        else:
-            self._clear()
-            for k, t in trajs.items():
-                plot = self.graphics.addPlot()
-                self._layers[k] = _LayerStrips(plot, k, t)
-                self.graphics.nextRow()
-            rows = sum(len(s.quantities) for s in self._layers.values())
-            self.graphics.setMinimumHeight(rows * _ROW_PX + 70 * len(self._layers))
+        while len(self._pool) < len(trajs):
+            self._pool.append(_LayerStrips(pg.PlotItem()))
+        use = self._pool[: len(trajs)]
+        for strips in self._pool[len(trajs) :]:
+            strips.release()
+        self._layers = {}
+        for (k, t), strips in zip(trajs.items(), use):
+            strips.assign(k, t)
+            self._layers[k] = strips
+        if use != self._laid_out:
+            for strips in self._laid_out:
+                self.graphics.ci.removeItem(strips.plot)
+            for row, strips in enumerate(use):
+                self.graphics.ci.addItem(strips.plot, row=row, col=0)
+            self._laid_out = list(use)
+        rows = sum(len(s.quantities) for s in self._layers.values())
+        self.graphics.setMinimumHeight(rows * _ROW_PX + 70 * len(self._layers))
         self.placeholder.setVisible(False)
         self.scroll.setVisible(True)
         signed: list[str] = []
@@ -245,8 +285,10 @@ class GateStripsView(QWidget):
         self._on_step_changed(self.session.step)
 
     def _clear(self) -> None:
-        self.graphics.clear()
-        self._layers.clear()
+        # the plots stay in the (hidden) layout for the next input
+        for strips in self._pool:
+            strips.release()
+        self._layers = {}
         self.scroll.setVisible(False)
         self.placeholder.setVisible(True)
         self.readout.setText(" ")

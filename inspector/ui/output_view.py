@@ -75,6 +75,7 @@ class OutputView(QWidget):
         self._ids: np.ndarray | None = None
         self._cut_error = ""
         self._per_step = False
+        self._label_cache: tuple[tuple[int, int], Any, list[str]] | None = None
 
         self.output_box = QComboBox()
         self.output_box.setToolTip("model output shown")
@@ -210,9 +211,15 @@ class OutputView(QWidget):
 
     def _class_labels(self, n: int) -> list[str]:
         vocab = self.session.vocabulary
+        key = (id(vocab), n)
+        if self._label_cache is not None and self._label_cache[0] == key and self._label_cache[1] is vocab:
+            return self._label_cache[2]  # the same vocabulary: a new input or model relabels for free
         if vocab and len(vocab) == n:
-            return [ta.visible(v) for v in vocab]
-        return [f"class {k}" for k in range(n)]
+            labels = [ta.visible(v) for v in vocab]
+        else:
+            labels = [f"class {k}" for k in range(n)]
+        self._label_cache = (key, vocab, labels)
+        return labels
 
     # ------------------------------------------------------------------ slots
     def _on_input_changed(self, stepper: Any) -> None:

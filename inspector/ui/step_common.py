@@ -6,6 +6,7 @@ the views' data with the engine's.  The plot-styling helpers at the end keep the
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ def visible(token: str) -> str:
     """A printable form of a vocabulary token for axis labels ('␣' for space, '⏎' for newline)."""
     if token in _VISIBLE:
         return _VISIBLE[token]
+    if token.isprintable() and " " not in token:
+        return token  # the usual case (a vocabulary of 20,000 words is relabelled in a few ms)
     return "".join(_VISIBLE.get(ch, ch) if not ch.isprintable() or ch == " " else ch for ch in token)
 
 
@@ -89,16 +92,46 @@ def robust_state_levels(values: np.ndarray) -> tuple[tuple[float, float], int, i
 
     m is the 75th percentile of the per-unit peaks max|x| over batch and time (the largest peak
     for layers of fewer than 4 units), so a few runaway units (e.g. a drifting accumulator) do not
-    fade every other unit; `clipped` counts the units whose peak exceeds m.
+    fade every other unit; `clipped` counts the units whose peak exceeds m.  Two reductions over the
+    values (NaN / Inf count as 0), then a percentile of only `units` numbers.
     """
     v = np.asarray(values, dtype=np.float32)
-    a = np.abs(np.where(np.isfinite(v), v, 0.0)).reshape(-1, v.shape[-1]) if v.size else np.zeros((1, 1))
-    peaks = a.max(axis=0) if a.size else np.zeros(1, dtype=np.float32)
-    m = float(np.percentile(peaks, STATE_PEAK_PERCENTILE)) if peaks.size >= 4 else float(peaks.max())
+    if v.size == 0:
+        peaks = np.zeros(1, dtype=np.float32)
+    else:
+        v = v.reshape(-1, v.shape[-1])
+        hi, lo = v.max(axis=0), v.min(axis=0)
+        if not (np.all(np.isfinite(hi)) and np.all(np.isfinite(lo))):
+            v = np.where(np.isfinite(v), v, np.float32(0))
+            hi, lo = v.max(axis=0), v.min(axis=0)
+        peaks = np.maximum(hi, -lo)
+    m = _percentile(peaks, STATE_PEAK_PERCENTILE) if peaks.size >= 4 else float(peaks.max())
     if not np.isfinite(m) or m <= 1e-6:
         m = float(peaks.max()) if peaks.size and peaks.max() > 1e-6 else 1.0
     clipped = int(np.sum(peaks > m * (1 + 1e-6)))
     return (-m, m), clipped, int(peaks.size)
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    """np.percentile(values, q) (linear interpolation) of a small 1-D array, without np.percentile: its
+    first call imports numpy.ma (~25 ms, on the GUI thread the first time an input is run)."""
+    s = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    pos = (s.size - 1) * q / 100.0
+    k = int(np.floor(pos))
+    j = min(k + 1, s.size - 1)
+    return float(s[k] + (s[j] - s[k]) * (pos - k))
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values ((0, 0) when there are none): two reductions in the usual
+    all-finite case, a masked copy only when NaN / Inf are present."""
+    if values.size == 0:
+        return 0.0, 0.0
+    lo, hi = float(values.min()), float(values.max())
+    if np.isfinite(lo) and np.isfinite(hi):
+        return lo, hi
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def _scale(qid: str, values: np.ndarray) -> tuple[str, tuple[float, float], str]:
@@ -108,8 +141,7 @@ def _scale(qid: str, values: np.ndarray) -> tuple[str, tuple[float, float], str]
     fixed -1..+1 diverging scale (whenever the values fit), the cell state a robust symmetric scale
     from the whole trajectory (it is unbounded: a counting unit climbs well past 1).
     """
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    lo, hi = _finite_range(values)
     if qid.startswith("gate/") and qid not in CANDIDATE_QIDS and lo >= 0.0 and hi <= 1.0:
         return SEQUENTIAL, (0.0, 1.0), "fixed 0..1"
     if qid != "cell" and lo >= -1.0 and hi <= 1.0:
@@ -149,8 +181,27 @@ def masked_steps(traj: Any, sample: int = 0) -> np.ndarray:
     return ~m[min(sample, m.shape[0] - 1)][time_order(traj)]
 
 
+# quantities() per Trajectory: the gate strips and the timeline share one computation of the scales
+_QUANTITIES: weakref.WeakKeyDictionary[Any, list[Quantity]] = weakref.WeakKeyDictionary()
+
+
 def quantities(traj: Any) -> list[Quantity]:
-    """The gates (Keras order), then cell state (LSTM) and hidden state of one Trajectory."""
+    """The gates (Keras order), then cell state (LSTM) and hidden state of one Trajectory.
+
+    Computed once per trajectory object (the colour scales read the whole trajectory) and shared by
+    every view; a fresh list each call.
+    """
+    try:
+        cached = _QUANTITIES.get(traj)
+    except TypeError:  # not weak-referenceable / hashable (a stand-in object): no cache
+        return _quantities(traj)
+    if cached is None:
+        cached = _quantities(traj)
+        _QUANTITIES[traj] = cached
+    return list(cached)
+
+
+def _quantities(traj: Any) -> list[Quantity]:
     order = time_order(traj)
     out: list[Quantity] = []
     for key, label, title in GATES_BY_KIND.get(traj.kind, ()):

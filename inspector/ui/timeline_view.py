@@ -1,7 +1,8 @@
 """Units x time view (in the spirit of LSTMVis) of one recurrent layer, plus the selected unit's traces.
 
 Images hold the whole trajectory (levels fixed over it) and are set once per input; a step only
-moves the current-step line and the shaded "not yet consumed" region, so stepping stays cheap.
+moves the current-step line and the shaded "not yet consumed" region, so stepping stays cheap.  The
+plot items are made once and reused (a new input of the same layout is one setImage per heatmap).
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ class _Heatmap:
         self.plot.setLimits(xMin=-0.5, xMax=steps - 0.5, yMin=-0.5, yMax=units - 0.5)
         self.plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(-0.5, units - 0.5), padding=0)
 
+    def release(self) -> None:
+        """Not shown: let go of the trajectory (kept for reuse)."""
+        self.quantity = None
+        self.image.clear()
+
     def show_step(self, step: int, n_steps: int) -> None:
         self.step_line.setValue(step)
         self.future.setRegion(_unseen(step, n_steps, self.backward))
@@ -146,6 +152,8 @@ class TimelineView(QWidget):
     Signals: none (reads `Session.input_changed`, `step_changed`, `unit_changed`).
     """
 
+    PREWARM_HEATMAPS = 2
+
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
@@ -155,7 +163,10 @@ class TimelineView(QWidget):
         self._quantities: list[ta.Quantity] = []
         # Heatmaps shown by default: the states; gates are one click away (6 stacked maps get too thin).
         self._hidden_qids: set[str] = {"gate/i", "gate/f", "gate/c", "gate/o", "gate/z", "gate/r", "gate/h"}
-        self._heatmaps: list[_Heatmap] = []
+        self._heatmaps: list[_Heatmap] = []  # shown, top to bottom
+        # every heatmap made (the first len(_heatmaps) are shown); the states c and h shown by default
+        # are built with the view, not while a file opens
+        self._heatmap_pool: list[_Heatmap] = [_Heatmap(pg.PlotItem()) for _ in range(self.PREWARM_HEATMAPS)]
         self._labels: list[str] = []
         self._unit = -1
         self._backward = False
@@ -345,9 +356,11 @@ class TimelineView(QWidget):
         shown = self.visible_quantities()
         if rebuild or len(shown) != len(self._heatmaps):
             self.graphics.clear()
-            while len(self._heatmaps) < len(shown):
-                self._heatmaps.append(_Heatmap(pg.PlotItem()))
-            del self._heatmaps[len(shown) :]
+            while len(self._heatmap_pool) < len(shown):
+                self._heatmap_pool.append(_Heatmap(pg.PlotItem()))
+            self._heatmaps = self._heatmap_pool[: len(shown)]
+            for hm in self._heatmap_pool[len(shown) :]:
+                hm.release()
             for hm in self._heatmaps:
                 self.graphics.addItem(hm.plot)
                 self.graphics.nextRow()
@@ -440,7 +453,9 @@ class TimelineView(QWidget):
             self.trace_legend.setText(
                 f"<b>{self._layer} unit {unit}</b> over time: &nbsp;"
                 + " &nbsp; ".join(keys)
-                + " &nbsp; <span style='color:#777'>(" + self._placement_note() + ")</span>"
+                + " &nbsp; <span style='color:#777'>("
+                + self._placement_note()
+                + ")</span>"
             )
         else:
             self.trace_plot.setLabel("left", "states")
