@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
@@ -327,6 +327,12 @@ def _strides(n_rows: int, n_cols: int, px_h: float, px_w: float) -> tuple[int, i
     return max(1, -(-n_rows // ph)), max(1, -(-n_cols // pw))
 
 
+def _unclamp(layout: pg.GraphicsLayout) -> None:
+    """Let a GraphicsLayout fill its view while all its items are hidden.  Without this its size is
+    capped at its (empty) layout's maximum, the margins, and stays so after items are shown again."""
+    layout.setMaximumSize(QSizeF(1e6, 1e6))
+
+
 class _Panel:
     """One gate's PlotItem, its images (whole panel + zoomed-in detail) and highlight rectangles.
 
@@ -469,6 +475,7 @@ class HeatmapView(QWidget):
         self.graphics.setBackground(self.palette().color(self.backgroundRole()))
         self.graphics.ci.setContentsMargins(4, 4, 4, 4)
         self.graphics.ci.setSpacing(6)
+        _unclamp(self.graphics.ci)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.graphics)
@@ -521,10 +528,13 @@ class HeatmapView(QWidget):
         vb.sigResized.connect(self._schedule_refresh)
         panel = _Panel(plot, left, bottom, self.colormap)
         self._pool.append(panel)
+        # equal panel widths regardless of title and tick label widths: the same minimum and preferred
+        # width for every panel, so the layout shares the room equally (no column stretch factors: a
+        # column given one keeps its room while its panel is hidden)
+        plot.setMinimumWidth(60)
+        plot.setPreferredWidth(60)
         plot.setVisible(False)
         self.graphics.ci.addItem(plot, row=0, col=k)
-        # equal panel widths regardless of tick label widths; the colour bar keeps its own
-        self.graphics.ci.layout.setColumnStretchFactor(k, 1)
         return panel
 
     def _use_panels(self, n: int) -> None:
@@ -545,11 +555,6 @@ class HeatmapView(QWidget):
         self.colorbar.setVisible(n > 0)
         self.panels = self._pool[:n]
         self._bar_images_stale = True
-        if n:
-            # lay the panels out now, so the images are decimated for their real size
-            ci.layout.activate()
-            for p in self.panels:
-                p.plot.layout.activate()
 
     # ------------------------------------------------------------------ content
     def clear(self) -> None:
@@ -601,6 +606,11 @@ class HeatmapView(QWidget):
                 p.axis_titles = titles
         if same:
             return  # same numbers: images, levels and the user's zoom stay
+        # lay the panels out now (shown panels, titles and labels just changed), so the images are
+        # decimated for the size they get on screen
+        self.graphics.ci.layout.activate()
+        for p in self.panels:
+            p.plot.layout.activate()
         # limits of every panel first: the panels are linked, a range set on one reaches the others
         for p in self.panels:
             width = p.stop - p.start

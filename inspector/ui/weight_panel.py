@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.stats import GateStats, finite_range, gate_stats
-from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight
+from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, _unclamp, describe_weight
 from inspector.ui.session import Session
 from inspector.ui.workers import TaskRunner
 
@@ -142,6 +142,7 @@ class GateHistograms(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground(self.palette().color(self.backgroundRole()))
         self.ci.setContentsMargins(2, 2, 2, 2)
+        _unclamp(self.ci)
         self.plots: list[pg.PlotItem] = []  # in use (in the layout), one per gate panel
         self.curves: list[pg.PlotDataItem] = []
         self._pool: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
