@@ -626,7 +626,12 @@ def _deliver_preview(child: _Child, on_preview: Callable[[str, ModelFile], objec
             return
     except Exception:  # noqa: BLE001 - a malformed preview is no preview
         return
-    on_preview(weight, mf)
+    try:
+        on_preview(weight, mf)
+    except Exception:  # noqa: BLE001 - the receiver's problem must not fail the read itself
+        import logging
+
+        logging.getLogger(__name__).debug("preview receiver failed", exc_info=True)
 
 
 def _map_result(fd: int, path: str) -> Any:

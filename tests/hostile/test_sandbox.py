@@ -393,3 +393,15 @@ def test_sandbox_reads_big_weights_into_the_result_file(tmp_path: Path) -> None:
     for p in ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"):
         np.testing.assert_array_equal(find_weight(got, p)[1].value, find_weight(ref, p)[1].value)
     assert not find_weight(got, "lstm/kernel")[1].value.flags.writeable
+
+
+def test_a_failing_preview_receiver_does_not_fail_the_read() -> None:
+    path = SAMPLES[1]
+    if not path.exists():
+        pytest.skip("sample absent")
+
+    def boom(weight: str, mf: object) -> None:
+        raise RuntimeError("receiver broke")
+
+    mf = load_isolated(path, preview="", on_preview=boom)
+    assert mf.network is not None
