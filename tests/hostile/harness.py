@@ -89,6 +89,7 @@ class Result:
     n_weights: int = 0
     damage: str = ""  # ModelFile.damage: read only in part (architecture unusable, weights shown)
     maxrss_growth_mb: float = 0.0
+    preview: str = ""  # "" fine; otherwise what is wrong with the preview of this file
     mf: Any = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -99,8 +100,9 @@ class Result:
     @property
     def ok(self) -> bool:
         """No bug: a clean refusal, or a load whose engine run is ok / clean / not applicable."""
-        return self.outcome == "refused" or (
-            self.outcome == "loaded" and self.engine != "bug" and not self.unflagged_nonfinite
+        return not self.preview and (
+            self.outcome == "refused"
+            or (self.outcome == "loaded" and self.engine != "bug" and not self.unflagged_nonfinite)
         )
 
     def describe(self) -> str:
@@ -111,9 +113,37 @@ class Result:
             s += f"; engine {self.engine} {self.engine_message}"
         if self.unflagged_nonfinite:
             s += f"; non-finite weights not flagged: {self.unflagged_nonfinite}"
+        if self.preview:
+            s += f"; preview: {self.preview}"
         if self.traceback or self.engine_traceback:
             s += "\n" + (self.traceback or self.engine_traceback)
         return s
+
+
+def check_preview(path: str | Path, config: str | Path | None, mf: Any) -> str:
+    """'' when `read_preview` (what the GUI paints first) behaves: no exception, and on a file that
+    loads, a weight exactly equal to the full read's.  Otherwise what went wrong."""
+    import numpy as np
+
+    from inspector.core.network import find_weight
+    from inspector.io.preview import read_preview
+
+    try:
+        got = read_preview(str(path), str(config) if config is not None else None)
+    except GuardTimeout:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        return f"raised {type(exc).__name__}: {str(exc)[:200]}\n{traceback.format_exc()}"
+    if got is None or mf is None:
+        return ""
+    weight, pm, _ = got
+    full, prev = find_weight(mf, weight), find_weight(pm, weight)
+    if full is None or prev is None:
+        return f"previewed weight {weight!r} is not in the file"
+    a, b = np.asarray(full[1].value), np.asarray(prev[1].value)
+    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+        return f"previewed {weight!r} differs from the full read"
+    return ""
 
 
 def all_layers(mf: Any) -> list[Any]:
@@ -277,6 +307,7 @@ def open_file(
                     res.engine, res.engine_message, res.engine_traceback = run_engine(mf, trace=trace)
                 if keep:
                     res.mf = mf
+            res.preview = check_preview(path, config, mf if res.outcome == "loaded" else None)
     except GuardTimeout as exc:
         res.outcome, res.message, res.error_type = "timeout", str(exc), "GuardTimeout"
         res.traceback = traceback.format_exc()
