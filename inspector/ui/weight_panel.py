@@ -303,6 +303,7 @@ class WeightPanel(QWidget):
         self._summary_path = ""
         self._previewing = True
         matrix = describe_weight(layer, path, weight, mf.network, vocabulary)
+        self._show_content()
         self.heatmap.set_matrix(matrix)
         self.histograms.set_summary(None, None)
         self.stats.setRowCount(0)
@@ -331,6 +332,21 @@ class WeightPanel(QWidget):
         # the same weight again (file re-read, vocabulary relabelled, the preview's full read): the
         # heatmap only relabels, and statistics shown or on their way stay
         same = self.heatmap.shows_values_of(matrix)
+        self.header.setText(self._header_html(matrix, weight))
+        self.header.setToolTip(f"{path}\n{weight.source}" if weight.source else path)
+        self.readout.setText(
+            "Hover a cell for its value; click a column to select that unit everywhere."
+            if matrix.trace_key
+            else "Hover a cell for its value."
+        )
+        self._show_content()
+        if not same or was_preview:  # the same weight again keeps the splitter where the user put it
+            # a bias (one or two rows) needs little height: give the room to the statistics instead
+            total = sum(self.splitter.sizes()) or 690
+            few_rows = matrix.value.shape[0] <= 4
+            top = min(total - 150, 260 + 30 * matrix.value.shape[0]) if few_rows else int(total * 0.75)
+            self.splitter.setSizes([top, total - top])
+        # page and splitter first: the heatmap is drawn (big weights decimated) for its final size
         self.heatmap.set_matrix(matrix)
         if not (same and self._summary_path == matrix.path):
             # statistics and histograms of a big weight are computed in the background
@@ -341,22 +357,16 @@ class WeightPanel(QWidget):
                 self._on_summary(summarize(matrix))
             else:
                 self._summarizer.submit(summarize, matrix)
-        self.header.setText(self._header_html(matrix, weight))
-        self.header.setToolTip(f"{path}\n{weight.source}" if weight.source else path)
-        self.readout.setText(
-            "Hover a cell for its value; click a column to select that unit everywhere."
-            if matrix.trace_key
-            else "Hover a cell for its value."
-        )
-        self.stack.setCurrentIndex(1)
-        if not same or was_preview:  # the same weight again keeps the splitter where the user put it
-            # a bias (one or two rows) needs little height: give the room to the statistics instead
-            total = sum(self.splitter.sizes()) or 690
-            few_rows = matrix.value.shape[0] <= 4
-            top = min(total - 150, 260 + 30 * matrix.value.shape[0]) if few_rows else int(total * 0.75)
-            self.splitter.setSizes([top, total - top])
         layer_key, unit = self.session.unit
         self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
+
+    def _show_content(self) -> None:
+        """The heatmap page, laid out now (not at the next event-loop pass)."""
+        if self.stack.currentIndex() != 1:
+            self.stack.setCurrentIndex(1)
+            if self.isVisible():
+                self.layout().activate()
+                self.stack.currentWidget().layout().activate()
 
     def _on_summary(self, summary: WeightSummary) -> None:
         m = self.heatmap.matrix
