@@ -268,10 +268,12 @@ _DETAIL_DELAY_MS = 40  # after zoom / pan / resize: re-render once the view has 
 
 
 def decimate(values: np.ndarray, sr: int, sc: int) -> np.ndarray:
-    """(ceil(rows / sr), ceil(cols / sc)) float32: each sr x sc block's value of largest magnitude.
+    """Each sr x sc block's value of largest magnitude, float32, C-contiguous.
 
-    The sign is kept (the block's max when max >= -min, else its min); the last row / column of
-    blocks may be narrower; a block holding a NaN shows NaN.  sr = sc = 1 is a plain copy.
+    `values` is (rows, cols) -> (ceil(rows / sr), ceil(cols / sc)), or (rows, panels, cols) for
+    several equal panels in one pass -> (ceil(rows / sr), panels, ceil(cols / sc)).  The sign is
+    kept (the block's max when max >= -min, else its min); the last row / column of blocks may be
+    narrower; a block holding a NaN shows NaN.  sr = sc = 1 is a plain copy.
     """
     v = values
     if sr <= 1 and sc <= 1:
@@ -280,7 +282,7 @@ def decimate(values: np.ndarray, sr: int, sc: int) -> np.ndarray:
     if sr > 1:
         hi, lo = _fold(v, sr, 0, np.maximum), _fold(v, sr, 0, np.minimum)
     if sc > 1:
-        hi, lo = _fold(hi, sc, 1, np.maximum), _fold(lo, sc, 1, np.minimum)
+        hi, lo = _fold(hi, sc, v.ndim - 1, np.maximum), _fold(lo, sc, v.ndim - 1, np.minimum)
     out = np.where(hi >= -lo, hi, lo)
     return np.ascontiguousarray(out, dtype=np.float32)
 
@@ -289,22 +291,24 @@ def _fold(v: np.ndarray, step: int, axis: int, op: np.ufunc) -> np.ndarray:
     """`op` over consecutive groups of `step` along `axis`, the last group possibly shorter (`step`
     whole-array ufunc calls, no Python loop per element)."""
 
-    def take(i: int) -> np.ndarray:
-        return v[i::step] if axis == 0 else v[:, i::step]
+    def along(a: np.ndarray, part: slice) -> np.ndarray:
+        index = [slice(None)] * a.ndim
+        index[axis] = part
+        return a[tuple(index)]
 
-    first, second = take(0), take(1)
+    first, second = along(v, slice(0, None, step)), along(v, slice(1, None, step))
     if second.shape == first.shape:
         out = op(first, second, dtype=np.float32)
     else:
         out = np.array(first, dtype=np.float32)
-        dst = out[: second.shape[0]] if axis == 0 else out[:, : second.shape[1]]
+        dst = along(out, slice(0, second.shape[axis]))
         op(dst, second, out=dst)
     for i in range(2, step):
-        part = take(i)
+        part = along(v, slice(i, None, step))
         k = part.shape[axis]
         if k == 0:
             break
-        dst = out[:k] if axis == 0 else out[:, :k]
+        dst = along(out, slice(0, k))
         op(dst, part, out=dst)
     return out
 
@@ -390,17 +394,20 @@ class _Panel:
         ratio = views[0].devicePixelRatioF() if views else 1.0
         return h * ratio, w * ratio
 
-    def render(self, levels: tuple[float, float]) -> None:
-        """Draw the whole panel: exact when small, else decimated to its on-screen size (no-op when the
-        image already has that resolution; `shown = None` forces a redraw)."""
+    def wanted(self) -> tuple[int, int]:
+        """Block size (rows, cols) for the whole panel: (1, 1) when small, else its on-screen size."""
         rows, cols = self.full.shape
         if rows * cols <= EXACT_CELLS:
-            sr = sc = 1
-        else:
-            sr, sc = _strides(rows, cols, *self.pixels())
+            return 1, 1
+        return _strides(rows, cols, *self.pixels())
+
+    def render(self, levels: tuple[float, float]) -> None:
+        """Draw the whole panel at its wanted block size (no-op when the image already has it;
+        `shown = None` forces a redraw)."""
+        sr, sc = self.wanted()
         if self.shown != (0, 0, sr, sc):
+            rows, cols = self.full.shape
             self._set(self.image, 0, 0, rows, cols, sr, sc, levels)
-            self.shown = (0, 0, sr, sc)
 
     def update_detail(self, levels: tuple[float, float]) -> None:
         """Zoomed in on a decimated panel: draw the visible part (plus a margin) at a finer block size."""
@@ -418,8 +425,10 @@ class _Panel:
             sr = sc = 1
         else:
             sr, sc = _strides(r1 - r0, c1 - c0, *self.pixels())
-        if sr >= self.shown[2] and sc >= self.shown[3]:
-            self.hide_detail()  # the whole-panel image is already as fine as the screen
+        if 3 * sr > 2 * self.shown[2] and 3 * sc > 2 * self.shown[3]:
+            # the whole-panel image is about as fine as the screen needs (within 1.5x; gate panels
+            # share the block size of the narrowest one)
+            self.hide_detail()
             return
         d = self.detail_shown
         if d is not None and d[2:4] == (sr, sc) and d[0] <= r0 and r1 <= d[4] and d[1] <= c0 and c1 <= d[5]:
@@ -440,10 +449,18 @@ class _Panel:
 
     def _set(self, image: pg.ImageItem, r0: int, c0: int, r1: int, c1: int, sr: int, sc: int, levels) -> None:
         data = decimate(self.full[r0:r1, c0:c1], sr, sc)
-        # pixel (i, j) covers rows r0 + i*sr .. and columns c0 + j*sc .. in data coordinates (the last
-        # block may reach past the matrix edge: the view's limits stop there)
+        self.show_image(image, data, r0, c0, sr, sc, levels)
+
+    def show_image(
+        self, image: pg.ImageItem, data: np.ndarray, r0: int, c0: int, sr: int, sc: int, levels
+    ) -> None:
+        """Show `data`, the values from (r0, c0) on in sr x sc blocks, in data coordinates."""
+        # pixel (i, j) covers rows r0 + i*sr .. and columns c0 + j*sc .. (the last block may reach
+        # past the matrix edge: the view's limits stop there)
         rect = QRectF(c0 - 0.5, r0 - 0.5, data.shape[1] * sc, data.shape[0] * sr)
         image.setImage(data, autoLevels=False, levels=levels, rect=rect)
+        if image is self.image:
+            self.shown = (r0, c0, sr, sc)
 
     def clear_images(self) -> None:
         """Out of use: let go of the images and of the matrix."""
@@ -634,8 +651,8 @@ class HeatmapView(QWidget):
             p.plot.getViewBox().blockLink(False)
         for p in self.panels:
             p.shown = None
-            p.render(self.levels)
             p.hide_detail()
+        self._render_panels()
         self.colorbar.setLevels(values=self.levels, update_items=False)
         if self._bar_images_stale:  # after the images have data: it sets their levels and colour map
             self.colorbar.setImageItem([p.image for p in self.panels])
@@ -650,9 +667,34 @@ class HeatmapView(QWidget):
 
     def _refresh_resolution(self) -> None:
         """After a resize / zoom / pan: the whole-panel image at the new size, a finer window if zoomed."""
+        self._render_panels()
         for p in self.panels:
-            p.render(self.levels)
             p.update_detail(self.levels)
+
+    def _render_panels(self) -> None:
+        """Whole-panel images at the size on screen.  Gate panels (equal blocks of columns side by side)
+        are decimated in one pass with one block size, the coarsest any of them needs (the first is
+        narrower: it carries the row axis): a few whole-matrix ufunc calls instead of a few per panel."""
+        panels = self.panels
+        if not panels or self.matrix is None:
+            return
+        width = panels[0].stop - panels[0].start
+        tiled = len(panels) > 1 and all(
+            p.start == panels[0].start + k * width and p.stop - p.start == width for k, p in enumerate(panels)
+        )
+        wants = [p.wanted() for p in panels]
+        sr, sc = max(w[0] for w in wants), max(w[1] for w in wants)
+        if not tiled or (sr, sc) == (1, 1):
+            for p in panels:
+                p.render(self.levels)
+            return
+        if all(p.shown == (0, 0, sr, sc) for p in panels):
+            return
+        value = self.matrix.value
+        block = value[:, panels[0].start : panels[-1].stop].reshape(value.shape[0], len(panels), width)
+        data = decimate(block, sr, sc)
+        for k, p in enumerate(panels):
+            p.show_image(p.image, np.ascontiguousarray(data[:, k]), 0, 0, sr, sc, self.levels)
 
     # ------------------------------------------------------------------ unit highlight
     def highlight_unit(self, unit: int) -> None:

@@ -221,7 +221,7 @@ def test_zooming_in_shows_exact_cells_and_resizing_refines(qtbot):
     matrix = _lstm_kernel(3000, 1024)
     view = _big_view(qtbot, matrix)
     p = view.panels[0]
-    assert p.shown[2:] != (1, 1) and not p.detail.isVisible()
+    assert p.shown[2:] != (1, 1) and not any(q.detail.isVisible() for q in view.panels)
     p.plot.getViewBox().setRange(xRange=(100, 140), yRange=(2000, 2050), padding=0)
     qtbot.waitUntil(lambda: view.panels[3].detail.isVisible(), timeout=3000)
     for k, q in enumerate(view.panels):
@@ -337,3 +337,19 @@ def test_robust_state_levels_percentile_matches_numpy():
         peaks = np.nanmax(np.abs(c).reshape(-1, units), axis=0)
         assert hi == pytest.approx(float(np.percentile(peaks, ta.STATE_PEAK_PERCENTILE)), rel=1e-6)
         assert lo == -hi and n == units and clipped == int(np.sum(peaks > hi * (1 + 1e-6)))
+
+
+def test_decimate_several_equal_panels_at_once():
+    """Gate panels are decimated in one pass: the same as one panel at a time."""
+    v = np.random.default_rng(2).standard_normal((101, 4 * 37), dtype=np.float32)
+    together = decimate(v.reshape(101, 4, 37), 3, 5)
+    for k in range(4):
+        np.testing.assert_array_equal(together[:, k], decimate(v[:, 37 * k : 37 * (k + 1)], 3, 5))
+
+
+def test_gate_panels_share_one_block_size(qtbot):
+    view = _big_view(qtbot, _lstm_kernel(3000, 1024))
+    shown = {p.shown for p in view.panels}
+    assert len(shown) == 1 and next(iter(shown))[2:] != (1, 1)
+    sr, sc = next(iter(shown))[2:]
+    assert all(p.wanted()[0] <= sr and p.wanted()[1] <= sc for p in view.panels)
