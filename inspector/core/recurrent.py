@@ -273,49 +273,49 @@ def _run_lstm_fast(
     h = np.asarray(h, dtype=f32)
     c = np.array(c, dtype=f32)
     matmul, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
-    xw = np.empty((0, B, 4 * u), f32)
-    start = 0
     if record:
         post = np.empty((T, B, 4 * u), f32)  # post-activation [i, f, o, g]
         hus = np.empty((T, B, 4 * u), f32)  # h.U, i/f/o columns halved
         cs = np.empty((T, B, u), f32)
-    with _blas.single_threaded():
+    # h.U per step on one BLAS thread or all, whichever _blas measures faster (x.W: the same count)
+    with _blas.step_loop(("LSTM", B, u), B * U.size) as loop:
         if not record:
             sig, zi, zf, zo, zg = z[:, : 3 * u], z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-            for s in range(T):
-                if s % block == 0:
-                    xw = _time_major_xw(x, time_index[s : s + block], W, b)
-                    start = s
-                matmul(h, U, out=z)
-                z += xw[s - start]
-                tanh(z, out=z)
-                sig *= 0.5
-                sig += 0.5
-                c *= zf
-                mul(zi, zg, out=tmp)
-                c += tmp
-                tanh(c, out=tmp)
-                h = hs[s]
-                mul(zo, tmp, out=h)
+            for start in range(0, T, block):
+                xw = _time_major_xw(x, time_index[start : start + block], W, b)
+                for s0, s1 in loop.segments(start, min(T, start + block)):
+                    for s in range(s0, s1):
+                        matmul(h, U, out=z)
+                        z += xw[s - start]
+                        tanh(z, out=z)
+                        sig *= 0.5
+                        sig += 0.5
+                        c *= zf
+                        mul(zi, zg, out=tmp)
+                        c += tmp
+                        tanh(c, out=tmp)
+                        h = hs[s]
+                        mul(zo, tmp, out=h)
         else:
             xw = _time_major_xw(x, time_index, W, b)
-            for s in range(T):
-                hu = hus[s]
-                matmul(h, U, out=hu)
-                zt = post[s]
-                add(hu, xw[s], out=zt)
-                tanh(zt, out=zt)
-                sig = zt[:, : 3 * u]
-                sig *= 0.5
-                sig += 0.5
-                c_new = cs[s]
-                mul(zt[:, u : 2 * u], c, out=c_new)  # f * c
-                mul(zt[:, :u], zt[:, 3 * u :], out=tmp)  # i * g
-                c_new += tmp
-                c = c_new
-                tanh(c, out=tmp)
-                h = hs[s]
-                mul(zt[:, 2 * u : 3 * u], tmp, out=h)  # o * tanh(c)
+            for s0, s1 in loop.segments(0, T):
+                for s in range(s0, s1):
+                    hu = hus[s]
+                    matmul(h, U, out=hu)
+                    zt = post[s]
+                    add(hu, xw[s], out=zt)
+                    tanh(zt, out=zt)
+                    sig = zt[:, : 3 * u]
+                    sig *= 0.5
+                    sig += 0.5
+                    c_new = cs[s]
+                    mul(zt[:, u : 2 * u], c, out=c_new)  # f * c
+                    mul(zt[:, :u], zt[:, 3 * u :], out=tmp)  # i * g
+                    c_new += tmp
+                    c = c_new
+                    tanh(c, out=tmp)
+                    h = hs[s]
+                    mul(zt[:, 2 * u : 3 * u], tmp, out=h)  # o * tanh(c)
 
     def batch_major(a: Array, undo: float = 1.0) -> Array:
         out = np.ascontiguousarray(a.transpose(1, 0, 2))
@@ -327,8 +327,12 @@ def _run_lstm_fast(
     x_part: dict[str, Array] = {}
     h_part: dict[str, Array] = {}
     if record:
-        for key, cols, undo in (("i", slice(0, u), 2.0), ("f", slice(u, 2 * u), 2.0),
-                                ("c", slice(3 * u, 4 * u), 1.0), ("o", slice(2 * u, 3 * u), 2.0)):
+        for key, cols, undo in (
+            ("i", slice(0, u), 2.0),
+            ("f", slice(u, 2 * u), 2.0),
+            ("c", slice(3 * u, 4 * u), 1.0),
+            ("o", slice(2 * u, 3 * u), 2.0),
+        ):
             gates[key] = batch_major(post[:, :, cols])
             x_part[key] = batch_major(xw[:, :, cols], undo)
             h_part[key] = batch_major(hus[:, :, cols], undo)
@@ -426,70 +430,69 @@ def run(
         h_parts = np.empty((B, T, nu), f32)
         c_seq = np.empty((B, T, u), f32) if c is not None else None
     block = max(1, _XW_BLOCK_VALUES // max(1, B * nu)) if not record else T
-    xw_block = np.empty((B, 0, nu), f32)
-    block_start = 0
     if spec.kind == "GRU" and not spec.reset_after:
         U_zr = np.ascontiguousarray(U[:, : 2 * u])
         U_h = np.ascontiguousarray(U[:, 2 * u :])
 
-    # one small product per step: a single BLAS thread is faster (see _blas)
-    with _blas.single_threaded():
-        for s in range(T):
-            if s % block == 0:
-                idx = time_index[s : s + block]
-                xw_block = np.asarray(x[:, idx, :], dtype=f32) @ W
-                xw_block += b  # (B, blk, n*u), processing order
-                block_start = s
-            xw = xw_block[:, s - block_start, :]
+    # h.U per step on one BLAS thread or all, whichever _blas measures faster (x.W: the same count)
+    work = B * (U.shape[0] * U.shape[1])
+    with _blas.step_loop((spec.kind, spec.reset_after, B, u), work) as loop:
+        for block_start in range(0, T, block):
+            idx = time_index[block_start : block_start + block]
+            xw_block = np.asarray(x[:, idx, :], dtype=f32) @ W
+            xw_block += b  # (B, blk, n*u), processing order
+            for s0, s1 in loop.segments(block_start, min(T, block_start + block)):
+                for s in range(s0, s1):
+                    xw = xw_block[:, s - block_start, :]
 
-            if spec.kind == "LSTM":
-                hu = h @ U
-                z = xw + hu
-                gates = rec_act(z)  # i, f, o use their columns; column block 2 is overwritten with g
-                g = act(z[:, 2 * u : 3 * u])
-                gates[:, 2 * u : 3 * u] = g
-                c_new = gates[:, u : 2 * u] * c
-                c_new += gates[:, 0:u] * g
-                h_new = gates[:, 3 * u :] * act(c_new)
-            elif spec.kind == "GRU":
-                if spec.reset_after:
-                    hu = h @ U
-                    hu += spec.recurrent_bias
-                    zr = rec_act(xw[:, : 2 * u] + hu[:, : 2 * u])
-                    hh = act(xw[:, 2 * u :] + zr[:, u:] * hu[:, 2 * u :])
-                else:
-                    hu_zr = h @ U_zr
-                    zr = rec_act(xw[:, : 2 * u] + hu_zr)
-                    hu_h = (zr[:, u:] * h) @ U_h
-                    hh = act(xw[:, 2 * u :] + hu_h)
-                    hu = np.concatenate([hu_zr, hu_h], axis=1) if record else hu_zr
-                zg = zr[:, :u]
-                h_new = zg * h + (1.0 - zg) * hh
-                if record:
-                    gates = np.concatenate([zr, hh], axis=1)
-            else:  # SimpleRNN
-                hu = h @ U
-                h_new = act(xw + hu)
-                gates = h_new
+                    if spec.kind == "LSTM":
+                        hu = h @ U
+                        z = xw + hu
+                        gates = rec_act(z)  # i, f, o use their columns; column block 2 is overwritten with g
+                        g = act(z[:, 2 * u : 3 * u])
+                        gates[:, 2 * u : 3 * u] = g
+                        c_new = gates[:, u : 2 * u] * c
+                        c_new += gates[:, 0:u] * g
+                        h_new = gates[:, 3 * u :] * act(c_new)
+                    elif spec.kind == "GRU":
+                        if spec.reset_after:
+                            hu = h @ U
+                            hu += spec.recurrent_bias
+                            zr = rec_act(xw[:, : 2 * u] + hu[:, : 2 * u])
+                            hh = act(xw[:, 2 * u :] + zr[:, u:] * hu[:, 2 * u :])
+                        else:
+                            hu_zr = h @ U_zr
+                            zr = rec_act(xw[:, : 2 * u] + hu_zr)
+                            hu_h = (zr[:, u:] * h) @ U_h
+                            hh = act(xw[:, 2 * u :] + hu_h)
+                            hu = np.concatenate([hu_zr, hu_h], axis=1) if record else hu_zr
+                        zg = zr[:, :u]
+                        h_new = zg * h + (1.0 - zg) * hh
+                        if record:
+                            gates = np.concatenate([zr, hh], axis=1)
+                    else:  # SimpleRNN
+                        hu = h @ U
+                        h_new = act(xw + hu)
+                        gates = h_new
 
-            if mask is None:
-                h = h_new
-                if c is not None:
-                    c = c_new
-                out = h_new
-            else:
-                m = mask[:, time_index[s], None]
-                out = np.where(m, h_new, zero if spec.zero_output_for_mask else out_prev)
-                h = np.where(m, h_new, h)
-                if c is not None:
-                    c = np.where(m, c_new, c)
-            out_prev = out
-            h_seq[:, s] = out
-            if record:
-                post[:, s] = gates
-                h_parts[:, s] = hu
-                if c_seq is not None:
-                    c_seq[:, s] = c
+                    if mask is None:
+                        h = h_new
+                        if c is not None:
+                            c = c_new
+                        out = h_new
+                    else:
+                        m = mask[:, time_index[s], None]
+                        out = np.where(m, h_new, zero if spec.zero_output_for_mask else out_prev)
+                        h = np.where(m, h_new, h)
+                        if c is not None:
+                            c = np.where(m, c_new, c)
+                    out_prev = out
+                    h_seq[:, s] = out
+                    if record:
+                        post[:, s] = gates
+                        h_parts[:, s] = hu
+                        if c_seq is not None:
+                            c_seq[:, s] = c
 
     gate_dict: dict[str, Array] = {}
     x_dict: dict[str, Array] = {}
