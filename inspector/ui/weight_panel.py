@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -356,9 +356,15 @@ class WeightPanel(QWidget):
             if matrix.value.size <= _INLINE_SUMMARY or self.session.sync:
                 self._on_summary(summarize(matrix))
             else:
-                self._summarizer.submit(summarize, matrix)
+                # started once this event-loop pass (and the paint it posted) is over: a worker busy
+                # in numpy while the GUI thread paints makes every GIL hand-back cost the GUI thread
+                QTimer.singleShot(0, self, lambda m=matrix: self._summarize_later(m))
         layer_key, unit = self.session.unit
         self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
+
+    def _summarize_later(self, matrix: WeightMatrix) -> None:
+        if self.heatmap.matrix is not None and self.heatmap.matrix.path == matrix.path == self._summary_path:
+            self._summarizer.submit(summarize, matrix)
 
     def _show_content(self) -> None:
         """The heatmap page, laid out now (not at the next event-loop pass)."""
