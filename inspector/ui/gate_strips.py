@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -147,10 +147,11 @@ class GateStripsView(QWidget):
     Clicking a unit selects it in the Session; the selected unit is outlined in every strip of its layer.
     Signals: none (reads `Session.step_changed`, `input_changed`, `unit_changed`).
 
-    The plot items are made once (a pool, `PREWARM_LAYERS` up front) and reused by every input.
+    The plot items are made once (a pool, `PREWARM_LAYERS` of them right after start-up) and reused
+    by every input.
     """
 
-    PREWARM_LAYERS = 2  # built with the view, not while a file opens
+    PREWARM_LAYERS = 2
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -200,8 +201,7 @@ class GateStripsView(QWidget):
         self._unit: tuple[str, int] = ("", -1)
         self.scroll.setVisible(False)
 
-        for _ in range(self.PREWARM_LAYERS):
-            self._pool.append(_LayerStrips(pg.PlotItem()))
+        QTimer.singleShot(0, self, self._prewarm)  # right after start-up, not while a file opens
         self.graphics.scene().sigMouseClicked.connect(self._on_click)
         self.graphics.scene().sigMouseMoved.connect(self._on_hover)
         session.input_changed.connect(self._on_input_changed)
@@ -209,6 +209,10 @@ class GateStripsView(QWidget):
         session.unit_changed.connect(self._on_unit_changed)
         session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
         self._on_input_changed(session.stepper)
+
+    def _prewarm(self) -> None:
+        while len(self._pool) < self.PREWARM_LAYERS:
+            self._pool.append(_LayerStrips(pg.PlotItem()))
 
     # ------------------------------------------------------------------ data
     def preferred_height(self) -> int:

@@ -473,8 +473,8 @@ class _Panel:
 class HeatmapView(QWidget):
     """Gate panels for one weight matrix, synchronised zoom/pan, one colour bar.
 
-    The panels' pyqtgraph items are made once (a pool; `PREWARM_PANELS` of them up front) and
-    updated in place when another matrix is set.
+    The panels' pyqtgraph items are made once (a pool; `PREWARM_PANELS` of them right after
+    start-up) and updated in place when another matrix is set.
 
     Signals
     -------
@@ -484,7 +484,7 @@ class HeatmapView(QWidget):
 
     hovered = Signal(str)
     unit_clicked = Signal(int)
-    PREWARM_PANELS = 4  # an LSTM weight's gates: built with the view, not while a file opens
+    PREWARM_PANELS = 4  # an LSTM weight's gates: made after start-up, not while a file opens
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -512,10 +512,10 @@ class HeatmapView(QWidget):
         self._detail_timer.setSingleShot(True)
         self._detail_timer.setInterval(_DETAIL_DELAY_MS)
         self._detail_timer.timeout.connect(self._refresh_resolution)
-        for _ in range(self.PREWARM_PANELS):
-            self._new_panel()
         self.colorbar.setVisible(False)
-        self.graphics.ci.addItem(self.colorbar, row=0, col=len(self._pool))
+        self.graphics.ci.addItem(self.colorbar, row=0, col=0)
+        # the pool is filled right after start-up (the window shows first), not while a file opens
+        QTimer.singleShot(0, self, lambda: self._grow_pool(self.PREWARM_PANELS))
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -554,17 +554,22 @@ class HeatmapView(QWidget):
         self.graphics.ci.addItem(plot, row=0, col=k)
         return panel
 
+    def _grow_pool(self, n: int) -> None:
+        """At least `n` panels made (new ones hidden); the colour bar stays right of the last one."""
+        if n <= len(self._pool):
+            return
+        ci = self.graphics.ci
+        ci.removeItem(self.colorbar)
+        while len(self._pool) < n:
+            self._new_panel()
+        ci.addItem(self.colorbar, row=0, col=len(self._pool))
+
     def _use_panels(self, n: int) -> None:
         """Show exactly `n` panels (then the colour bar).  Every panel made stays in the layout; the ones
         not in use are hidden (a grid layout gives hidden items no room): nothing is rebuilt."""
-        ci = self.graphics.ci
         if n == len(self.panels):
             return
-        if n > len(self._pool):
-            ci.removeItem(self.colorbar)
-            while len(self._pool) < n:
-                self._new_panel()
-            ci.addItem(self.colorbar, row=0, col=len(self._pool))
+        self._grow_pool(n)
         for k, p in enumerate(self._pool):
             if k >= n:
                 p.clear_images()

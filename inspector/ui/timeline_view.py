@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPen, QTransform
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -164,9 +164,10 @@ class TimelineView(QWidget):
         # Heatmaps shown by default: the states; gates are one click away (6 stacked maps get too thin).
         self._hidden_qids: set[str] = {"gate/i", "gate/f", "gate/c", "gate/o", "gate/z", "gate/r", "gate/h"}
         self._heatmaps: list[_Heatmap] = []  # shown, top to bottom
-        # every heatmap made (the first len(_heatmaps) are shown); the states c and h shown by default
-        # are built with the view, not while a file opens
-        self._heatmap_pool: list[_Heatmap] = [_Heatmap(pg.PlotItem()) for _ in range(self.PREWARM_HEATMAPS)]
+        # every heatmap made (the first len(_heatmaps) are shown); those for the states c and h shown by
+        # default are made right after start-up, not while a file opens
+        self._heatmap_pool: list[_Heatmap] = []
+        QTimer.singleShot(0, self, self._prewarm)
         self._labels: list[str] = []
         self._unit = -1
         self._backward = False
@@ -238,6 +239,10 @@ class TimelineView(QWidget):
         session.unit_changed.connect(self._on_unit_changed)
         session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
         self._on_input_changed(session.stepper)
+
+    def _prewarm(self) -> None:
+        while len(self._heatmap_pool) < self.PREWARM_HEATMAPS:
+            self._heatmap_pool.append(_Heatmap(pg.PlotItem()))
 
     # ------------------------------------------------------------------ introspection (tests)
     @property

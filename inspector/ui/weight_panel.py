@@ -136,7 +136,7 @@ class GateHistograms(pg.GraphicsLayoutWidget):
     The plots are made once (a pool) and their curves updated in place for every weight.
     """
 
-    PREWARM_PLOTS = 4  # an LSTM weight's gates: built with the widget, not while a file opens
+    PREWARM_PLOTS = 4  # an LSTM weight's gates
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -147,7 +147,10 @@ class GateHistograms(pg.GraphicsLayoutWidget):
         self.curves: list[pg.PlotDataItem] = []
         self._pool: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
         self._titles: dict[int, str] = {}  # id(plot) -> title set
-        for _ in range(self.PREWARM_PLOTS):
+        QTimer.singleShot(0, self, self._prewarm)  # right after start-up, not while a file opens
+
+    def _prewarm(self) -> None:
+        while len(self._pool) < self.PREWARM_PLOTS:
             self._new_plot()
 
     def _new_plot(self) -> tuple[pg.PlotItem, pg.PlotDataItem]:

@@ -353,3 +353,14 @@ def test_gate_panels_share_one_block_size(qtbot):
     assert len(shown) == 1 and next(iter(shown))[2:] != (1, 1)
     sr, sc = next(iter(shown))[2:]
     assert all(p.wanted()[0] <= sr and p.wanted()[1] <= sc for p in view.panels)
+
+
+def test_panels_are_made_right_after_start_up_and_then_used(qtbot):
+    view = HeatmapView()
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: len(view._pool) == HeatmapView.PREWARM_PANELS, timeout=3000)
+    made = [p.plot for p in view._pool]
+    assert not any(p.isVisible() for p in made) and not view.colorbar.isVisible()
+    view.set_matrix(_lstm_kernel(40, 16))
+    assert [p.plot for p in view.panels] == made and view.colorbar.isVisible()
