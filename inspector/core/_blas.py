@@ -11,7 +11,8 @@ split usefully at all.
 
 So `step_loop()` runs small loops on one thread without further ado, and measures big ones:
 `segments()` hands out the steps in short timed chunks and every so often runs a few steps with the
-other thread count (one thread <-> the process' setting), keeping the faster.  What was learnt is
+other thread count (one thread <-> the process' setting), keeping the faster (a switch is confirmed
+by timing the current count once more, so a passing disturbance does not decide).  What was learnt is
 kept per product size for the whole process: the choice, and the number of steps to the next check,
 which doubles while checks confirm the choice.  A multi-threaded chunk that runs much slower than
 measured (the machine got busy) triggers a check at once.  Trying more threads is the expensive
@@ -49,12 +50,13 @@ _SYMBOLS = (
 ADAPT_MIN_WORK = 1 << 19
 _CHUNK = 8  # steps per timed chunk in the chosen mode
 _PROBE = 4  # timed steps per mode in a check, after one warm-up step (waking / parking threads)
+_CHECK = 3 * (1 + _PROBE)  # steps a check may take: current count, other count, current again
 # Steps to the next check after a switch, doubled after each check that confirms the choice, up to a
 # limit.  Trying more threads is the expensive check: the woken threads then spin for ~50 ms, taking
 # a core from whoever needs it, and on a busy machine the first product with them can take
 # milliseconds.  So that check comes less often.
 _INTERVAL_MORE, _MAX_INTERVAL_MORE = 32, 1024
-_INTERVAL_ONE, _MAX_INTERVAL_ONE = 128, 4096
+_INTERVAL_ONE, _MAX_INTERVAL_ONE = 64, 4096
 # Switch to more threads only when they take < 80% of one thread's time per step, back to one thread
 # when it takes < 95% of theirs: when in doubt, one thread (a busy machine punishes threads hard).
 _TO_MORE, _TO_ONE = 0.8, 0.95
@@ -167,6 +169,7 @@ class StepLoop:
             self.choice = _choices.get(key)
             if self.choice is None:
                 self.choice = _choices.setdefault(key, _Choice(1))  # when in doubt, one thread
+        self.threads = 1  # the count in force for the current run of steps (the caller may adapt to it)
         self.steps_by_threads: dict[int, int] = {}  # what actually ran (diagnostics, tests)
 
     def _set(self, threads: int) -> bool:
@@ -175,6 +178,7 @@ class StepLoop:
             alone = _users == 1
             if _api is not None and self.full > 1:
                 _api[0](threads if alone else 1)
+                self.threads = threads if alone else 1
             return alone
 
     def _count(self, threads: int, n: int) -> None:
@@ -195,7 +199,7 @@ class StepLoop:
         try:
             while s < stop:
                 left = stop - s
-                if ch.countdown <= 0 and left >= 2 * (_PROBE + 1):
+                if ch.countdown <= 0 and left >= _CHECK:
                     checked = yield from self._check(s, ch)
                     if checked > s:
                         s = checked
@@ -217,43 +221,63 @@ class StepLoop:
         finally:
             self._set(ch.threads)
 
-    def _check(self, s: int, ch: _Choice) -> Generator[tuple[int, int], None, int]:
-        """Run 1 + _PROBE steps with the current count, then with the other; keep the faster.
+    def _measure(
+        self, s: int, threads: int, limit: float
+    ) -> Generator[tuple[int, int], None, tuple[int, float | None]]:
+        """One warm-up step and _PROBE timed steps with `threads`: (next step, seconds per step).
 
-        Returns the next step to do (s itself when another user came in before anything ran).
+        The warm-up step absorbs waking or parking the other threads.  With a `limit` (seconds per
+        step of the other mode), gives up as soon as a step shows this mode is clearly slower (inf).
+        None when another user came in (nothing ran).
+        """
+        if not self._set(threads):
+            return s, None
+        t0 = _clock()
+        yield s, s + 1
+        warmup = _clock() - t0
+        self._count(threads, 1)
+        s += 1
+        if limit and warmup > _ABORT_WARMUP * limit:
+            return s, float("inf")
+        total = 0.0
+        for _ in range(_PROBE):
+            t0 = _clock()
+            yield s, s + 1
+            dt = _clock() - t0
+            self._count(threads, 1)
+            s += 1
+            total += dt
+            if limit and dt > _ABORT_STEP * limit:
+                return s, float("inf")
+        return s, total / _PROBE
+
+    def _check(self, s: int, ch: _Choice) -> Generator[tuple[int, int], None, int]:
+        """Time the current thread count, then the other; keep the faster.  Uses at most _CHECK steps.
+
+        Before switching, the current count is timed once more and its better time counts: a passing
+        disturbance (another process' threads still spinning, a cold cache) during its first
+        measurement must not decide.  Returns the next step to do.
         """
         cur = ch.threads
         alt = 1 if cur > 1 else self.full
-        per_step: dict[int, float] = {}
-        for threads in (cur, alt):
-            if not self._set(threads):
-                return s  # someone else came in: plain chunks (on one thread) from here
-            t0 = _clock()
-            yield s, s + 1  # warm-up: waking or parking the other threads costs extra once
-            warmup = _clock() - t0
-            self._count(threads, 1)
-            s += 1
-            if threads == alt and warmup > _ABORT_WARMUP * per_step[cur]:
-                per_step[alt] = float("inf")
-                break
-            total = 0.0
-            for _ in range(_PROBE):
-                t0 = _clock()
-                yield s, s + 1
-                dt = _clock() - t0
-                self._count(threads, 1)
-                s += 1
-                total += dt
-                if threads == alt and dt > _ABORT_STEP * per_step[cur]:
-                    total = float("inf")  # clearly slower: spend no more steps on it
-                    break
-            per_step[threads] = total / _PROBE
-        if per_step[alt] < (_TO_MORE if alt > cur else _TO_ONE) * per_step[cur]:
-            ch.threads, ch.expected = alt, per_step[alt]
+        s, t_cur = yield from self._measure(s, cur, 0.0)
+        if t_cur is None:
+            return s  # someone else came in: plain chunks (on one thread) from here
+        s, t_alt = yield from self._measure(s, alt, t_cur)
+        if t_alt is None:
+            return s
+        better = _TO_MORE if alt > cur else _TO_ONE
+        if t_alt < better * t_cur:
+            s, again = yield from self._measure(s, cur, 0.0)
+            if again is None:
+                return s
+            t_cur = min(t_cur, again)
+        if t_alt < better * t_cur:
+            ch.threads, ch.expected = alt, t_alt
             ch.interval = _INTERVAL_MORE if alt > 1 else _INTERVAL_ONE
         else:
             limit = _MAX_INTERVAL_MORE if cur > 1 else _MAX_INTERVAL_ONE
-            ch.interval, ch.expected = min(2 * ch.interval, limit), per_step[cur]
+            ch.interval, ch.expected = min(2 * ch.interval, limit), t_cur
         ch.countdown = ch.interval
         return s
 

@@ -144,12 +144,21 @@ def test_projection_in_the_block_uses_the_preferred_count(fake: FakeBlas) -> Non
 
 
 def test_after_segments_the_preferred_count_is_back(fake: FakeBlas) -> None:
-    n = 2 * (_blas._PROBE + 1)  # exactly one check, with the other mode (2 threads) last; it loses
+    # exactly one check: 1 thread, 2 threads (faster), 1 thread again to confirm; 2 threads chosen
     with _blas.step_loop("k", BIG) as loop:
-        for s0, s1 in loop.segments(0, n):
-            fake.now += (s1 - s0) * (1.2 if fake.threads > 1 else 1.0)
-        assert loop.steps_by_threads == {1: n // 2, 2: n // 2}
-        assert fake.threads == 1
+        for s0, s1 in loop.segments(0, _blas._CHECK):
+            fake.now += (s1 - s0) * (0.6 if fake.threads > 1 else 1.0)
+        assert loop.steps_by_threads == {1: 2 * _blas._CHECK // 3, 2: _blas._CHECK // 3}
+        assert _blas._choices["k"].threads == 2 and fake.threads == 2
+
+
+def test_a_disturbed_first_measurement_does_not_switch(fake: FakeBlas) -> None:
+    run_loop(fake, 300, lambda s, n: 0.6 if n > 1 else 1.0)  # learnt: 2 threads
+    _blas._choices["k"].countdown = 0  # check at the next call's first step ...
+    # ... while something else still slows the first steps down (2 threads: 0.6 -> 3.0)
+    used, _ = run_loop(fake, 100, lambda s, n: (3.0 if s < 4 else 0.6) if n > 1 else 1.0)
+    assert _blas._choices["k"].threads == 2
+    assert used.count(1) == 1 + _blas._PROBE
 
 
 def test_segments_with_offsets_and_short_ranges(fake: FakeBlas) -> None:
@@ -236,6 +245,7 @@ def test_one_and_all_threads_agree(
     assert spec.recurrent_kernel.size >= BIG
     x = np.random.default_rng(4).normal(size=(1, 40, 64)).astype(np.float32)
     outs = {}
+    monkeypatch.setattr(recurrent, "_TRANSPOSED", {})
     for threads in (1, before):
         forced = _blas._Choice(threads)
         forced.countdown = forced.interval = 10**9  # no checks: this count throughout
@@ -253,6 +263,8 @@ def test_one_and_all_threads_agree(
         monkeypatch.setattr(_blas.StepLoop, "__init__", real_init)
         assert [lp.steps_by_threads for lp in loops] == [{threads: 40}]
         assert _blas._api[1]() == before  # restored after the loop
+        # the LSTM fast path multiplies by a transposed copy of U on several threads (faster there)
+        assert len(recurrent._TRANSPOSED) == (1 if kind == "LSTM" and threads > 1 else 0)
         outs[threads] = res
     one, many = outs[1], outs[before]
     np.testing.assert_allclose(one.trajectory.h, many.trajectory.h, rtol=0, atol=1e-6)
