@@ -16,9 +16,11 @@ by timing the current count once more, so a passing disturbance does not decide)
 kept per product size for the whole process: the choice, and the number of steps to the next check,
 which doubles while checks confirm the choice.  A multi-threaded chunk that runs much slower than
 measured (the machine got busy) triggers a check at once.  Trying more threads is the expensive
-check on a busy machine, so it comes less often, and one thread is kept unless more are clearly
-faster.  Code in the `with` block outside `segments()` (the input projection, a matrix-matrix
-product) runs with the thread count the loop currently prefers.
+check on a busy machine (one such product can wait a whole scheduler time slice for a core), so it
+is skipped while other processes' tasks occupy the other cores (Linux: /proc/loadavg), comes less
+often, and one thread is kept unless more are clearly faster.  Code in the `with` block outside
+`segments()` (the input projection, a matrix-matrix product) runs with the thread count the loop
+currently prefers.
 
 OpenBLAS' thread count is process-wide (even `openblas_set_num_threads_local` is global in pthread
 builds), so nested or concurrent users share one save/restore under a lock, and while more than one
@@ -71,6 +73,31 @@ _saved: int | None = None
 _api: tuple[Callable[[int], None], Callable[[], int]] | None = None
 _looked = False
 _clock: Callable[[], float] = time.perf_counter  # tests substitute a fake clock
+
+
+def _others_running() -> int | None:
+    """Tasks of other processes running or runnable right now (Linux /proc; None elsewhere).
+
+    The kernel's count of runnable tasks (/proc/loadavg) minus this process' own running threads
+    (the caller, OpenBLAS workers still spinning).  About 0.1 ms; read only before trying threads.
+    """
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat") as f:
+                    stat = f.read()
+            except OSError:  # the thread ended meanwhile
+                continue
+            own += stat[stat.rindex(")") + 2 :].startswith("R")
+        return max(0, running - own)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_others = _others_running  # tests substitute a fake
 
 
 def _candidates() -> list[str]:
@@ -260,6 +287,14 @@ class StepLoop:
         """
         cur = ch.threads
         alt = 1 if cur > 1 else self.full
+        if alt > cur:
+            others = _others()
+            if others is not None and others >= alt - 1:
+                # the other cores are taken: a multi-threaded product would wait for them (often a
+                # whole scheduler time slice, tens of ms).  Count it as a check that one thread won.
+                ch.interval = min(2 * ch.interval, _MAX_INTERVAL_ONE)
+                ch.countdown = ch.interval
+                return s
         s, t_cur = yield from self._measure(s, cur, 0.0)
         if t_cur is None:
             return s  # someone else came in: plain chunks (on one thread) from here

@@ -50,6 +50,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBlas]:
     monkeypatch.setattr(_blas, "_saved", None)
     monkeypatch.setattr(_blas, "_choices", {})
     monkeypatch.setattr(_blas, "_clock", fb.clock)
+    monkeypatch.setattr(_blas, "_others", lambda: 0)  # an otherwise idle machine
     yield fb
 
 
@@ -88,6 +89,25 @@ def test_busy_machine_stays_on_one_thread(fake: FakeBlas) -> None:
     assert used.count(1) > 0.98 * len(used)
     assert _blas._choices["k"].threads == 1
     assert fake.threads == 2  # restored although the loop ran on one thread
+
+
+def test_no_threads_tried_while_other_processes_take_the_cores(
+    fake: FakeBlas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    others = [1]
+    monkeypatch.setattr(_blas, "_others", lambda: others[0])
+    used, _ = run_loop(fake, 600, lambda s, n: 0.6 if n > 1 else 1.0)
+    assert used == [1] * 600  # not even a probe, although threads would be faster
+    assert _blas._choices["k"].interval > _blas._INTERVAL_ONE  # and checked less often
+    others[0] = 0  # the machine got quiet: the next check tries threads again
+    _blas._choices["k"].countdown = 0
+    used, _ = run_loop(fake, 100, lambda s, n: 0.6 if n > 1 else 1.0)
+    assert used.count(2) > 70
+
+
+def test_others_running_reads_proc() -> None:
+    n = _blas._others_running()
+    assert n is None or n >= 0
 
 
 def test_threads_only_when_clearly_faster(fake: FakeBlas) -> None:
