@@ -197,11 +197,14 @@ class StepLoop:
             if self.choice is None:
                 self.choice = _choices.setdefault(key, _Choice(1))  # when in doubt, one thread
         self.threads = 1  # the count in force for the current run of steps (the caller may adapt to it)
+        self.inside = True  # False once the `with` block is left (a late generator close must not set)
         self.steps_by_threads: dict[int, int] = {}  # what actually ran (diagnostics, tests)
 
     def _set(self, threads: int) -> bool:
         """Use `threads` (forced to 1 while another user is inside); False when forced."""
         with _lock:
+            if not self.inside:
+                return False
             alone = _users == 1
             if _api is not None and self.full > 1:
                 _api[0](threads if alone else 1)
@@ -327,10 +330,14 @@ def step_loop(key: Hashable, work: int) -> Iterator[StepLoop]:
     restored after the block.
     """
     _enter()
+    loop = None
     try:
         loop = StepLoop(key, work)
         if loop.choice is not None:
             loop._set(loop.choice.threads)
         yield loop
     finally:
+        if loop is not None:
+            with _lock:
+                loop.inside = False
         _leave()

@@ -195,6 +195,20 @@ def test_exception_inside_restores(fake: FakeBlas) -> None:
     assert fake.threads == 2 and _blas._users == 0
 
 
+def test_generator_closed_after_the_block_leaves_the_setting_alone(fake: FakeBlas) -> None:
+    run_loop(fake, 300, lambda s, n: 0.6 if n > 1 else 1.0)  # learnt: 2 threads
+    kept = []
+    with pytest.raises(RuntimeError), _blas.step_loop("k", BIG) as loop:
+        gen = loop.segments(0, 100)
+        kept.append(gen)  # e.g. a traceback keeping the frame alive
+        for _s0, _s1 in gen:
+            fake.threads = 1  # ... while something else had one thread
+            raise RuntimeError("boom")
+    fake.threads = 3  # the process' setting after the block (whatever it is)
+    kept.pop().close()  # runs the generator's cleanup only now
+    assert fake.threads == 3
+
+
 def test_another_user_forces_one_thread(fake: FakeBlas) -> None:
     run_loop(fake, 300, lambda s, n: 0.6 if n > 1 else 1.0)  # learnt: 2 threads
     inside, release = threading.Event(), threading.Event()
