@@ -298,7 +298,7 @@ def _run_lstm_fast(
     tmp = np.empty((B, u), f32)
     h = np.asarray(h, dtype=f32)
     c = np.array(c, dtype=f32)
-    matmul, add, mul, tanh = np.matmul, np.add, np.multiply, np.tanh
+    matmul, dot, add, mul, tanh = np.matmul, np.dot, np.add, np.multiply, np.tanh
     if record:
         post = np.empty((T, B, 4 * u), f32)  # post-activation [i, f, o, g]
         hus = np.empty((T, B, 4 * u), f32)  # h.U, i/f/o columns halved
@@ -311,23 +311,28 @@ def _run_lstm_fast(
             return _transposed(U).T if B == 1 and loop.threads > 1 else U
 
         if not record:
+            # per-step Python overhead is most of the time here: positional `out`, float32 scalars,
+            # views made once per block (each saves a fraction of a microsecond per call)
             sig, zi, zf, zo, zg = z[:, : 3 * u], z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+            half = f32(0.5)
+            hrows = list(hs)
             for start in range(0, T, block):
                 xw = _time_major_xw(x, time_index[start : start + block], W, b)
+                xrows = list(xw)
                 for s0, s1 in loop.segments(start, min(T, start + block)):
                     R = operand()
                     for s in range(s0, s1):
-                        matmul(h, R, out=z)
-                        z += xw[s - start]
-                        tanh(z, out=z)
-                        sig *= 0.5
-                        sig += 0.5
-                        c *= zf
-                        mul(zi, zg, out=tmp)
-                        c += tmp
-                        tanh(c, out=tmp)
-                        h = hs[s]
-                        mul(zo, tmp, out=h)
+                        dot(h, R, z)
+                        add(z, xrows[s - start], z)
+                        tanh(z, z)
+                        mul(sig, half, sig)
+                        add(sig, half, sig)
+                        mul(c, zf, c)
+                        mul(zi, zg, tmp)
+                        add(c, tmp, c)
+                        tanh(c, tmp)
+                        h = hrows[s]
+                        mul(zo, tmp, h)
         else:
             xw = _time_major_xw(x, time_index, W, b)
             for s0, s1 in loop.segments(0, T):
