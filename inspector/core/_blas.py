@@ -59,6 +59,7 @@ _CHECK = 3 * (1 + _PROBE)  # steps a check may take: current count, other count,
 # milliseconds.  So that check comes less often.
 _INTERVAL_MORE, _MAX_INTERVAL_MORE = 32, 1024
 _INTERVAL_ONE, _MAX_INTERVAL_ONE = 64, 4096
+_RETRY = 32  # steps to the next look when other processes held the cores at the last one
 # Switch to more threads only when they take < 80% of one thread's time per step, back to one thread
 # when it takes < 95% of theirs: when in doubt, one thread (a busy machine punishes threads hard).
 _TO_MORE, _TO_ONE = 0.8, 0.95
@@ -294,9 +295,10 @@ class StepLoop:
             others = _others()
             if others is not None and others >= alt - 1:
                 # the other cores are taken: a multi-threaded product would wait for them (often a
-                # whole scheduler time slice, tens of ms).  Count it as a check that one thread won.
-                ch.interval = min(2 * ch.interval, _MAX_INTERVAL_ONE)
-                ch.countdown = ch.interval
+                # whole scheduler time slice, tens of ms).  Look again soon, without learning from it:
+                # a moment's load (another process' threads finishing) must not keep a quiet machine
+                # on one thread for thousands of steps.  Looking costs ~0.1 ms.
+                ch.countdown = _RETRY
                 return s
         s, t_cur = yield from self._measure(s, cur, 0.0)
         if t_cur is None:

@@ -98,11 +98,12 @@ def test_no_threads_tried_while_other_processes_take_the_cores(
     monkeypatch.setattr(_blas, "_others", lambda: others[0])
     used, _ = run_loop(fake, 600, lambda s, n: 0.6 if n > 1 else 1.0)
     assert used == [1] * 600  # not even a probe, although threads would be faster
-    assert _blas._choices["k"].interval > _blas._INTERVAL_ONE  # and checked less often
+    # a busy moment teaches nothing: the machine is looked at again within _RETRY steps
+    assert _blas._choices["k"].interval == _blas._INTERVAL_ONE
+    assert 0 < _blas._choices["k"].countdown <= _blas._RETRY
     others[0] = 0  # the machine got quiet: the next check tries threads again
-    _blas._choices["k"].countdown = 0
     used, _ = run_loop(fake, 100, lambda s, n: 0.6 if n > 1 else 1.0)
-    assert used.count(2) > 70
+    assert used.count(2) > 60
 
 
 def test_others_running_reads_proc() -> None:
