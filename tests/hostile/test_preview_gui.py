@@ -22,6 +22,17 @@ def _wait_loaded(qtbot, session, what: str) -> None:
     qtbot.waitUntil(lambda: session.loading_path is None, timeout=30000)
 
 
+def _open_classic(window, qtbot):
+    """The window shown with the classic sample read; returns the session."""
+    if not CLASSIC.exists():
+        pytest.skip("sample absent")
+    session = window.session
+    window.show()
+    session.open(str(CLASSIC))
+    _wait_loaded(qtbot, session, "classic")
+    return session
+
+
 def test_preview_is_shown_first_then_the_whole_file(window, qtbot) -> None:
     if not CLASSIC.exists():
         pytest.skip("sample absent")
@@ -45,12 +56,7 @@ def test_preview_is_shown_first_then_the_whole_file(window, qtbot) -> None:
 
 
 def test_reload_previews_the_selected_weight(window, qtbot) -> None:
-    if not CLASSIC.exists():
-        pytest.skip("sample absent")
-    session = window.session
-    window.show()
-    session.open(str(CLASSIC))
-    _wait_loaded(qtbot, session, "classic")
+    session = _open_classic(window, qtbot)
     session.select_weight("next_char/kernel")
     previews: list[str] = []
     session.preview_loaded.connect(lambda f, w, mf, v: previews.append(w))
@@ -63,12 +69,7 @@ def test_reload_previews_the_selected_weight(window, qtbot) -> None:
 def test_preview_of_a_file_that_then_fails_is_taken_back(window, qtbot, tmp_path: Path) -> None:
     """A .keras whose weights member has a bad CRC: the preview (which skips the CRC) can be shown,
     but the full read refuses the file, and the weight of the file still open comes back."""
-    if not CLASSIC.exists():
-        pytest.skip("sample absent")
-    session = window.session
-    window.show()
-    session.open(str(CLASSIC))
-    _wait_loaded(qtbot, session, "classic")
+    session = _open_classic(window, qtbot)
     before = window.weights.heatmap.matrix
     bad = files.zip_bad_crc(tmp_path)
     previews: list[str] = []

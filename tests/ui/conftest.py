@@ -280,3 +280,23 @@ def ui_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     return folder
+
+
+@pytest.fixture
+def panel(qtbot, ui_models):
+    """The Weights panel, shown, on a sync Session holding the char LSTM model and its vocabulary."""
+    from PySide6.QtCore import QThreadPool
+
+    from inspector.ui.session import Session
+    from inspector.ui.weight_panel import WeightPanel
+
+    session = Session(sync=True)
+    session.open(str(ui_models["char_lstm"]))
+    session.set_vocabulary(CHAR_VOCAB)
+    w = WeightPanel(session)
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    QThreadPool.globalInstance().waitForDone()

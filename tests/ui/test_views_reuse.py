@@ -17,7 +17,6 @@ from inspector.ui import step_common as ta
 from inspector.ui.heatmap_view import HeatmapView, decimate, describe_weight
 from inspector.ui.session import Session
 from inspector.ui.stepper_panel import StepperPanel
-from inspector.ui.weight_panel import WeightPanel
 
 VOCAB = list("abcdefghijklmnopqrstuvwxyz .,")
 
@@ -26,19 +25,6 @@ VOCAB = list("abcdefghijklmnopqrstuvwxyz .,")
 def _wait_for_workers():
     yield
     QThreadPool.globalInstance().waitForDone(10_000)
-
-
-@pytest.fixture
-def panel(qtbot, ui_models):
-    session = Session(sync=True)
-    session.open(str(ui_models["char_lstm"]))
-    session.set_vocabulary(VOCAB)
-    w = WeightPanel(session)
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
 
 
 def _plot_items(view: HeatmapView) -> list[pg.PlotItem]:

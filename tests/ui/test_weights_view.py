@@ -17,20 +17,6 @@ from inspector.ui.weight_panel import WeightPanel, matrix_stats
 VOCAB = list("abcdefghijklmnopqrstuvwxyz .,")
 
 
-@pytest.fixture
-def panel(qtbot, ui_models):
-    session = Session(sync=True)
-    session.open(str(ui_models["char_lstm"]))
-    session.set_vocabulary(VOCAB)
-    w = WeightPanel(session)
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    QThreadPool.globalInstance().waitForDone()
-
-
 def _cell_widget_pos(view: HeatmapView, k: int, row: int, col: int) -> QPoint:
     """Widget (viewport) position of the centre of cell (row, col) of panel k."""
     vb = view.panels[k].plot.getViewBox()
