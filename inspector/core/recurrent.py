@@ -226,14 +226,32 @@ class RecurrentRun:
 # so ONE tanh over z gives tanh(z/2) for the gates (sigmoid = 0.5 + 0.5 tanh(z/2), exactly as
 # `activations.sigmoid`) and tanh(z) for g.  Halving is exact in float32.  (bench/NOTES.md)
 
-_FAST_LSTM_WEIGHTS: dict[int, tuple[Any, Any, Any, tuple[Array, Array, Array]]] = {}
+def _weak_cached(table: dict[int, tuple[tuple[Any, ...], Any]], arrays: tuple[Array, ...], make: Any) -> Any:
+    """`make()`, kept in `table` while every array of `arrays` lives (they are its inputs).
+
+    Keyed by the first array's id and checked against weak references to all of them, so an id
+    reused by a new array after the old one died cannot return a stale value.
+    """
+    hit = table.get(id(arrays[0]))
+    if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays)):
+        return hit[1]
+    value = make()
+    for key, (refs, _) in list(table.items()):  # list(): one atomic copy (worker threads)
+        if refs[0]() is None:
+            table.pop(key, None)
+    try:
+        table[id(arrays[0])] = (tuple(weakref.ref(a) for a in arrays), value)
+    except TypeError:  # an array type without weak references: just do not cache
+        pass
+    return value
+
+
+_FAST_LSTM_WEIGHTS: dict[int, tuple[tuple[Any, ...], Any]] = {}
 
 
 def _fast_lstm_weights(kernel: Array, rec: Array, bias: Array, u: int) -> tuple[Array, Array, Array]:
     """kernel, recurrent kernel and bias in [i, f, o, g] column order with i, f, o halved (cached)."""
-    hit = _FAST_LSTM_WEIGHTS.get(id(rec))
-    if hit is not None and hit[0]() is rec and hit[1]() is kernel and hit[2]() is bias:
-        return hit[3]
+
     def reorder(a: Array) -> Array:
         """[i, f, c, o] -> [i, f, o, c] column blocks, i/f/o halved: block copies (a fancy-indexed
         copy of a 1024 x 4096 kernel took ~55 ms, holding the GIL the GUI thread needs)."""
@@ -244,18 +262,12 @@ def _fast_lstm_weights(kernel: Array, rec: Array, bias: Array, u: int) -> tuple[
         out[..., 3 * u :] = a[..., 2 * u : 3 * u]
         return out
 
-    prepared = (reorder(kernel), reorder(rec), reorder(bias))
-    for key, entry in list(_FAST_LSTM_WEIGHTS.items()):  # list(): one atomic copy (worker threads)
-        if entry[0]() is None:
-            _FAST_LSTM_WEIGHTS.pop(key, None)
-    try:
-        _FAST_LSTM_WEIGHTS[id(rec)] = (weakref.ref(rec), weakref.ref(kernel), weakref.ref(bias), prepared)
-    except TypeError:  # an array type without weak references: just do not cache
-        pass
-    return prepared
+    return _weak_cached(
+        _FAST_LSTM_WEIGHTS, (rec, kernel, bias), lambda: (reorder(kernel), reorder(rec), reorder(bias))
+    )
 
 
-_TRANSPOSED: dict[int, tuple[Any, Array]] = {}
+_TRANSPOSED: dict[int, tuple[tuple[Any, ...], Any]] = {}
 
 
 def _transposed(a: Array) -> Array:
@@ -265,18 +277,7 @@ def _transposed(a: Array) -> Array:
     columns) takes ~10-25% less time than h @ U for batch 1; on one thread h @ U is ~5% faster.
     The sums are ordered differently: results agree to float32 rounding (~1e-7), not bit for bit.
     """
-    hit = _TRANSPOSED.get(id(a))
-    if hit is not None and hit[0]() is a:
-        return hit[1]
-    t = np.ascontiguousarray(a.T)
-    for key, entry in list(_TRANSPOSED.items()):  # list(): one atomic copy (worker threads)
-        if entry[0]() is None:
-            _TRANSPOSED.pop(key, None)
-    try:
-        _TRANSPOSED[id(a)] = (weakref.ref(a), t)
-    except TypeError:  # an array type without weak references: just do not cache
-        pass
-    return t
+    return _weak_cached(_TRANSPOSED, (a,), lambda: np.ascontiguousarray(a.T))
 
 
 def _time_major_xw(x: Array, idx: Array, W: Array, b: Array) -> Array:
