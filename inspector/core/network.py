@@ -31,6 +31,12 @@ import numpy as np
 
 Array = np.ndarray
 
+
+def data_address(arr: Array) -> int:
+    """Where an array's data starts: the identity of a buffer across views of it (same start)."""
+    return int(arr.__array_interface__["data"][0])
+
+
 # Gate order as Keras stores the fused columns (Keras 2/3 layout).  key, short label, long label.
 LSTM_GATES: tuple[tuple[str, str, str], ...] = (
     ("i", "i", "input gate"),

@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from inspector.core.network import data_address
 from inspector.io.errors import ModelFileError
 
 #: refuse any single dataset larger than this (bytes of the *decoded* array)
@@ -214,7 +215,7 @@ class ShapePlan:
         """The dataset a placeholder (or a view of one) stands for; None if `value` holds real data."""
         if value.size == 0:
             return None
-        entry = self.placeholders.get(int(value.__array_interface__["data"][0]))
+        entry = self.placeholders.get(data_address(value))
         return entry[1] if entry is not None else None
 
 
@@ -281,7 +282,7 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
     if plan is not None and ds.name not in plan.real:
         placeholder = np.zeros(ds.shape, dtype=np.float32)
         if placeholder.size:
-            plan.placeholders[int(placeholder.__array_interface__["data"][0])] = (placeholder, ds.name)
+            plan.placeholders[data_address(placeholder)] = (placeholder, ds.name)
         return placeholder, "bfloat16" if bf16 else dt.name
     if bf16:
         raw = np.empty(ds.shape, dtype=dt)

@@ -145,24 +145,23 @@ class _Archive:
     def read(self, name: str, cap: int) -> bytes:
         if self.zip is not None:
             return _zip_member(self.zip, self.infos[name], cap)
+        with open(self._folder_member(name, cap), "rb") as fh:
+            return fh.read(cap + 1)
+
+    def _folder_member(self, name: str, cap: int) -> str:
+        """The path of a member of an unzipped save: a regular file (no link) of at most `cap` bytes."""
         p = os.path.join(self.path, name)
         if os.path.islink(p) or not os.path.isfile(p):
             raise ReadError(f"{name!r} in the model folder is not a regular file")
         if os.path.getsize(p) > cap:
             raise ReadError(f"{name!r} is too large")
-        with open(p, "rb") as fh:
-            return fh.read(cap + 1)
+        return p
 
     def open_h5(self, name: str, cap: int) -> tuple[Any, Any]:
         """(h5py-openable object, the file to close after) for an HDF5 member, read in place if stored
         uncompressed (a window onto the archive), else decompressed into memory."""
         if self.zip is None:
-            p = os.path.join(self.path, name)
-            if os.path.islink(p) or not os.path.isfile(p):
-                raise ReadError(f"{name!r} in the model folder is not a regular file")
-            if os.path.getsize(p) > cap:
-                raise ReadError(f"{name!r} is too large")
-            fh = open(p, "rb")  # noqa: SIM115 - closed by the caller
+            fh = open(self._folder_member(name, cap), "rb")  # noqa: SIM115 - closed by the caller
             return fh, fh
         info = self.infos[name]
         if info.compress_type == zipfile.ZIP_STORED and info.flag_bits & 0x1 == 0:

@@ -47,7 +47,17 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core.network import Call, GateSlice, Layer, ModelFile, Network, Semantics, TensorRef, Weight
+from inspector.core.network import (
+    Call,
+    GateSlice,
+    Layer,
+    ModelFile,
+    Network,
+    Semantics,
+    TensorRef,
+    Weight,
+    data_address,
+)
 from inspector.io.errors import ModelFileError
 
 #: wall-clock limit for reading one file (the slowest real file in the corpus reads in < 1 s)
@@ -70,10 +80,6 @@ RESPAWN_DELAY_S = 1.0
 
 #: the dataclasses a ModelFile is made of: the only classes the parent will build from a result
 _CLASSES = {c.__name__: c for c in (ModelFile, Network, Layer, Weight, GateSlice, TensorRef, Call, Semantics)}
-
-
-def _address(arr: np.ndarray) -> int:
-    return int(arr.__array_interface__["data"][0])
 
 
 def _encode(
@@ -100,7 +106,7 @@ def _encode(
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biufc" or obj.dtype.hasobject:
             raise TypeError(f"array of dtype {obj.dtype} in a ModelFile")
-        if obj.size and _address(obj) in zeros:
+        if obj.size and data_address(obj) in zeros:
             return {"__z__": 1, "dtype": obj.dtype.str, "shape": list(obj.shape)}
         arrays.append(np.ascontiguousarray(obj))
         return {"__nd__": len(arrays) - 1, "dtype": obj.dtype.str, "shape": list(obj.shape)}
@@ -226,12 +232,12 @@ class Arena:
         mm = mmap.mmap(self.fd, length, offset=offset)
         self._maps.append(mm)
         arr = np.frombuffer(mm, dtype=dt, count=nbytes // dt.itemsize).reshape(shape)
-        self.spans[_address(arr)] = (offset, nbytes)
+        self.spans[data_address(arr)] = (offset, nbytes)
         return arr
 
     def span(self, arr: np.ndarray) -> tuple[int, int] | None:
         """(offset, bytes) when `arr` is exactly an arena array (or a C-contiguous view of all of it)."""
-        found = self.spans.get(_address(arr)) if arr.size else None
+        found = self.spans.get(data_address(arr)) if arr.size else None
         if found is None or found[1] != arr.nbytes or not arr.flags.c_contiguous:
             return None
         return found
@@ -249,7 +255,7 @@ def dump_result(
     continues the file after them (the caller positions it at `arena.size`).
     """
     arrays: list[np.ndarray] = []
-    tree = _encode(result, arrays, zeros=frozenset(_address(a) for a in zeros if a.size))
+    tree = _encode(result, arrays, zeros=frozenset(data_address(a) for a in zeros if a.size))
     table: list[list[int]] = []
     pos = arena.size if arena is not None else 0
     for arr in arrays:

@@ -331,7 +331,7 @@ def _strides(n_rows: int, n_cols: int, px_h: float, px_w: float) -> tuple[int, i
     return max(1, -(-n_rows // ph)), max(1, -(-n_cols // pw))
 
 
-def _unclamp(layout: pg.GraphicsLayout) -> None:
+def unclamp(layout: pg.GraphicsLayout) -> None:
     """Let a GraphicsLayout fill its view while all its items are hidden.  Without this its size is
     capped at its (empty) layout's maximum, the margins, and stays so after items are shown again."""
     layout.setMaximumSize(QSizeF(1e6, 1e6))
@@ -492,7 +492,7 @@ class HeatmapView(QWidget):
         self.graphics.setBackground(self.palette().color(self.backgroundRole()))
         self.graphics.ci.setContentsMargins(4, 4, 4, 4)
         self.graphics.ci.setSpacing(6)
-        _unclamp(self.graphics.ci)
+        unclamp(self.graphics.ci)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.graphics)

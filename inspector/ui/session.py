@@ -150,9 +150,8 @@ class Session(QObject):
         """Read `path` (off-thread unless sync); `config` is a model.to_json() file for weights-only files."""
         path = os.fspath(path)
         config = os.fspath(config) if config is not None else None
-        same_file = self.path is not None and os.path.abspath(self.path) == os.path.abspath(path)
         self.loading_path = path
-        self._loader.submit(_load, path, config, self.selection if same_file else "", progress=True)
+        self._loader.submit(_load, path, config, self.selection if self._is_open(path) else "", progress=True)
 
     def reload(self) -> None:
         """Read the current file again (keeps the architecture file chosen for it)."""
@@ -166,7 +165,7 @@ class Session(QObject):
 
     def _on_loaded(self, result: tuple[str, str | None, ModelFile, list[str] | None]) -> None:
         path, config, model_file, vocab = result
-        same_file = self.path is not None and os.path.abspath(self.path) == os.path.abspath(path)
+        same_file = self._is_open(path)
         keep_vocab = same_file and vocab is None
         self.model_file = model_file
         self.path = path
@@ -185,6 +184,10 @@ class Session(QObject):
         if not keep_vocab:
             self.set_vocabulary(vocab)
         self.file_loaded.emit(model_file)
+
+    def _is_open(self, path: str) -> bool:
+        """`path` names the file that is open now."""
+        return self.path is not None and os.path.abspath(self.path) == os.path.abspath(path)
 
     def _on_preview(self, result: tuple[str, str, ModelFile, list[str] | None]) -> None:
         if self.loading_path is not None and result[0] == self.loading_path:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.stats import GateStats, finite_range, gate_stats
-from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, _unclamp, describe_weight
+from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight, unclamp
 from inspector.ui.session import Session
 from inspector.ui.workers import TaskRunner
 
@@ -142,7 +142,7 @@ class GateHistograms(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground(self.palette().color(self.backgroundRole()))
         self.ci.setContentsMargins(2, 2, 2, 2)
-        _unclamp(self.ci)
+        unclamp(self.ci)
         self.plots: list[pg.PlotItem] = []  # in use (in the layout), one per gate panel
         self.curves: list[pg.PlotDataItem] = []
         self._pool: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
@@ -313,7 +313,6 @@ class WeightPanel(QWidget):
         self.header.setText(self._header_html(matrix, weight))
         self.header.setToolTip(f"{file}\n{path}")
         self.readout.setText(f"Reading the rest of {os.path.basename(file)}\u2026")
-        self.stack.setCurrentIndex(1)
 
     def _on_load_failed(self, _message: str) -> None:
         if self._previewing:  # the file that was previewed could not be read: back to the open one
