@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gui.add_argument("model", nargs="?", help="a Keras model or weights file (.h5, .hdf5, .keras)")
     gui.add_argument("--config", help="architecture JSON for a weights-only file")
     args = gui.parse_args(argv)
-    from inspector.app import run_gui  # imports Qt only now
+    from inspector.ui.app import run_gui  # imports Qt only now
 
     return run_gui(args.model, config=args.config) if args.config else run_gui(args.model)
 

@@ -54,7 +54,7 @@ def test_startup_path_stays_light() -> None:
     keeps numpy/core/pyqtgraph imports inside functions; a module-level import there undoes that.
     """
     code = (
-        "import sys, inspector.cli, inspector.app, inspector.ui.main_window, inspector.ui.session, "
+        "import sys, inspector.cli, inspector.ui.app, inspector.ui.main_window, inspector.ui.session, "
         "inspector.ui.structure_panel, inspector.ui.workers; "
         "print(sorted(m for m in ('numpy', 'pyqtgraph', 'h5py') if m in sys.modules))"
     )

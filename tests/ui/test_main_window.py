@@ -200,7 +200,7 @@ def test_run_gui_opens_the_bundled_sample(qapp, ui_settings, monkeypatch):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from inspector import app as app_module
+    from inspector.ui import app as app_module
 
     sample = app_module._sample_model()
     if sample is None:
