@@ -118,8 +118,9 @@ def steps(model: str, out: str, text_file: str | None, input_npy: str | None, re
     shot = os.environ.get("BENCH_SCREENSHOT")
     if shot:
         win.grab().save(shot)
-    Path(out).write_text(json.dumps({"step_s": times, "n_steps": n, "layers": layers,
-                                     "rss_mb": _status_mb("VmHWM")}))
+    Path(out).write_text(
+        json.dumps({"step_s": times, "n_steps": n, "layers": layers, "rss_mb": _status_mb("VmHWM")})
+    )
     sys.stdout.flush()
     os._exit(0)  # skip teardown: nothing left to measure
 
@@ -190,18 +191,22 @@ def open_file(model: str, out: str) -> None:
     reader_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     gui_peak = _status_mb("VmHWM")
     alive = _children_rss_mb()
-    Path(out).write_text(json.dumps({
-        "rss_app_peak_mb": max(rss_before + reader_peak, gui_peak) + alive,
-        "rss_reader_peak_mb": reader_peak,
-        "rss_children_alive_mb": alive,
-        "open_s": state["first"] - state["t0"],
-        "full_s": state["full"] - state["t0"],
-        "max_gap_ms": 1000 * max(gaps),
-        "rss_peak_mb": _status_mb("VmHWM"),
-        "rss_before_mb": rss_before,
-        "rss_end_mb": _status_mb("VmRSS"),
-        "selection": session.selection,
-    }))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "rss_app_peak_mb": max(rss_before + reader_peak, gui_peak) + alive,
+                "rss_reader_peak_mb": reader_peak,
+                "rss_children_alive_mb": alive,
+                "open_s": state["first"] - state["t0"],
+                "full_s": state["full"] - state["t0"],
+                "max_gap_ms": 1000 * max(gaps),
+                "rss_peak_mb": _status_mb("VmHWM"),
+                "rss_before_mb": rss_before,
+                "rss_end_mb": _status_mb("VmRSS"),
+                "selection": session.selection,
+            }
+        )
+    )
     os._exit(0)
 
 
@@ -222,6 +227,7 @@ def h5read(model: str, out: str) -> None:
     else:
         f = h5py.File(model, "r")
     with f:
+
         def visit(_name, obj):
             if isinstance(obj, h5py.Dataset):
                 arrays.append(obj[()])
@@ -229,9 +235,18 @@ def h5read(model: str, out: str) -> None:
         f.visititems(visit)
     dt = time.perf_counter() - t0
     nbytes = sum(getattr(a, "nbytes", 0) for a in arrays)
-    Path(out).write_text(json.dumps({"read_s": dt, "import_s": t_imp, "n": len(arrays), "bytes": nbytes,
-                                     "rss_peak_mb": _status_mb("VmHWM"),
-                                     "qt_imported": "PySide6" in sys.modules}))
+    Path(out).write_text(
+        json.dumps(
+            {
+                "read_s": dt,
+                "import_s": t_imp,
+                "n": len(arrays),
+                "bytes": nbytes,
+                "rss_peak_mb": _status_mb("VmHWM"),
+                "qt_imported": "PySide6" in sys.modules,
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

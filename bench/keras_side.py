@@ -33,8 +33,11 @@ def build(k, spec: dict):
     for lay in spec["layers"]:
         kind = lay["kind"]
         if kind == "LSTM":
-            layers.append(k.layers.LSTM(lay["units"], return_sequences=bool(lay.get("return_sequences")),
-                                        name=lay["name"]))
+            layers.append(
+                k.layers.LSTM(
+                    lay["units"], return_sequences=bool(lay.get("return_sequences")), name=lay["name"]
+                )
+            )
         elif kind == "Dense":
             layers.append(k.layers.Dense(lay["units"], activation=lay.get("activation"), name=lay["name"]))
         elif kind == "Embedding":
@@ -58,8 +61,10 @@ def generate(spec_path: str, h5_path: str, keras_path: str) -> None:
         tmp = path + ".tmp" + os.path.splitext(path)[1]
         model.save(tmp)
         os.replace(tmp, path)
-        print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB) with {mod.__name__} {mod.__version__}",
-              file=sys.stderr)
+        print(
+            f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB) with {mod.__name__} {mod.__version__}",
+            file=sys.stderr,
+        )
 
 
 class _Keras:

@@ -125,8 +125,9 @@ def spec_weights(spec: dict, seed: int = 0) -> dict[str, list[np.ndarray]]:
             out[lay["name"]] = [k, rng.standard_normal(u, dtype=np.float32) * np.float32(0.1)]
             n_in = u
         elif kind == "Embedding":
-            out[lay["name"]] = [rng.standard_normal((lay["input_dim"], lay["output_dim"]), dtype=np.float32)
-                                * np.float32(0.5)]
+            out[lay["name"]] = [
+                rng.standard_normal((lay["input_dim"], lay["output_dim"]), dtype=np.float32) * np.float32(0.5)
+            ]
             n_in = lay["output_dim"]
         else:  # pragma: no cover - harness misuse
             raise ValueError(kind)
@@ -141,16 +142,31 @@ def _layer_config(lay: dict, spec: dict) -> dict:
     cfg: dict = {"name": lay["name"], "trainable": True, "dtype": "float32"}
     if kind == "LSTM":
         cfg.update(
-            units=lay["units"], activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-            return_sequences=bool(lay.get("return_sequences", False)), return_state=False,
-            go_backwards=False, stateful=False, unroll=False, time_major=False, unit_forget_bias=True,
-            dropout=0.0, recurrent_dropout=0.0, implementation=2,
+            units=lay["units"],
+            activation="tanh",
+            recurrent_activation="sigmoid",
+            use_bias=True,
+            return_sequences=bool(lay.get("return_sequences", False)),
+            return_state=False,
+            go_backwards=False,
+            stateful=False,
+            unroll=False,
+            time_major=False,
+            unit_forget_bias=True,
+            dropout=0.0,
+            recurrent_dropout=0.0,
+            implementation=2,
         )
     elif kind == "Dense":
         cfg.update(units=lay["units"], activation=lay.get("activation", "linear"), use_bias=True)
     elif kind == "Embedding":
-        cfg.update(input_dim=lay["input_dim"], output_dim=lay["output_dim"], mask_zero=False,
-                   input_length=None, batch_input_shape=[None, *spec["input_shape"]])
+        cfg.update(
+            input_dim=lay["input_dim"],
+            output_dim=lay["output_dim"],
+            mask_zero=False,
+            input_length=None,
+            batch_input_shape=[None, *spec["input_shape"]],
+        )
     return {"class_name": kind, "config": cfg}
 
 
@@ -158,11 +174,23 @@ def write_h5(path: Path, spec: dict, weights: dict[str, list[np.ndarray]]) -> No
     """A tf.keras 2.x full-model `.h5` (KERAS_FORMATS §2/§3 layout) written with h5py only."""
     import h5py
 
-    names = {"LSTM": ("lstm_cell/kernel", "lstm_cell/recurrent_kernel", "lstm_cell/bias"),
-             "Dense": ("kernel", "bias"), "Embedding": ("embeddings",)}
-    layers = [{"class_name": "InputLayer", "config": {
-        "batch_input_shape": [None, *spec["input_shape"]], "dtype": spec["input_dtype"],
-        "sparse": False, "ragged": False, "name": "input_1"}}]
+    names = {
+        "LSTM": ("lstm_cell/kernel", "lstm_cell/recurrent_kernel", "lstm_cell/bias"),
+        "Dense": ("kernel", "bias"),
+        "Embedding": ("embeddings",),
+    }
+    layers = [
+        {
+            "class_name": "InputLayer",
+            "config": {
+                "batch_input_shape": [None, *spec["input_shape"]],
+                "dtype": spec["input_dtype"],
+                "sparse": False,
+                "ragged": False,
+                "name": "input_1",
+            },
+        }
+    ]
     layers += [_layer_config(lay, spec) for lay in spec["layers"]]
     model_config = {"class_name": "Sequential", "config": {"name": spec["name"], "layers": layers}}
     tmp = path.with_name(path.name + ".tmp")
@@ -204,8 +232,14 @@ class ModelFiles:
 def child_env(threads: int) -> dict[str, str]:
     """The environment of every benchmark subprocess: identical thread settings on both sides."""
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+    ):
         env[var] = str(threads)
     env["BENCH_THREADS"] = str(threads)
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -224,8 +258,12 @@ def ensure(spec: dict, cache: Path, *, use_keras: bool, threads: int, log) -> Mo
             log(f"generating {spec['name']} with Keras (.h5 via tf_keras, .keras via Keras 3) ...")
             spec_path = cache / f"{spec['name']}.spec.json"
             spec_path.write_text(json.dumps(spec))
-            subprocess.run([sys.executable, "-m", "bench.keras_side", "generate", str(spec_path), str(h5),
-                            str(kf)], check=True, env=child_env(threads), cwd=REPO)
+            subprocess.run(
+                [sys.executable, "-m", "bench.keras_side", "generate", str(spec_path), str(h5), str(kf)],
+                check=True,
+                env=child_env(threads),
+                cwd=REPO,
+            )
         return ModelFiles(spec["name"], str(h5), str(kf), "keras")
     h5 = cache / f"{spec['name']}.h5py.h5"
     if not h5.is_file():
@@ -238,8 +276,13 @@ def classic_model(s: Sizes, cache: Path, *, use_keras: bool, threads: int, log) 
     """The sample text model (resources/samples/classic.*) or, when absent, a same-shaped random one."""
     kf, h5, vocab = SAMPLES / "classic.keras", SAMPLES / "classic.h5", SAMPLES / "classic.vocab.json"
     if kf.is_file() and h5.is_file() and vocab.is_file():
-        return ModelFiles("classic (resources/samples)", str(h5), str(kf), "sample",
-                          json.loads(vocab.read_text(encoding="utf-8")))
+        return ModelFiles(
+            "classic (resources/samples)",
+            str(h5),
+            str(kf),
+            "sample",
+            json.loads(vocab.read_text(encoding="utf-8")),
+        )
     return ensure(random_classic_spec(s), cache, use_keras=use_keras, threads=threads, log=log)
 
 

@@ -51,12 +51,20 @@ class _Ours:
         try:
             from threadpoolctl import threadpool_info  # optional
 
-            cfg = {"blas": [{k: i.get(k) for k in ("internal_api", "version", "num_threads")}
-                            for i in threadpool_info()]}
+            cfg = {
+                "blas": [
+                    {k: i.get(k) for k in ("internal_api", "version", "num_threads")}
+                    for i in threadpool_info()
+                ]
+            }
         except ImportError:
             pass
-        return {"numpy": numpy.__version__, "h5py": h5py.__version__,
-                "tf_imported": "tensorflow" in sys.modules, **cfg}
+        return {
+            "numpy": numpy.__version__,
+            "h5py": h5py.__version__,
+            "tf_imported": "tensorflow" in sys.modules,
+            **cfg,
+        }
 
 
 def main(argv: list[str]) -> None:

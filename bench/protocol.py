@@ -43,8 +43,14 @@ class Worker:
         self.module = module
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._log, text=True, env=env, cwd=cwd, bufsize=1,
+            [sys.executable, "-m", module, "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=env,
+            cwd=cwd,
+            bufsize=1,
         )
 
     def call(self, **req: Any) -> dict:
@@ -57,7 +63,8 @@ class Worker:
         resp = json.loads(line)
         if not resp.get("ok"):
             raise RuntimeError(
-                f"{self.module} {req.get('cmd')} failed: {resp.get('error')}\n{resp.get('trace', '')}")
+                f"{self.module} {req.get('cmd')} failed: {resp.get('error')}\n{resp.get('trace', '')}"
+            )
         return resp
 
     def close(self) -> None:

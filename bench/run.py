@@ -88,8 +88,14 @@ def pct(xs: list[float], q: float) -> float:
 def spread(xs: list[float]) -> dict:
     if not xs:
         return {}
-    return {"n": len(xs), "min": min(xs), "p25": pct(xs, 25), "median": median(xs), "p75": pct(xs, 75),
-            "max": max(xs)}
+    return {
+        "n": len(xs),
+        "min": min(xs),
+        "p25": pct(xs, 25),
+        "median": median(xs),
+        "p75": pct(xs, 75),
+        "max": max(xs),
+    }
 
 
 def load_avg() -> list[float]:
@@ -115,8 +121,13 @@ def machine() -> dict:
                 mem = round(int(line.split()[1]) / 2**20, 1)
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": mem, "os": platform.platform(),
-            "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_gib": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def versions() -> dict:
@@ -138,8 +149,9 @@ def versions() -> dict:
     except Exception:  # noqa: BLE001 - informational only
         pass
     try:
-        out["git"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=bm.REPO, capture_output=True,
-                                    text=True, check=False).stdout.strip()
+        out["git"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=bm.REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         pass
     return out
@@ -154,8 +166,15 @@ def tf_available() -> bool:
 # ------------------------------------------------------------------------------------------ engine
 
 
-def engine_group(s: bm.Sizes, cache: Path, classic: bm.ModelFiles, large: bm.ModelFiles, use_keras: bool,
-                 env: dict, raw: dict) -> None:
+def engine_group(
+    s: bm.Sizes,
+    cache: Path,
+    classic: bm.ModelFiles,
+    large: bm.ModelFiles,
+    use_keras: bool,
+    env: dict,
+    raw: dict,
+) -> None:
     """predict_vs_keras_classic / _large and trace_overhead, our calls interleaved with Keras'."""
     from inspector.io import load
 
@@ -168,12 +187,20 @@ def engine_group(s: bm.Sizes, cache: Path, classic: bm.ModelFiles, large: bm.Mod
     keras = Worker("bench.keras_side", env, bm.REPO, cache / "keras_side.log") if use_keras else None
     try:
         raw["ours_versions"] = ours.call(cmd="versions")
-        ours_cases = {"classic": ("predict", classic.h5, "in_classic.npy"),
-                      "large": ("predict", large.h5, "in_large.npy"),
-                      "large_trace": ("trace", large.h5, "in_large.npy")}
+        ours_cases = {
+            "classic": ("predict", classic.h5, "in_classic.npy"),
+            "large": ("predict", large.h5, "in_large.npy"),
+            "large_trace": ("trace", large.h5, "in_large.npy"),
+        }
         for case, (kind, path, inp) in ours_cases.items():
-            r = ours.call(cmd="setup", case=case, kind=kind, model=path, input=str(cache / inp),
-                          out=str(cache / f"out_ours_{case}.npy"))
+            r = ours.call(
+                cmd="setup",
+                case=case,
+                kind=kind,
+                model=path,
+                input=str(cache / inp),
+                out=str(cache / f"out_ours_{case}.npy"),
+            )
             raw.setdefault("setup", {})[f"ours/{case}"] = r
         keras_cases: dict[str, tuple[str, str, str]] = {}
         if keras is not None:
@@ -185,14 +212,21 @@ def engine_group(s: bm.Sizes, cache: Path, classic: bm.ModelFiles, large: bm.Mod
                 keras_cases[f"{base}/tf_keras"] = ("tf_keras", model.h5, inp)
             for case, (flavour, path, inp) in keras_cases.items():
                 log(f"Keras setup {case} ...")
-                r = keras.call(cmd="setup", case=case, flavour=flavour, model=path, input=str(cache / inp),
-                               out=str(cache / f"out_keras_{case.replace('/', '_')}.npy"))
+                r = keras.call(
+                    cmd="setup",
+                    case=case,
+                    flavour=flavour,
+                    model=path,
+                    input=str(cache / inp),
+                    out=str(cache / f"out_keras_{case.replace('/', '_')}.npy"),
+                )
                 raw.setdefault("setup", {})[f"keras/{case}"] = r
                 ours_out = np.load(cache / f"out_ours_{case.split('/')[0]}.npy")
                 ref = np.load(cache / f"out_keras_{case.replace('/', '_')}.npy")
                 raw.setdefault("parity_max_abs_diff", {})[case] = float(np.max(np.abs(ours_out - ref)))
-        times: dict[str, list[float]] = {k: [] for k in [*(f"ours/{c}" for c in ours_cases),
-                                                         *(f"keras/{c}" for c in keras_cases)]}
+        times: dict[str, list[float]] = {
+            k: [] for k in [*(f"ours/{c}" for c in ours_cases), *(f"keras/{c}" for c in keras_cases)]
+        }
         log(f"engine: {s.repeats} interleaved repeats ...")
         for _ in range(s.repeats):
             for case in ours_cases:
@@ -220,34 +254,54 @@ def engine_results(raw: dict, res: dict, spreads: dict) -> None:
             # the faster Keras flavour is the reference (the harder goal)
             ref_key = min(refs, key=lambda k: median(refs[k]))
             res[key] = median(ours) / median(refs[ref_key])
-            spreads[key] = {"paired_ratio": spread([a / b for a, b in zip(ours, refs[ref_key])]),
-                            "reference": ref_key, "ours_s": spread(ours),
-                            **{k: spread(v) for k, v in refs.items()}}
+            spreads[key] = {
+                "paired_ratio": spread([a / b for a, b in zip(ours, refs[ref_key])]),
+                "reference": ref_key,
+                "ours_s": spread(ours),
+                **{k: spread(v) for k, v in refs.items()},
+            }
     pr, tr = t.get("ours/large", []), t.get("ours/large_trace", [])
     if pr and tr:
         res["trace_overhead"] = median(tr) / median(pr)
-        spreads["trace_overhead"] = {"paired_ratio": spread([a / b for a, b in zip(tr, pr)]),
-                                     "trace_s": spread(tr), "predict_s": spread(pr)}
+        spreads["trace_overhead"] = {
+            "paired_ratio": spread([a / b for a, b in zip(tr, pr)]),
+            "trace_s": spread(tr),
+            "predict_s": spread(pr),
+        }
 
 
 # ------------------------------------------------------------------------------------------ GUI
 
 
 def run_child(args: list[str], env: dict, what: str, timeout: float = 900) -> None:
-    r = subprocess.run([sys.executable, "-m", *args], env=env, cwd=bm.REPO, capture_output=True, text=True,
-                       timeout=timeout, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", *args],
+        env=env,
+        cwd=bm.REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if r.returncode != 0:
         raise RuntimeError(f"{what} failed ({r.returncode}):\n{r.stderr[-4000:]}")
 
 
-def gui_steps_group(s: bm.Sizes, cache: Path, classic: bm.ModelFiles, large: bm.ModelFiles, env: dict,
-                    raw: dict) -> None:
+def gui_steps_group(
+    s: bm.Sizes, cache: Path, classic: bm.ModelFiles, large: bm.ModelFiles, env: dict, raw: dict
+) -> None:
     from inspector.io import load
 
     n_feat = load(classic.h5).network.input_shapes[0][-1]
     x, text = bm.classic_input(classic, s.classic_gui_steps, n_feat)
-    args = ["bench.gui_side", "steps", classic.keras or classic.h5, str(cache / "steps_classic.json"),
-            "--repeats", str(s.gui_step_repeats)]
+    args = [
+        "bench.gui_side",
+        "steps",
+        classic.keras or classic.h5,
+        str(cache / "steps_classic.json"),
+        "--repeats",
+        str(s.gui_step_repeats),
+    ]
     if text is not None:
         (cache / "gui_text.txt").write_text(text, encoding="utf-8")
         args += ["--text", str(cache / "gui_text.txt")]
@@ -259,8 +313,20 @@ def gui_steps_group(s: bm.Sizes, cache: Path, classic: bm.ModelFiles, large: bm.
     raw["steps_classic"] = json.loads((cache / "steps_classic.json").read_text())
     np.save(cache / "in_large.npy", bm.large_input(s))
     log(f"GUI steps: large ({s.large_steps} steps) ...")
-    run_child(["bench.gui_side", "steps", large.h5, str(cache / "steps_large.json"), "--input",
-               str(cache / "in_large.npy"), "--repeats", str(s.gui_step_repeats)], env, "GUI steps (large)")
+    run_child(
+        [
+            "bench.gui_side",
+            "steps",
+            large.h5,
+            str(cache / "steps_large.json"),
+            "--input",
+            str(cache / "in_large.npy"),
+            "--repeats",
+            str(s.gui_step_repeats),
+        ],
+        env,
+        "GUI steps (large)",
+    )
     raw["steps_large"] = json.loads((cache / "steps_large.json").read_text())
 
 
@@ -284,8 +350,9 @@ def warm_page_cache(path: str) -> None:
 
 def open_group(s: bm.Sizes, cache: Path, big: bm.ModelFiles, env: dict, raw: dict) -> None:
     files = {"h5": big.h5, **({"keras": big.keras} if big.keras else {})}
-    raw["open"] = {fmt: {"file_bytes": os.path.getsize(p), "runs": [], "h5py": []}
-                   for fmt, p in files.items()}
+    raw["open"] = {
+        fmt: {"file_bytes": os.path.getsize(p), "runs": [], "h5py": []} for fmt, p in files.items()
+    }
     for path in files.values():
         warm_page_cache(path)
     for r in range(s.process_repeats):
@@ -321,15 +388,19 @@ def open_results(raw: dict, res: dict, spreads: dict) -> None:
             "file_mb_large": o["file_bytes"] / 2**20,
         }
         sp = {
-            "open_vs_h5py_large": {"paired_ratio": spread([a / b for a, b in zip(opens, reads)]),
-                                   "open_s": spread(opens), "h5py_read_s": spread(reads),
-                                   "whole_file_s": spread([r.get("full_s", math.nan) for r in o["runs"]])},
+            "open_vs_h5py_large": {
+                "paired_ratio": spread([a / b for a, b in zip(opens, reads)]),
+                "open_s": spread(opens),
+                "h5py_read_s": spread(reads),
+                "whole_file_s": spread([r.get("full_s", math.nan) for r in o["runs"]]),
+            },
             "ui_stall_ms_open_large": spread([r["max_gap_ms"] for r in o["runs"]]),
-            "rss_mb_open_large": {**spread([_app_rss(r) for r in o["runs"]]),
-                                  "rss_before_open_mb": median([r["rss_before_mb"] for r in o["runs"]]),
-                                  "gui_process_peak_mb": median([r["rss_peak_mb"] for r in o["runs"]]),
-                                  "reader_process_peak_mb": median([r.get("rss_reader_peak_mb", 0.0)
-                                                                    for r in o["runs"]])},
+            "rss_mb_open_large": {
+                **spread([_app_rss(r) for r in o["runs"]]),
+                "rss_before_open_mb": median([r["rss_before_mb"] for r in o["runs"]]),
+                "gui_process_peak_mb": median([r["rss_peak_mb"] for r in o["runs"]]),
+                "reader_process_peak_mb": median([r.get("rss_reader_peak_mb", 0.0) for r in o["runs"]]),
+            },
         }
         raw["open"][fmt]["summary"] = row
         raw["open"][fmt]["spread"] = sp
@@ -340,11 +411,16 @@ def open_results(raw: dict, res: dict, spreads: dict) -> None:
 
 def start_group(s: bm.Sizes, classic: bm.ModelFiles, env: dict, raw: dict) -> None:
     sample = classic.keras or classic.h5
-    cmds = {"ours": [sys.executable, "-m", "inspector", sample],
-            "bare": [sys.executable, str(bm.REPO / "bench" / "bare_qt.py")],
-            "ours_loaded": [sys.executable, "-m", "inspector", sample]}  # until the sample is shown
-    envs = {"ours": {**env, "INSPECTOR_EXIT_AFTER_SHOW": "1"}, "bare": env,
-            "ours_loaded": {**env, "INSPECTOR_EXIT_AFTER_SHOW": "loaded"}}
+    cmds = {
+        "ours": [sys.executable, "-m", "inspector", sample],
+        "bare": [sys.executable, str(bm.REPO / "bench" / "bare_qt.py")],
+        "ours_loaded": [sys.executable, "-m", "inspector", sample],
+    }  # until the sample is shown
+    envs = {
+        "ours": {**env, "INSPECTOR_EXIT_AFTER_SHOW": "1"},
+        "bare": env,
+        "ours_loaded": {**env, "INSPECTOR_EXIT_AFTER_SHOW": "loaded"},
+    }
     expect = {"ours": "window shown", "bare": "window shown", "ours_loaded": "model shown"}
     raw["start_s"] = {k: [] for k in cmds}
     reps = max(3, s.process_repeats) if s.process_repeats > 1 else 1
@@ -353,8 +429,9 @@ def start_group(s: bm.Sizes, classic: bm.ModelFiles, env: dict, raw: dict) -> No
     for _ in range(reps):
         for name, cmd in cmds.items():
             t0 = time.perf_counter()
-            p = subprocess.Popen(cmd, env=envs[name], cwd=bm.REPO, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True)
+            p = subprocess.Popen(
+                cmd, env=envs[name], cwd=bm.REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            )
             line = p.stdout.readline() if p.stdout else ""
             dt = time.perf_counter() - t0
             p.wait(timeout=60)
@@ -368,8 +445,11 @@ def start_results(raw: dict, res: dict, spreads: dict) -> None:
     if "start_s" in raw:
         ours, bare = raw["start_s"]["ours"], raw["start_s"]["bare"]
         res["start_s_over_qt"] = median(ours) / median(bare)
-        spreads["start_s_over_qt"] = {"paired_ratio": spread([a / b for a, b in zip(ours, bare)]),
-                                      "ours_s": spread(ours), "bare_qt_s": spread(bare)}
+        spreads["start_s_over_qt"] = {
+            "paired_ratio": spread([a / b for a, b in zip(ours, bare)]),
+            "ours_s": spread(ours),
+            "bare_qt_s": spread(bare),
+        }
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -416,8 +496,10 @@ def render_md(full: dict, before: dict | None, notes: str) -> str:
     lines = [
         "# Benchmarks (issue 6)",
         "",
-        "Generated by `python -m bench.run` on " + full["date"]
-        + ("  **(smoke run: tiny sizes)**" if full["smoke"] else "") + ".",
+        "Generated by `python -m bench.run` on "
+        + full["date"]
+        + ("  **(smoke run: tiny sizes)**" if full["smoke"] else "")
+        + ".",
         "",
         "## How to rerun",
         "",
@@ -459,8 +541,10 @@ def render_md(full: dict, before: dict | None, notes: str) -> str:
         ok = goal_ok(key, res)
         mark = {True: "✅", False: "❌", None: ""}[ok]
         b = f"{fmt(before.get(key))} | " if before else ""
-        lines.append(f"| `{key}` | {WHAT[key].format(**s)} | {goal_t} | {b}{fmt(res.get(key))} | "
-                     f"{spread_text(sp.get(key))} | {mark} |")
+        lines.append(
+            f"| `{key}` | {WHAT[key].format(**s)} | {goal_t} | {b}{fmt(res.get(key))} | "
+            f"{spread_text(sp.get(key))} | {mark} |"
+        )
     if before and before.get("_note"):
         lines += ["", f"*before*: {before['_note']}."]
     raw = full.get("raw", {})
@@ -486,12 +570,15 @@ def render_md(full: dict, before: dict | None, notes: str) -> str:
                 f"stall {sm['ui_stall_ms_open_large']:.0f} ms, peak RSS {sm['rss_mb_open_large']:.0f} MiB "
                 f"(GUI process {rs.get('gui_process_peak_mb', 0):.0f} MiB, reader child "
                 f"{rs.get('reader_process_peak_mb', 0):.0f} MiB at their peaks; GUI before opening: "
-                f"{rs['rss_before_open_mb']:.0f} MiB)")
+                f"{rs['rss_before_open_mb']:.0f} MiB)"
+            )
     if "start_s" in raw:
-        extra.append(f"* start: ours {median(raw['start_s']['ours']):.2f} s to the window shown, "
-                     f"{median(raw['start_s'].get('ours_loaded', [math.nan])):.2f} s to the sample shown "
-                     f"(Weights page built, file read, default input run); bare PySide6 window "
-                     f"{median(raw['start_s']['bare']):.2f} s")
+        extra.append(
+            f"* start: ours {median(raw['start_s']['ours']):.2f} s to the window shown, "
+            f"{median(raw['start_s'].get('ours_loaded', [math.nan])):.2f} s to the sample shown "
+            f"(Weights page built, file read, default input run); bare PySide6 window "
+            f"{median(raw['start_s']['bare']):.2f} s"
+        )
     if extra:
         lines += ["", "Details:", "", *extra]
     if notes:
@@ -521,8 +608,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-keras", action="store_true", help="skip Keras (ratios vs Keras become null)")
     p.add_argument("--keras", action="store_true", help="use Keras even with --smoke")
     p.add_argument("--only", default="engine,gui,open,start")
-    p.add_argument("--render", action="store_true",
-                   help="only rewrite RESULTS.md from <out>/results_full.json (after editing bench/NOTES.md)")
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite RESULTS.md from <out>/results_full.json (after editing bench/NOTES.md)",
+    )
     a = p.parse_args(argv)
     if a.render:
         full = json.loads((a.out / "results_full.json").read_text())
@@ -537,16 +627,28 @@ def main(argv: list[str] | None = None) -> int:
     use_keras = not a.no_keras and (not a.smoke or a.keras) and tf_available()
     only = set(a.only.split(","))
     env = bm.child_env(a.threads)
-    full: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "smoke": a.smoke, "threads": a.threads,
-                  "sizes": s.__dict__, "machine": machine(), "versions": versions(), "load_start": load_avg(),
-                  "keras_used": use_keras}
+    full: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "smoke": a.smoke,
+        "threads": a.threads,
+        "sizes": s.__dict__,
+        "machine": machine(),
+        "versions": versions(),
+        "load_start": load_avg(),
+        "keras_used": use_keras,
+    }
     raw: dict = {}
-    log(f"{'smoke' if a.smoke else 'full'} run, Keras {'on' if use_keras else 'off'}, "
-        f"load {full['load_start']}")
+    log(
+        f"{'smoke' if a.smoke else 'full'} run, Keras {'on' if use_keras else 'off'}, "
+        f"load {full['load_start']}"
+    )
     classic = bm.classic_model(s, cache, use_keras=use_keras, threads=a.threads, log=log)
     large = bm.ensure(bm.large_spec(s), cache, use_keras=use_keras, threads=a.threads, log=log)
-    big = bm.ensure(bm.open_spec(s), cache, use_keras=use_keras, threads=a.threads, log=log) \
-        if "open" in only else None
+    big = (
+        bm.ensure(bm.open_spec(s), cache, use_keras=use_keras, threads=a.threads, log=log)
+        if "open" in only
+        else None
+    )
     full["models"] = {"classic": classic.as_dict(), "large": large.as_dict(), "big": big and big.as_dict()}
 
     if "engine" in only:
@@ -565,8 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     open_results(raw, res, spreads)
     start_results(raw, res, spreads)
     full["load_end"] = load_avg()
-    results = {k: (None if res.get(k) is None or math.isnan(res[k]) else round(float(res[k]), 4))
-               for k in KEYS}
+    results = {
+        k: (None if res.get(k) is None or math.isnan(res[k]) else round(float(res[k]), 4)) for k in KEYS
+    }
     full.update(results=results, spreads=spreads, raw=raw)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -40,13 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
 
-    for verb, what in (("predict", "write what model.predict(X) returns"),
-                       ("trace", "write h, c and every gate of every recurrent layer")):
+    for verb, what in (
+        ("predict", "write what model.predict(X) returns"),
+        ("trace", "write h, c and every gate of every recurrent layer"),
+    ):
         sp = sub.add_parser(verb, help=what)
         sp.add_argument("model")
-        sp.add_argument("--input", required=True, action="append", metavar="X.npy",
-                        help="input array (.npy); repeat for multi-input models, or one .npz "
-                        "whose arrays are the inputs in order")
+        sp.add_argument(
+            "--input",
+            required=True,
+            action="append",
+            metavar="X.npy",
+            help="input array (.npy); repeat for multi-input models, or one .npz "
+            "whose arrays are the inputs in order",
+        )
         sp.add_argument("--output", required=True, metavar="Y.npy" if verb == "predict" else "T.npz")
         sp.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
 
@@ -136,8 +143,15 @@ def describe(mf) -> dict:
             "params": layer.n_params,
             "runnable": layer.runnable,
         }
-        for key in ("units", "activation", "recurrent_activation", "return_sequences", "go_backwards",
-                    "reset_after", "merge_mode"):
+        for key in (
+            "units",
+            "activation",
+            "recurrent_activation",
+            "return_sequences",
+            "go_backwards",
+            "reset_after",
+            "merge_mode",
+        ):
             if key in cfg:
                 d[key] = cfg[key]
         d["weights"] = [

@@ -17,9 +17,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = [  # issue 6, exactly
-    "predict_vs_keras_classic", "predict_vs_keras_large", "trace_overhead", "step_ms_classic_median",
-    "step_ms_classic_p95", "step_ms_large_median", "open_vs_h5py_large", "ui_stall_ms_open_large",
-    "rss_mb_open_large", "file_mb_large", "start_s_over_qt",
+    "predict_vs_keras_classic",
+    "predict_vs_keras_large",
+    "trace_overhead",
+    "step_ms_classic_median",
+    "step_ms_classic_p95",
+    "step_ms_large_median",
+    "open_vs_h5py_large",
+    "ui_stall_ms_open_large",
+    "rss_mb_open_large",
+    "file_mb_large",
+    "start_s_over_qt",
 ]
 
 
@@ -30,9 +38,25 @@ def test_bench_smoke(tmp_path: Path) -> None:
     pytest.importorskip("pyqtgraph")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--no-keras", "--threads", "1", "--out", str(tmp_path),
-         "--cache", str(tmp_path / "cache")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=170, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--smoke",
+            "--no-keras",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())

@@ -31,16 +31,30 @@ def _config(return_sequences: bool = False) -> dict:
         "config": {
             "name": "seq",
             "layers": [
-                {"class_name": "InputLayer",
-                 "config": {"batch_input_shape": [None, T, D], "dtype": "float32", "name": "inp"}},
-                {"class_name": "LSTM",
-                 "config": {"name": "lstm", "units": U, "activation": "tanh",
-                            "recurrent_activation": "sigmoid", "use_bias": True,
-                            "return_sequences": return_sequences, "go_backwards": False,
-                            "return_state": False, "stateful": False, "unroll": False,
-                            "time_major": False}},
-                {"class_name": "Dense",
-                 "config": {"name": "dense", "units": 3, "activation": "softmax", "use_bias": True}},
+                {
+                    "class_name": "InputLayer",
+                    "config": {"batch_input_shape": [None, T, D], "dtype": "float32", "name": "inp"},
+                },
+                {
+                    "class_name": "LSTM",
+                    "config": {
+                        "name": "lstm",
+                        "units": U,
+                        "activation": "tanh",
+                        "recurrent_activation": "sigmoid",
+                        "use_bias": True,
+                        "return_sequences": return_sequences,
+                        "go_backwards": False,
+                        "return_state": False,
+                        "stateful": False,
+                        "unroll": False,
+                        "time_major": False,
+                    },
+                },
+                {
+                    "class_name": "Dense",
+                    "config": {"name": "dense", "units": 3, "activation": "softmax", "use_bias": True},
+                },
             ],
         },
     }
@@ -128,7 +142,11 @@ def test_info_json_names_gate_slices(model, capsys):
     kernel = next(w for w in lstm["weights"] if w["path"].endswith("/kernel"))
     assert kernel["shape"] == [D, 4 * U]
     assert [(g["key"], g["columns"]) for g in kernel["gates"]] == [
-        ("i", [0, 2]), ("f", [2, 4]), ("c", [4, 6]), ("o", [6, 8])]
+        ("i", [0, 2]),
+        ("f", [2, 4]),
+        ("c", [4, 6]),
+        ("o", [6, 8]),
+    ]
 
 
 def test_info_text(model, capsys):
@@ -163,12 +181,20 @@ def test_pickled_input_is_refused(model, tmp_path, capsys):
 
 def test_python_dash_m_behaves_the_same(model, x, tmp_path):
     out = tmp_path / "y.npy"
-    r = subprocess.run([sys.executable, "-m", "inspector", "predict", str(model), "--input", str(x),
-                        "--output", str(out)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "inspector", "predict", str(model), "--input", str(x), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert np.load(out).shape == (2, 3)
-    r = subprocess.run([sys.executable, "-m", "inspector", "info", str(tmp_path / "missing.h5")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "inspector", "info", str(tmp_path / "missing.h5")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
 

@@ -63,17 +63,24 @@ def test_formats_and_writers(sample):
     assert k2.format_id == "legacy-h5-model"
     assert k2.keras_version.startswith("2.")
     assert k3.network is not None and k2.network is not None
-    assert [lay.kind for lay in k3.network.layers] == [lay.kind for lay in k2.network.layers] == [
-        "LSTM",
-        "Dense",
-    ]
+    assert (
+        [lay.kind for lay in k3.network.layers]
+        == [lay.kind for lay in k2.network.layers]
+        == [
+            "LSTM",
+            "Dense",
+        ]
+    )
 
 
 def test_both_files_hold_the_same_weights(sample):
     _, k3, k2, _ = sample
     w3, w2 = _weights(k3), _weights(k2)
-    assert sorted(w3) == sorted(w2) == ["lstm/bias", "lstm/kernel", "lstm/recurrent_kernel",
-                                        "next_char/bias", "next_char/kernel"]
+    assert (
+        sorted(w3)
+        == sorted(w2)
+        == ["lstm/bias", "lstm/kernel", "lstm/recurrent_kernel", "next_char/bias", "next_char/kernel"]
+    )
     for path in w3:
         np.testing.assert_array_equal(w3[path], w2[path], err_msg=path)
 

@@ -226,6 +226,7 @@ class RecurrentRun:
 # so ONE tanh over z gives tanh(z/2) for the gates (sigmoid = 0.5 + 0.5 tanh(z/2), exactly as
 # `activations.sigmoid`) and tanh(z) for g.  Halving is exact in float32.  (bench/NOTES.md)
 
+
 def _weak_cached(table: dict[int, tuple[tuple[Any, ...], Any]], arrays: tuple[Array, ...], make: Any) -> Any:
     """`make()`, kept in `table` while every array of `arrays` lives (they are its inputs).
 

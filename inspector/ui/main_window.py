@@ -197,9 +197,13 @@ class MainWindow(QMainWindow):
         self.tabs.widget(1).setWidget(self._stepper)
         # the window's own session slots run after the pages' ones, as when the pages came first
         s = self.session
-        for signal, slot in ((s.file_loaded, self._on_file_loaded), (s.load_failed, self._on_load_failed),
-                             (s.input_failed, self._on_input_failed), (s.busy_changed, self._update_busy),
-                             (s.input_changed, self._on_input_changed)):
+        for signal, slot in (
+            (s.file_loaded, self._on_file_loaded),
+            (s.load_failed, self._on_load_failed),
+            (s.input_failed, self._on_input_failed),
+            (s.busy_changed, self._update_busy),
+            (s.input_changed, self._on_input_changed),
+        ):
             signal.disconnect(slot)
             signal.connect(slot)
 

@@ -65,8 +65,10 @@ def export_both(stem: str, model, script: Path, probe: np.ndarray) -> None:
         got = np.load(out_path)
     np.savez(HERE / f"{stem}.reference.npz", x=probe.astype(np.float32), keras3=expected, tf_keras=got)
     err = float(np.max(np.abs(got - expected)))
-    print(f"wrote {keras_path.name} ({keras_path.stat().st_size} B) and {h5_path.name} "
-          f"({h5_path.stat().st_size} B); max |keras3 - tf_keras| on the probe = {err:.2e}")
+    print(
+        f"wrote {keras_path.name} ({keras_path.stat().st_size} B) and {h5_path.name} "
+        f"({h5_path.stat().st_size} B); max |keras3 - tf_keras| on the probe = {err:.2e}"
+    )
     if err > 1e-5:
         raise SystemExit(f"the two flavours disagree ({err})")
 

@@ -82,7 +82,7 @@ def generate(model, seed: str, n: int, temperature: float, rng: np.random.Genera
     for _ in range(n):
         probs = np.asarray(model(one_hot(text[-MAXLEN:])[None], training=False))[0]
         text += VOCAB[sample(probs, temperature, rng)]
-    return text[len(seed):]
+    return text[len(seed) :]
 
 
 def probe() -> np.ndarray:
@@ -126,8 +126,11 @@ def main() -> None:
         loss, val = hist.history["loss"][-1], hist.history["val_loss"][-1]
         if val < best:
             best, best_weights = val, trainer.get_weights()
-        print(f"epoch {epoch:3d}  lr {lr:.0e}  loss {loss:.3f}  val_loss {val:.3f}  "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch:3d}  lr {lr:.0e}  loss {loss:.3f}  val_loss {val:.3f}  "
+            f"({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
     print(f"trained {epoch} epochs in {time.perf_counter() - t0:.0f} s; best val_loss {best:.3f} nats/char")
 
     model = build(keras)

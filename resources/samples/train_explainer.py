@@ -121,8 +121,11 @@ def main() -> None:
     for epoch, lr in enumerate([1e-2] * 12 + [3e-3] * 8 + [1e-3] * 5, start=1):
         trainer.optimizer.learning_rate.assign(lr)
         hist = trainer.fit(x, y, batch_size=64, epochs=1, verbose=0, validation_data=(vx, vy))
-        print(f"epoch {epoch:2d}  lr {lr:.0e}  loss {hist.history['loss'][-1]:.4f}  "
-              f"val_loss {hist.history['val_loss'][-1]:.4f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print(
+            f"epoch {epoch:2d}  lr {lr:.0e}  loss {hist.history['loss'][-1]:.4f}  "
+            f"val_loss {hist.history['val_loss'][-1]:.4f}  ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
 
     model = build(keras)
     model.set_weights(trainer.get_weights())
@@ -131,11 +134,14 @@ def main() -> None:
     depth = vd[:100].reshape(-1)
     corr = [float(np.corrcoef(c[..., u].reshape(-1), depth)[0, 1]) for u in range(UNITS)]
     best = int(np.argmax(np.abs(corr)))
-    print("correlation of each unit's cell state with bracket depth:",
-          " ".join(f"{u}:{r:+.3f}" for u, r in enumerate(corr)))
+    print(
+        "correlation of each unit's cell state with bracket depth:",
+        " ".join(f"{u}:{r:+.3f}" for u, r in enumerate(corr)),
+    )
     print(f"depth unit: {best} (r = {corr[best]:+.4f})")
-    per_depth = [float(c[..., best].reshape(-1)[depth == d].mean()) for d in range(MAX_DEPTH + 1)
-                 if (depth == d).any()]
+    per_depth = [
+        float(c[..., best].reshape(-1)[depth == d].mean()) for d in range(MAX_DEPTH + 1) if (depth == d).any()
+    ]
     print("mean cell state of that unit by depth:", " ".join(f"{v:+.2f}" for v in per_depth))
 
     sample_export.write_vocabulary("explainer", VOCAB)

@@ -21,8 +21,14 @@ def test_core_and_io_import_no_qt_and_no_tensorflow():
         "        importlib.import_module(m.name)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
-                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == 0, r.stderr
     loaded = json.loads(r.stdout.strip().splitlines()[-1])
     assert "inspector.core.engine" in loaded and "inspector.io.legacy_h5" in loaded  # the test is real
@@ -33,7 +39,13 @@ def test_core_and_io_import_no_qt_and_no_tensorflow():
 def test_the_check_would_notice_qt():
     """Guard against a vacuous test: the same probe does see PySide6 when the ui is imported."""
     code = "import sys, inspector.ui.session; print('PySide6' in sys.modules)"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
-                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen"})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "True"

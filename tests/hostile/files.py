@@ -84,15 +84,30 @@ def model_a_weights() -> dict[str, list[np.ndarray]]:
 
 def _k2_rnn(kind: str, name: str, units: int, **extra: Any) -> dict:
     cfg: dict[str, Any] = {
-        "name": name, "trainable": True, "dtype": "float32", "return_sequences": False,
-        "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
-        "time_major": False, "units": units, "activation": "tanh", "use_bias": True,
+        "name": name,
+        "trainable": True,
+        "dtype": "float32",
+        "return_sequences": False,
+        "return_state": False,
+        "go_backwards": False,
+        "stateful": False,
+        "unroll": False,
+        "time_major": False,
+        "units": units,
+        "activation": "tanh",
+        "use_bias": True,
         "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
         "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0, "seed": None}},
         "bias_initializer": {"class_name": "Zeros", "config": {}},
-        "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-        "activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
-        "bias_constraint": None, "dropout": 0.0, "recurrent_dropout": 0.0,
+        "kernel_regularizer": None,
+        "recurrent_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "recurrent_constraint": None,
+        "bias_constraint": None,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
     }
     if kind in ("LSTM", "GRU"):
         cfg["recurrent_activation"] = "sigmoid"
@@ -107,10 +122,18 @@ def _k2_rnn(kind: str, name: str, units: int, **extra: Any) -> dict:
 
 def _k2_dense(name: str, units: int, activation: str = "softmax") -> dict:
     return {
-        "name": name, "trainable": True, "dtype": "float32", "units": units, "activation": activation,
-        "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
-        "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
-        "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+        "name": name,
+        "trainable": True,
+        "dtype": "float32",
+        "units": units,
+        "activation": activation,
+        "use_bias": True,
+        "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}},
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
         "bias_constraint": None,
     }
 
@@ -118,8 +141,16 @@ def _k2_dense(name: str, units: int, activation: str = "softmax") -> dict:
 def model_a_tf_config(extra_layers: list[dict] | None = None, units: int = 4) -> dict:
     """tf.keras 2.x Sequential config of model A (`extra_layers` go after the InputLayer)."""
     layers = [
-        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, T, D], "dtype": "float32",
-                                                 "sparse": False, "ragged": False, "name": "lstm_input"}},
+        {
+            "class_name": "InputLayer",
+            "config": {
+                "batch_input_shape": [None, T, D],
+                "dtype": "float32",
+                "sparse": False,
+                "ragged": False,
+                "name": "lstm_input",
+            },
+        },
         *(extra_layers or []),
         {"class_name": "LSTM", "config": _k2_rnn("LSTM", "lstm", units, return_sequences=True)},
         {"class_name": "GRU", "config": _k2_rnn("GRU", "gru", 3)},
@@ -195,13 +226,19 @@ def write_model_a_tf(
 # --- Keras 3 dialect of model A ---------------------------------------------------------------
 
 _K3_POLICY = {
-    "module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None
+    "module": "keras",
+    "class_name": "DTypePolicy",
+    "config": {"name": "float32"},
+    "registered_name": None,
 }
 
 
 def _k3_layer(cls: str, config: dict, input_shape: list | None = None) -> dict:
     entry: dict[str, Any] = {
-        "module": "keras.layers", "class_name": cls, "config": config, "registered_name": None
+        "module": "keras.layers",
+        "class_name": cls,
+        "config": config,
+        "registered_name": None,
     }
     if input_shape is not None:
         entry["build_config"] = {"input_shape": input_shape}
@@ -210,12 +247,28 @@ def _k3_layer(cls: str, config: dict, input_shape: list | None = None) -> dict:
 
 def _k3_rnn(kind: str, name: str, units: int, **extra: Any) -> dict:
     cfg: dict[str, Any] = {
-        "name": name, "trainable": True, "dtype": _K3_POLICY, "return_sequences": False,
-        "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
-        "zero_output_for_mask": False, "units": units, "activation": "tanh", "use_bias": True,
-        "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
-        "activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
-        "bias_constraint": None, "dropout": 0.0, "recurrent_dropout": 0.0, "seed": None,
+        "name": name,
+        "trainable": True,
+        "dtype": _K3_POLICY,
+        "return_sequences": False,
+        "return_state": False,
+        "go_backwards": False,
+        "stateful": False,
+        "unroll": False,
+        "zero_output_for_mask": False,
+        "units": units,
+        "activation": "tanh",
+        "use_bias": True,
+        "kernel_regularizer": None,
+        "recurrent_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "recurrent_constraint": None,
+        "bias_constraint": None,
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "seed": None,
     }
     if kind in ("LSTM", "GRU"):
         cfg["recurrent_activation"] = "sigmoid"
@@ -231,21 +284,42 @@ def _k3_rnn(kind: str, name: str, units: int, **extra: Any) -> dict:
 def model_a_k3_config(extra_layers: list[dict] | None = None, units: int = 4) -> dict:
     """Keras 3 Sequential config.json of model A (`extra_layers` go after the InputLayer)."""
     layers = [
-        _k3_layer("InputLayer", {"batch_shape": [None, T, D], "dtype": "float32", "sparse": False,
-                                 "name": "input_layer"}),
+        _k3_layer(
+            "InputLayer",
+            {"batch_shape": [None, T, D], "dtype": "float32", "sparse": False, "name": "input_layer"},
+        ),
         *(extra_layers or []),
         _k3_layer("LSTM", _k3_rnn("LSTM", "lstm", units, return_sequences=True), [None, T, D]),
         _k3_layer("GRU", _k3_rnn("GRU", "gru", 3), [None, T, units]),
-        _k3_layer("Dense", {"name": "dense", "trainable": True, "dtype": _K3_POLICY, "units": 2,
-                            "activation": "softmax", "use_bias": True, "kernel_regularizer": None,
-                            "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None},
-                  [None, 3]),
+        _k3_layer(
+            "Dense",
+            {
+                "name": "dense",
+                "trainable": True,
+                "dtype": _K3_POLICY,
+                "units": 2,
+                "activation": "softmax",
+                "use_bias": True,
+                "kernel_regularizer": None,
+                "bias_regularizer": None,
+                "kernel_constraint": None,
+                "bias_constraint": None,
+            },
+            [None, 3],
+        ),
     ]
     return {
-        "module": "keras", "class_name": "Sequential",
-        "config": {"name": "sequential", "trainable": True, "dtype": _K3_POLICY, "layers": layers,
-                   "build_input_shape": [None, T, D]},
-        "registered_name": None, "build_config": {"input_shape": [None, T, D]},
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential",
+            "trainable": True,
+            "dtype": _K3_POLICY,
+            "layers": layers,
+            "build_input_shape": [None, T, D],
+        },
+        "registered_name": None,
+        "build_config": {"input_shape": [None, T, D]},
     }
 
 
@@ -313,12 +387,16 @@ def write_model_a_k3_legacy(
 ) -> Path:
     w = model_a_weights()
     layers: dict[str, tuple[list[str], list[np.ndarray]]] = dict(extra_groups or {})
-    layers.update({
-        "lstm": (["lstm/lstm_cell/kernel", "lstm/lstm_cell/recurrent_kernel", "lstm/lstm_cell/bias"],
-                 w["lstm"]),
-        "gru": (["gru/gru_cell/kernel", "gru/gru_cell/recurrent_kernel", "gru/gru_cell/bias"], w["gru"]),
-        "dense": (["dense/kernel", "dense/bias"], w["dense"]),
-    })
+    layers.update(
+        {
+            "lstm": (
+                ["lstm/lstm_cell/kernel", "lstm/lstm_cell/recurrent_kernel", "lstm/lstm_cell/bias"],
+                w["lstm"],
+            ),
+            "gru": (["gru/gru_cell/kernel", "gru/gru_cell/recurrent_kernel", "gru/gru_cell/bias"], w["gru"]),
+            "dense": (["dense/kernel", "dense/bias"], w["dense"]),
+        }
+    )
     return write_legacy_h5(path, model_a_k3_legacy_config(extra_layers), layers, keras_version=K3_VERSION)
 
 
@@ -328,23 +406,67 @@ def write_model_a_k3_legacy(
 
 def model_b_k1_config(extra_layers: list[dict] | None = None) -> dict:
     layers = [
-        {"class_name": "Embedding", "config": {
-            "name": "embedding_1", "trainable": True, "batch_input_shape": [None, T], "input_dtype": "int32",
-            "input_dim": 7, "output_dim": 3, "init": "uniform", "input_length": T, "mask_zero": False,
-            "dropout": 0.0, "W_regularizer": None, "activity_regularizer": None, "W_constraint": None}},
+        {
+            "class_name": "Embedding",
+            "config": {
+                "name": "embedding_1",
+                "trainable": True,
+                "batch_input_shape": [None, T],
+                "input_dtype": "int32",
+                "input_dim": 7,
+                "output_dim": 3,
+                "init": "uniform",
+                "input_length": T,
+                "mask_zero": False,
+                "dropout": 0.0,
+                "W_regularizer": None,
+                "activity_regularizer": None,
+                "W_constraint": None,
+            },
+        },
         *(extra_layers or []),
-        {"class_name": "LSTM", "config": {
-            "name": "lstm_1", "trainable": True, "output_dim": 4, "init": "glorot_uniform",
-            "inner_init": "orthogonal", "forget_bias_init": "one", "activation": "tanh",
-            "inner_activation": "hard_sigmoid", "W_regularizer": None, "U_regularizer": None,
-            "b_regularizer": None, "dropout_W": 0.0, "dropout_U": 0.0, "return_sequences": False,
-            "go_backwards": False, "stateful": False, "unroll": False, "consume_less": "cpu",
-            "input_dim": 3, "input_length": None}},
-        {"class_name": "Dense", "config": {
-            "name": "dense_1", "trainable": True, "output_dim": 2, "init": "glorot_uniform",
-            "activation": "softmax", "W_regularizer": None, "b_regularizer": None,
-            "activity_regularizer": None, "W_constraint": None, "b_constraint": None, "bias": True,
-            "input_dim": None}},
+        {
+            "class_name": "LSTM",
+            "config": {
+                "name": "lstm_1",
+                "trainable": True,
+                "output_dim": 4,
+                "init": "glorot_uniform",
+                "inner_init": "orthogonal",
+                "forget_bias_init": "one",
+                "activation": "tanh",
+                "inner_activation": "hard_sigmoid",
+                "W_regularizer": None,
+                "U_regularizer": None,
+                "b_regularizer": None,
+                "dropout_W": 0.0,
+                "dropout_U": 0.0,
+                "return_sequences": False,
+                "go_backwards": False,
+                "stateful": False,
+                "unroll": False,
+                "consume_less": "cpu",
+                "input_dim": 3,
+                "input_length": None,
+            },
+        },
+        {
+            "class_name": "Dense",
+            "config": {
+                "name": "dense_1",
+                "trainable": True,
+                "output_dim": 2,
+                "init": "glorot_uniform",
+                "activation": "softmax",
+                "W_regularizer": None,
+                "b_regularizer": None,
+                "activity_regularizer": None,
+                "W_constraint": None,
+                "b_constraint": None,
+                "bias": True,
+                "input_dim": None,
+            },
+        },
     ]
     return {"class_name": "Sequential", "config": layers}
 
@@ -365,8 +487,14 @@ def model_b_k1_layers() -> dict[str, tuple[list[str], list[np.ndarray]]]:
 
 def write_model_b_k1(path: Path, *, weights_only: bool = False) -> Path:
     # Keras 1: no backend attribute, `keras_version` only at the root of a full model.
-    return write_legacy_h5(path, None if weights_only else model_b_k1_config(), model_b_k1_layers(),
-                           keras_version=None, backend=None, root_version="1.2.2")
+    return write_legacy_h5(
+        path,
+        None if weights_only else model_b_k1_config(),
+        model_b_k1_layers(),
+        keras_version=None,
+        backend=None,
+        root_version="1.2.2",
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -378,39 +506,83 @@ def model_c_tf_config() -> dict:
     def node(src: str) -> list:
         return [[[src, 0, 0, {}]]]
 
-    return {"class_name": "Functional", "config": {
-        "name": "func",
-        "layers": [
-            {"class_name": "InputLayer", "name": "inp", "inbound_nodes": [], "config": {
-                "batch_input_shape": [None, 6, 3], "dtype": "float32", "sparse": False, "ragged": False,
-                "name": "inp"}},
-            {"class_name": "Masking", "name": "mask", "inbound_nodes": node("inp"), "config": {
-                "name": "mask", "trainable": True, "dtype": "float32", "mask_value": 0.0}},
-            {"class_name": "Bidirectional", "name": "bidi", "inbound_nodes": node("mask"), "config": {
-                "name": "bidi", "trainable": True, "dtype": "float32", "merge_mode": "concat",
-                "layer": {"class_name": "LSTM",
-                          "config": _k2_rnn("LSTM", "lstm", 3, return_sequences=True)}}},
-            {"class_name": "SimpleRNN", "name": "rnn", "inbound_nodes": node("bidi"),
-             "config": _k2_rnn("SimpleRNN", "rnn", 2)},
-            {"class_name": "Dense", "name": "out", "inbound_nodes": node("rnn"),
-             "config": _k2_dense("out", 2, "linear")},
-        ],
-        "input_layers": [["inp", 0, 0]],
-        "output_layers": [["out", 0, 0]],
-    }}
+    return {
+        "class_name": "Functional",
+        "config": {
+            "name": "func",
+            "layers": [
+                {
+                    "class_name": "InputLayer",
+                    "name": "inp",
+                    "inbound_nodes": [],
+                    "config": {
+                        "batch_input_shape": [None, 6, 3],
+                        "dtype": "float32",
+                        "sparse": False,
+                        "ragged": False,
+                        "name": "inp",
+                    },
+                },
+                {
+                    "class_name": "Masking",
+                    "name": "mask",
+                    "inbound_nodes": node("inp"),
+                    "config": {"name": "mask", "trainable": True, "dtype": "float32", "mask_value": 0.0},
+                },
+                {
+                    "class_name": "Bidirectional",
+                    "name": "bidi",
+                    "inbound_nodes": node("mask"),
+                    "config": {
+                        "name": "bidi",
+                        "trainable": True,
+                        "dtype": "float32",
+                        "merge_mode": "concat",
+                        "layer": {
+                            "class_name": "LSTM",
+                            "config": _k2_rnn("LSTM", "lstm", 3, return_sequences=True),
+                        },
+                    },
+                },
+                {
+                    "class_name": "SimpleRNN",
+                    "name": "rnn",
+                    "inbound_nodes": node("bidi"),
+                    "config": _k2_rnn("SimpleRNN", "rnn", 2),
+                },
+                {
+                    "class_name": "Dense",
+                    "name": "out",
+                    "inbound_nodes": node("rnn"),
+                    "config": _k2_dense("out", 2, "linear"),
+                },
+            ],
+            "input_layers": [["inp", 0, 0]],
+            "output_layers": [["out", 0, 0]],
+        },
+    }
 
 
 def model_c_tf_layers() -> dict[str, tuple[list[str], list[np.ndarray]]]:
     r = _rng("model-c")
-    bidi_names = [f"bidi/{side}_lstm/lstm_cell/{w}:0" for side in ("forward", "backward")
-                  for w in ("kernel", "recurrent_kernel", "bias")]
+    bidi_names = [
+        f"bidi/{side}_lstm/lstm_cell/{w}:0"
+        for side in ("forward", "backward")
+        for w in ("kernel", "recurrent_kernel", "bias")
+    ]
     bidi = [_f32(r, 3, 12), _f32(r, 3, 12), _f32(r, 12), _f32(r, 3, 12), _f32(r, 3, 12), _f32(r, 12)]
     return {
         "inp": ([], []),
         "mask": ([], []),
         "bidi": (bidi_names, bidi),
-        "rnn": (["rnn/simple_rnn_cell/kernel:0", "rnn/simple_rnn_cell/recurrent_kernel:0",
-                 "rnn/simple_rnn_cell/bias:0"], [_f32(r, 6, 2), _f32(r, 2, 2), _f32(r, 2)]),
+        "rnn": (
+            [
+                "rnn/simple_rnn_cell/kernel:0",
+                "rnn/simple_rnn_cell/recurrent_kernel:0",
+                "rnn/simple_rnn_cell/bias:0",
+            ],
+            [_f32(r, 6, 2), _f32(r, 2, 2), _f32(r, 2)],
+        ),
         "out": (["out/kernel:0", "out/bias:0"], [_f32(r, 2, 2), _f32(r, 2)]),
     }
 
@@ -436,8 +608,13 @@ def write_seeds(folder: Path) -> dict[str, Seed]:
     folder.mkdir(parents=True, exist_ok=True)
     seeds: dict[str, Seed] = {}
 
-    def add(name: str, filename: str, write: Callable[[Path], Any], config: dict | None = None,
-            has_network: bool = True) -> None:
+    def add(
+        name: str,
+        filename: str,
+        write: Callable[[Path], Any],
+        config: dict | None = None,
+        has_network: bool = True,
+    ) -> None:
         # always rebuilt (a few ms; h5py output is deterministic), replaced only when the bytes
         # differ: a cache from an older generator can never be used by mistake
         p = folder / filename
@@ -456,16 +633,31 @@ def write_seeds(folder: Path) -> dict[str, Seed]:
         seeds[name] = Seed(name, p, cfg_path, has_network)
 
     add("tf_h5_full", "tf_seq.h5", lambda p: write_model_a_tf(p))
-    add("tf_h5_weights", "tf_seq_weights.h5", lambda p: write_model_a_tf(p, weights_only=True),
-        config=model_a_tf_config())
-    add("tf_h5_functional", "tf_func.h5",
-        lambda p: write_legacy_h5(p, model_c_tf_config(), model_c_tf_layers()))
+    add(
+        "tf_h5_weights",
+        "tf_seq_weights.h5",
+        lambda p: write_model_a_tf(p, weights_only=True),
+        config=model_a_tf_config(),
+    )
+    add(
+        "tf_h5_functional",
+        "tf_func.h5",
+        lambda p: write_legacy_h5(p, model_c_tf_config(), model_c_tf_layers()),
+    )
     add("k1_h5_full", "k1_seq.h5", lambda p: write_model_b_k1(p))
-    add("k1_h5_weights", "k1_seq_weights.h5", lambda p: write_model_b_k1(p, weights_only=True),
-        config=model_b_k1_config())
+    add(
+        "k1_h5_weights",
+        "k1_seq_weights.h5",
+        lambda p: write_model_b_k1(p, weights_only=True),
+        config=model_b_k1_config(),
+    )
     add("k3_archive", "k3_seq.keras", lambda p: write_keras_archive(p, {}))
-    add("k3_weights_h5", "k3_seq.weights.h5", lambda p: p.write_bytes(k3_weights_h5()),
-        config=model_a_k3_config())
+    add(
+        "k3_weights_h5",
+        "k3_seq.weights.h5",
+        lambda p: p.write_bytes(k3_weights_h5()),
+        config=model_a_k3_config(),
+    )
     add("k3_legacy_h5", "k3_legacy.h5", lambda p: write_model_a_k3_legacy(p))
     return seeds
 
@@ -515,13 +707,42 @@ def write_raw_zip(path: Path, members: list[RawMember]) -> Path:
         csize = len(m.payload) if m.compress_size is None else m.compress_size
         offset = len(out)
         local_extra = struct.pack("<HHQQ", 1, 16, m.file_size, csize)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, m.method, 0, 0x5B7A, m.crc & 0xFFFFFFFF,
-                           0xFFFFFFFF, 0xFFFFFFFF, len(m.name), len(local_extra))
+        out += struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            45,
+            0,
+            m.method,
+            0,
+            0x5B7A,
+            m.crc & 0xFFFFFFFF,
+            0xFFFFFFFF,
+            0xFFFFFFFF,
+            len(m.name),
+            len(local_extra),
+        )
         out += m.name + local_extra + m.payload
         cen_extra = struct.pack("<HHQQQ", 1, 24, m.file_size, csize, offset)
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, m.method, 0, 0x5B7A,
-                               m.crc & 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, len(m.name), len(cen_extra),
-                               0, 0, 0, 0, 0xFFFFFFFF)
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            45,
+            45,
+            0,
+            m.method,
+            0,
+            0x5B7A,
+            m.crc & 0xFFFFFFFF,
+            0xFFFFFFFF,
+            0xFFFFFFFF,
+            len(m.name),
+            len(cen_extra),
+            0,
+            0,
+            0,
+            0,
+            0xFFFFFFFF,
+        )
         central += m.name + cen_extra
     cd_offset = len(out)
     out += central
@@ -529,8 +750,9 @@ def write_raw_zip(path: Path, members: list[RawMember]) -> Path:
     n = len(members)
     out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, n, n, len(central), cd_offset)
     out += struct.pack("<IIQI", 0x07064B50, 0, z64_offset, 1)
-    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, min(n, 0xFFFF), min(n, 0xFFFF),
-                       0xFFFFFFFF, 0xFFFFFFFF, 0)
+    out += struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, min(n, 0xFFFF), min(n, 0xFFFF), 0xFFFFFFFF, 0xFFFFFFFF, 0
+    )
     Path(path).write_bytes(bytes(out))
     return Path(path)
 
@@ -633,9 +855,15 @@ class Case:
 CASES: list[Case] = []
 
 
-def case(expect: str, *, isolate: bool = False, config: bool = False, needs: tuple[str, ...] = (),
-         note: str = "", intact: tuple[str, ...] = (),
-         ) -> Callable[[Callable[[Path], Path]], Callable[[Path], Path]]:
+def case(
+    expect: str,
+    *,
+    isolate: bool = False,
+    config: bool = False,
+    needs: tuple[str, ...] = (),
+    note: str = "",
+    intact: tuple[str, ...] = (),
+) -> Callable[[Callable[[Path], Path]], Callable[[Path], Path]]:
     def register(fn: Callable[[Path], Path]) -> Callable[[Path], Path]:
         doc = note or (fn.__doc__ or "").strip()
         CASES.append(Case(fn.__name__, fn, expect, isolate, config, needs, doc, intact))
@@ -688,8 +916,9 @@ def text_named_keras(d: Path) -> Path:
 def html_named_h5(d: Path) -> Path:
     """An HTML error page saved by a browser as model.h5."""
     p = _p(d, "html_named_h5.h5")
-    p.write_text("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
-                 "<body>Not Found</body></html>\n")
+    p.write_text(
+        "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n"
+    )
     return p
 
 
@@ -697,9 +926,11 @@ def html_named_h5(d: Path) -> Path:
 def git_lfs_pointer(d: Path) -> Path:
     """A Git LFS pointer file checked out instead of the model."""
     p = _p(d, "git_lfs_pointer.h5")
-    p.write_text("version https://git-lfs.github.com/spec/v1\n"
-                 "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
-                 "size 1234567\n")
+    p.write_text(
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        "size 1234567\n"
+    )
     return p
 
 
@@ -789,7 +1020,7 @@ def zip_without_weights(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('config.json',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("config.json",), intact=("lstm", "gru", "dense"))
 def zip_without_config(d: Path) -> Path:
     """A .keras archive with model.weights.h5 only (refused, or weights shown with the problem marked)."""
     p = _p(d, "zip_without_config.keras")
@@ -801,16 +1032,18 @@ def zip_without_config(d: Path) -> Path:
 @case(REFUSE)
 def zip_weights_not_hdf5(d: Path) -> Path:
     """A .keras archive whose model.weights.h5 member is text."""
-    return write_keras_archive(_p(d, "zip_weights_not_hdf5.keras"),
-                               {"model.weights.h5": b"not hdf5 at all\n" * 40})
+    return write_keras_archive(
+        _p(d, "zip_weights_not_hdf5.keras"), {"model.weights.h5": b"not hdf5 at all\n" * 40}
+    )
 
 
 @case(REFUSE)
 def zip_weights_truncated_hdf5(d: Path) -> Path:
     """A .keras archive whose model.weights.h5 member is cut in half."""
     w = k3_weights_h5()
-    return write_keras_archive(_p(d, "zip_weights_truncated_hdf5.keras"),
-                               {"model.weights.h5": w[: len(w) // 2]})
+    return write_keras_archive(
+        _p(d, "zip_weights_truncated_hdf5.keras"), {"model.weights.h5": w[: len(w) // 2]}
+    )
 
 
 @case(REFUSE)
@@ -839,16 +1072,30 @@ def _truncated(name: str, write: Callable[[Path], Path], fraction: float) -> Cal
 
 for _frac in (0.002, 0.05, 0.3, 0.6, 0.95, 0.999):
     _tag = str(_frac).replace(".", "_")
-    CASES.append(Case(f"truncated_tf_h5_{_tag}",
-                      _truncated(f"truncated_tf_h5_{_tag}.h5", write_model_a_tf, _frac),
-                      REFUSE, note=f"tf.keras .h5 cut at {_frac:.1%}"))
-    CASES.append(Case(f"truncated_keras_{_tag}",
-                      _truncated(f"truncated_keras_{_tag}.keras",
-                                 lambda p: write_keras_archive(p, {}), _frac),
-                      REFUSE, note=f".keras archive cut at {_frac:.1%}"))
-    CASES.append(Case(f"truncated_k1_h5_{_tag}",
-                      _truncated(f"truncated_k1_h5_{_tag}.h5", write_model_b_k1, _frac),
-                      REFUSE, note=f"Keras 1 .h5 cut at {_frac:.1%}"))
+    CASES.append(
+        Case(
+            f"truncated_tf_h5_{_tag}",
+            _truncated(f"truncated_tf_h5_{_tag}.h5", write_model_a_tf, _frac),
+            REFUSE,
+            note=f"tf.keras .h5 cut at {_frac:.1%}",
+        )
+    )
+    CASES.append(
+        Case(
+            f"truncated_keras_{_tag}",
+            _truncated(f"truncated_keras_{_tag}.keras", lambda p: write_keras_archive(p, {}), _frac),
+            REFUSE,
+            note=f".keras archive cut at {_frac:.1%}",
+        )
+    )
+    CASES.append(
+        Case(
+            f"truncated_k1_h5_{_tag}",
+            _truncated(f"truncated_k1_h5_{_tag}.h5", write_model_b_k1, _frac),
+            REFUSE,
+            note=f"Keras 1 .h5 cut at {_frac:.1%}",
+        )
+    )
 
 
 @case(REFUSE)
@@ -889,16 +1136,29 @@ def flipped_zip_central_directory(d: Path) -> Path:
 # --- inconsistent content ------------------------------------------------------------------------
 
 
-@case(DAMAGED, needs=('extra_dense',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("extra_dense",), intact=("lstm", "gru", "dense"))
 def keras_config_layer_missing_from_weights(d: Path) -> Path:
     """A .keras whose config.json has a Dense layer that model.weights.h5 does not have."""
-    extra = [_k3_layer("Dense", {"name": "extra_dense", "units": 3, "activation": "tanh", "use_bias": True,
-                                 "dtype": _K3_POLICY, "trainable": True}, [None, T, D])]
-    return write_keras_archive(_p(d, "keras_config_layer_missing_from_weights.keras"), {},
-                               config=model_a_k3_config(extra))
+    extra = [
+        _k3_layer(
+            "Dense",
+            {
+                "name": "extra_dense",
+                "units": 3,
+                "activation": "tanh",
+                "use_bias": True,
+                "dtype": _K3_POLICY,
+                "trainable": True,
+            },
+            [None, T, D],
+        )
+    ]
+    return write_keras_archive(
+        _p(d, "keras_config_layer_missing_from_weights.keras"), {}, config=model_a_k3_config(extra)
+    )
 
 
-@case(DAMAGED, needs=('extra_dense',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("extra_dense",), intact=("lstm", "gru", "dense"))
 def h5_config_layer_missing_from_weights(d: Path) -> Path:
     """A tf.keras .h5 whose model_config has a Dense layer that model_weights does not have."""
     extra = [{"class_name": "Dense", "config": _k2_dense("extra_dense", 3, "tanh")}]
@@ -911,7 +1171,7 @@ def h5_layer_names_lists_missing_group(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_layer_names_lists_missing_group.h5"), extra_layer_names=["ghost"])
 
 
-@case(DAMAGED, needs=('lstm',), intact=('gru', 'dense'))
+@case(DAMAGED, needs=("lstm",), intact=("gru", "dense"))
 def h5_weight_names_lists_missing_dataset(d: Path) -> Path:
     """weight_names of the LSTM names a dataset that does not exist."""
     p = write_model_a_tf(_p(d, "h5_weight_names_lists_missing_dataset.h5"))
@@ -922,7 +1182,7 @@ def h5_weight_names_lists_missing_dataset(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('lstm',), intact=('gru', 'dense'))
+@case(DAMAGED, needs=("lstm",), intact=("gru", "dense"))
 def h5_kernel_shape_disagrees(d: Path) -> Path:
     """The LSTM kernel is (3, 12) while the config says 4 units (needs (3, 16))."""
     w = model_a_weights()
@@ -930,7 +1190,7 @@ def h5_kernel_shape_disagrees(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_kernel_shape_disagrees.h5"), weights=w)
 
 
-@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
+@case(DAMAGED, needs=("dense",), intact=("lstm", "gru"))
 def h5_dense_shape_disagrees(d: Path) -> Path:
     """The Dense kernel is (5, 2) but the GRU before it has 3 units."""
     w = model_a_weights()
@@ -938,7 +1198,7 @@ def h5_dense_shape_disagrees(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_dense_shape_disagrees.h5"), weights=w)
 
 
-@case(DAMAGED, needs=('gru',), intact=('lstm', 'dense'))
+@case(DAMAGED, needs=("gru",), intact=("lstm", "dense"))
 def keras_shape_disagrees(d: Path) -> Path:
     """A .keras whose GRU recurrent kernel is (3, 6) (config: 3 units -> (3, 9))."""
     w = model_a_weights()
@@ -946,9 +1206,10 @@ def keras_shape_disagrees(d: Path) -> Path:
     return write_keras_archive(_p(d, "keras_shape_disagrees.keras"), {}, weights_h5=k3_weights_h5(w))
 
 
-@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
+@case(DAMAGED, needs=("dense",), intact=("lstm", "gru"))
 def keras_weight_is_group(d: Path) -> Path:
     """A .keras whose layers/dense/vars/0 is a group instead of a dataset."""
+
     def edit(f: h5py.File) -> None:
         del f["layers/dense/vars/0"]
         f.create_group("layers/dense/vars/0/evil")
@@ -956,7 +1217,7 @@ def keras_weight_is_group(d: Path) -> Path:
     return write_keras_archive(_p(d, "keras_weight_is_group.keras"), {}, weights_h5=k3_weights_h5(edit=edit))
 
 
-@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
+@case(DAMAGED, needs=("dense",), intact=("lstm", "gru"))
 def h5_weight_is_string(d: Path) -> Path:
     """The Dense bias is stored as a string dataset."""
     p = write_model_a_tf(_p(d, "h5_weight_is_string.h5"))
@@ -966,7 +1227,7 @@ def h5_weight_is_string(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('dense',), intact=('lstm', 'gru'))
+@case(DAMAGED, needs=("dense",), intact=("lstm", "gru"))
 def h5_weight_is_compound(d: Path) -> Path:
     """The Dense bias is a compound (struct) dataset."""
     p = write_model_a_tf(_p(d, "h5_weight_is_compound.h5"))
@@ -976,7 +1237,7 @@ def h5_weight_is_compound(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('lstm',), intact=('gru', 'dense'))
+@case(DAMAGED, needs=("lstm",), intact=("gru", "dense"))
 def h5_weight_is_scalar(d: Path) -> Path:
     """The LSTM bias is a 0-d scalar."""
     w = model_a_weights()
@@ -1002,12 +1263,18 @@ def unknown_layer_class_with_weights(d: Path) -> Path:
 @case(PARTIAL)
 def keras_unknown_class(d: Path) -> Path:
     """A .keras whose config names an unknown class from an unknown package."""
-    extra = [{"module": "some_private_package.layers", "class_name": "Sparkle",
-              "registered_name": "Custom>Sparkle", "config": {"name": "sparkle", "trainable": True}}]
+    extra = [
+        {
+            "module": "some_private_package.layers",
+            "class_name": "Sparkle",
+            "registered_name": "Custom>Sparkle",
+            "config": {"name": "sparkle", "trainable": True},
+        }
+    ]
     return write_keras_archive(_p(d, "keras_unknown_class.keras"), {}, config=model_a_k3_config(extra))
 
 
-@case(DAMAGED, needs=('json',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("json",), intact=("lstm", "gru", "dense"))
 def h5_malformed_json(d: Path) -> Path:
     """model_config is cut in the middle of the JSON."""
     p = write_model_a_tf(_p(d, "h5_malformed_json.h5"))
@@ -1016,20 +1283,21 @@ def h5_malformed_json(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('json',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("json",), intact=("lstm", "gru", "dense"))
 def keras_malformed_json(d: Path) -> Path:
     """config.json is not JSON."""
-    return write_keras_archive(_p(d, "keras_malformed_json.keras"),
-                               {"config.json": "{'class_name': Sequential,"})
+    return write_keras_archive(
+        _p(d, "keras_malformed_json.keras"), {"config.json": "{'class_name': Sequential,"}
+    )
 
 
-@case(DAMAGED, needs=('config',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("config",), intact=("lstm", "gru", "dense"))
 def keras_config_wrong_type(d: Path) -> Path:
     """config.json is a JSON list of numbers."""
     return write_keras_archive(_p(d, "keras_config_wrong_type.keras"), {"config.json": "[1, 2, 3]"})
 
 
-@case(DAMAGED, needs=('config',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("config",), intact=("lstm", "gru", "dense"))
 def h5_config_is_number(d: Path) -> Path:
     """model_config is the JSON number 42."""
     p = write_model_a_tf(_p(d, "h5_config_is_number.h5"))
@@ -1038,7 +1306,7 @@ def h5_config_is_number(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('lstm',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("lstm",), intact=("lstm", "gru", "dense"))
 def h5_config_layers_wrong_types(d: Path) -> Path:
     """model_config layers with wrong value types everywhere (units a string, name a list, ...)."""
     cfg = model_a_tf_config()
@@ -1049,13 +1317,13 @@ def h5_config_layers_wrong_types(d: Path) -> Path:
     return write_model_a_tf(_p(d, "h5_config_layers_wrong_types.h5"), config=cfg)
 
 
-@case(DAMAGED, needs=('units',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("units",), intact=("lstm", "gru", "dense"))
 def h5_config_negative_units(d: Path) -> Path:
     """An LSTM with units = -4."""
     return write_model_a_tf(_p(d, "h5_config_negative_units.h5"), config=model_a_tf_config(units=-4))
 
 
-@case(DAMAGED, config=True, needs=('output_dim',), intact=('embedding_1', 'dense_1'))
+@case(DAMAGED, config=True, needs=("output_dim",), intact=("embedding_1", "dense_1"))
 def k1_config_units_is_object(d: Path) -> Path:
     """Keras 1 weights-only file given an architecture whose LSTM output_dim is {} (found by the fuzzer)."""
     p = write_model_b_k1(_p(d, "k1_config_units_is_object.h5"), weights_only=True)
@@ -1065,7 +1333,7 @@ def k1_config_units_is_object(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('units',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("units",), intact=("lstm", "gru", "dense"))
 def h5_config_units_is_bool(d: Path) -> Path:
     """A tf.keras LSTM whose units is true and a Dense whose units is 2.5."""
     cfg = model_a_tf_config()
@@ -1078,7 +1346,7 @@ def _deep_lists(n: int) -> str:
     return "[" * n + "]" * n
 
 
-@case(DAMAGED, isolate=True, needs=('nested', 'deep'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, needs=("nested", "deep"), intact=("lstm", "gru", "dense"))
 def h5_deep_json(d: Path) -> Path:
     """model_config is 100000 nested lists."""
     p = write_model_a_tf(_p(d, "h5_deep_json.h5"), libver="latest")
@@ -1087,13 +1355,13 @@ def h5_deep_json(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, isolate=True, needs=('nested', 'deep'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, needs=("nested", "deep"), intact=("lstm", "gru", "dense"))
 def keras_deep_json(d: Path) -> Path:
     """config.json is 100000 nested lists."""
     return write_keras_archive(_p(d, "keras_deep_json.keras"), {"config.json": _deep_lists(100_000)})
 
 
-@case(DAMAGED, isolate=True, needs=('nested', 'deep'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, needs=("nested", "deep"), intact=("lstm", "gru", "dense"))
 def keras_deep_json_in_layer(d: Path) -> Path:
     """A valid model whose LSTM config carries a 50000-deep dict under an unused key."""
     text = json.dumps(model_a_k3_config()).replace('"seed": null', '"seed": ' + _deep_dict_text(50_000), 1)
@@ -1104,13 +1372,17 @@ def _deep_dict_text(n: int) -> str:
     return '{"a": ' * n + "{}" + "}" * n
 
 
-@case(DAMAGED, isolate=True, needs=('nest', 'deep'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, needs=("nest", "deep"), intact=("lstm", "gru", "dense"))
 def keras_deep_nested_models(d: Path) -> Path:
     """Sequential inside Sequential inside ... 60 levels deep (valid JSON, ~250 brackets deep)."""
     inner = model_a_k3_config()
     for k in range(60):
-        inner = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-                 "config": {"name": f"nest{k}", "layers": [inner]}}
+        inner = {
+            "module": "keras",
+            "class_name": "Sequential",
+            "registered_name": None,
+            "config": {"name": f"nest{k}", "layers": [inner]},
+        }
     return write_keras_archive(_p(d, "keras_deep_nested_models.keras"), {"config.json": json.dumps(inner)})
 
 
@@ -1130,7 +1402,7 @@ def weights_only_with_malformed_config(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, config=True, needs=('embedding_1',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, config=True, needs=("embedding_1",), intact=("lstm", "gru", "dense"))
 def weights_only_with_wrong_config(d: Path) -> Path:
     """A valid tf.keras weights-only .h5 given the Keras 1 architecture of another model."""
     p = write_model_a_tf(_p(d, "weights_only_with_wrong_config.h5"), weights_only=True)
@@ -1141,7 +1413,7 @@ def weights_only_with_wrong_config(d: Path) -> Path:
 # --- names that are not UTF-8 ---------------------------------------------------------------------
 
 
-@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'dense'))
+@case(DAMAGED, needs=("utf-8",), intact=("lstm", "dense"))
 def non_utf8_layer_names(d: Path) -> Path:
     """layer_names holds invalid UTF-8 and the group is named with those raw bytes."""
     p = write_model_a_tf(_p(d, "non_utf8_layer_names.h5"))
@@ -1152,7 +1424,7 @@ def non_utf8_layer_names(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru'))
+@case(DAMAGED, needs=("utf-8",), intact=("lstm", "gru"))
 def non_utf8_weight_names(d: Path) -> Path:
     """weight_names of the Dense layer hold invalid UTF-8 naming raw-bytes datasets."""
     p = write_model_a_tf(_p(d, "non_utf8_weight_names.h5"))
@@ -1163,7 +1435,7 @@ def non_utf8_weight_names(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('utf-8',), intact=('gru', 'dense'))
+@case(DAMAGED, needs=("utf-8",), intact=("gru", "dense"))
 def non_utf8_vlen_attribute(d: Path) -> Path:
     """weight_names is a variable-length string of invalid UTF-8 (h5py returns lone surrogates)."""
     p = write_model_a_tf(_p(d, "non_utf8_vlen_attribute.h5"))
@@ -1172,7 +1444,7 @@ def non_utf8_vlen_attribute(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("utf-8",), intact=("lstm", "gru", "dense"))
 def non_utf8_model_config(d: Path) -> Path:
     """model_config bytes are not UTF-8."""
     p = write_model_a_tf(_p(d, "non_utf8_model_config.h5"))
@@ -1181,7 +1453,7 @@ def non_utf8_model_config(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("utf-8",), intact=("lstm", "gru", "dense"))
 def non_utf8_keras_version(d: Path) -> Path:
     """keras_version is raw invalid bytes (the version decides the maths: must not be guessed silently)."""
     p = write_model_a_tf(_p(d, "non_utf8_keras_version.h5"))
@@ -1191,16 +1463,18 @@ def non_utf8_keras_version(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('utf-8',), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, needs=("utf-8",), intact=("lstm", "gru", "dense"))
 def non_utf8_config_json(d: Path) -> Path:
     """config.json inside a .keras is not UTF-8."""
-    return write_keras_archive(_p(d, "non_utf8_config_json.keras"),
-                               {"config.json": b'{"class_name": "\xff\xfe"}'})
+    return write_keras_archive(
+        _p(d, "non_utf8_config_json.keras"), {"config.json": b'{"class_name": "\xff\xfe"}'}
+    )
 
 
-@case(DAMAGED, config=True, needs=('utf-8',), intact=('lstm', 'dense'))
+@case(DAMAGED, config=True, needs=("utf-8",), intact=("lstm", "dense"))
 def non_utf8_k3_group_name(d: Path) -> Path:
     """A Keras 3 .weights.h5 whose layer group is named with invalid UTF-8 bytes."""
+
     def edit(f: h5py.File) -> None:
         f["layers"].move("gru", b"gr\xff\xfeu")
 
@@ -1210,7 +1484,7 @@ def non_utf8_k3_group_name(d: Path) -> Path:
     return p
 
 
-@case(DAMAGED, needs=('layer_names',), intact=('gru', 'dense'))
+@case(DAMAGED, needs=("layer_names",), intact=("gru", "dense"))
 def non_utf8_attribute_types(d: Path) -> Path:
     """layer_names is an opaque (void) blob and weight_names an int array."""
     p = write_model_a_tf(_p(d, "non_utf8_attribute_types.h5"))
@@ -1241,8 +1515,9 @@ def nan_inf_weights_h5(d: Path) -> Path:
 @case(LOAD)
 def nan_inf_weights_keras(d: Path) -> Path:
     """NaN, +Inf and -Inf in several weights of a .keras archive."""
-    return write_keras_archive(_p(d, "nan_inf_weights_keras.keras"), {},
-                               weights_h5=k3_weights_h5(_nan_inf_weights()))
+    return write_keras_archive(
+        _p(d, "nan_inf_weights_keras.keras"), {}, weights_h5=k3_weights_h5(_nan_inf_weights())
+    )
 
 
 @case(LOAD)
@@ -1275,11 +1550,14 @@ def float64_and_float16_weights(d: Path) -> Path:
 @case(LOAD)
 def keras_archive_with_extra_members(d: Path) -> Path:
     """A valid .keras with assets/ and unrelated members, including path-traversal names (never extracted)."""
-    return write_keras_archive(_p(d, "keras_archive_with_extra_members.keras"), {
-        "assets/vocab.txt": "a\nb\n",
-        "../../kwi_escaped.txt": "escaped",
-        "/tmp/kwi_absolute.txt": "absolute",
-    })
+    return write_keras_archive(
+        _p(d, "keras_archive_with_extra_members.keras"),
+        {
+            "assets/vocab.txt": "a\nb\n",
+            "../../kwi_escaped.txt": "escaped",
+            "/tmp/kwi_absolute.txt": "absolute",
+        },
+    )
 
 
 @case(LOAD)
@@ -1302,12 +1580,26 @@ def lambda_keras1(d: Path) -> Path:
     """Keras 1 Lambda: function = [marshal.dumps(code).decode('raw_unicode_escape'), defaults, closure]."""
     mark = marker(d, "lambda_keras1")
     fn = lambda_code(mark).decode("raw_unicode_escape")
-    lam = {"class_name": "Lambda", "config": {
-        "name": "lambda_1", "trainable": True, "function": [fn, None, None], "function_type": "lambda",
-        "output_shape": [module_code(mark).decode("raw_unicode_escape"), None, None],
-        "output_shape_type": "lambda", "arguments": {}}}
-    return write_legacy_h5(_p(d, "lambda_keras1.h5"), model_b_k1_config([lam]), model_b_k1_layers(),
-                           keras_version=None, backend=None, root_version="1.2.2")
+    lam = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "lambda_1",
+            "trainable": True,
+            "function": [fn, None, None],
+            "function_type": "lambda",
+            "output_shape": [module_code(mark).decode("raw_unicode_escape"), None, None],
+            "output_shape_type": "lambda",
+            "arguments": {},
+        },
+    }
+    return write_legacy_h5(
+        _p(d, "lambda_keras1.h5"),
+        model_b_k1_config([lam]),
+        model_b_k1_layers(),
+        keras_version=None,
+        backend=None,
+        root_version="1.2.2",
+    )
 
 
 @case(NOT_EXECUTABLE)
@@ -1315,10 +1607,21 @@ def lambda_keras2(d: Path) -> Path:
     """Keras 2 / tf.keras Lambda: function = [base64(marshal), defaults, closure], function_type 'lambda'."""
     mark = marker(d, "lambda_keras2")
     b64 = base64.b64encode(lambda_code(mark)).decode("ascii")
-    lam = {"class_name": "Lambda", "config": {
-        "name": "lambda", "trainable": True, "dtype": "float32", "function": [b64, None, None],
-        "function_type": "lambda", "module": "__main__", "output_shape": None, "output_shape_type": "raw",
-        "output_shape_module": None, "arguments": {}}}
+    lam = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "lambda",
+            "trainable": True,
+            "dtype": "float32",
+            "function": [b64, None, None],
+            "function_type": "lambda",
+            "module": "__main__",
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": {},
+        },
+    }
     return write_model_a_tf(_p(d, "lambda_keras2.h5"), config=model_a_tf_config([lam]))
 
 
@@ -1327,10 +1630,20 @@ def lambda_keras3(d: Path) -> Path:
     """Keras 3 Lambda: function = {"class_name": "__lambda__", "config": {"code": base64(marshal)}}."""
     mark = marker(d, "lambda_keras3")
     b64 = base64.b64encode(lambda_code(mark)).decode("ascii")
-    lam = _k3_layer("Lambda", {
-        "name": "lambda", "trainable": True, "dtype": _K3_POLICY,
-        "function": {"class_name": "__lambda__", "config": {"code": b64, "defaults": None, "closure": None}},
-        "arguments": {}}, [None, T, D])
+    lam = _k3_layer(
+        "Lambda",
+        {
+            "name": "lambda",
+            "trainable": True,
+            "dtype": _K3_POLICY,
+            "function": {
+                "class_name": "__lambda__",
+                "config": {"code": b64, "defaults": None, "closure": None},
+            },
+            "arguments": {},
+        },
+        [None, T, D],
+    )
     return write_keras_archive(_p(d, "lambda_keras3.keras"), {}, config=model_a_k3_config([lam]))
 
 
@@ -1339,21 +1652,40 @@ def lambda_keras3_legacy_h5(d: Path) -> Path:
     """Keras 3 legacy .h5 with a __lambda__ Lambda."""
     mark = marker(d, "lambda_keras3_legacy_h5")
     b64 = base64.b64encode(lambda_code(mark)).decode("ascii")
-    lam = {"class_name": "Lambda", "config": {
-        "name": "lambda", "trainable": True, "dtype": _K3_POLICY,
-        "function": {"class_name": "__lambda__", "config": {"code": b64, "defaults": None, "closure": None}},
-        "arguments": {}}}
+    lam = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "lambda",
+            "trainable": True,
+            "dtype": _K3_POLICY,
+            "function": {
+                "class_name": "__lambda__",
+                "config": {"code": b64, "defaults": None, "closure": None},
+            },
+            "arguments": {},
+        },
+    }
     return write_model_a_k3_legacy(_p(d, "lambda_keras3_legacy_h5.h5"), [lam])
 
 
 @case(NOT_EXECUTABLE)
 def lambda_module_function(d: Path) -> Path:
     """tf.keras Lambda naming a function by module path (function_type 'raw', module 'os')."""
-    lam = {"class_name": "Lambda", "config": {
-        "name": "lambda", "trainable": True, "dtype": "float32", "function": "system",
-        "function_type": "raw", "module": "os", "output_shape": None, "output_shape_type": "raw",
-        "output_shape_module": None,
-        "arguments": {"command": f"touch {marker(d, 'lambda_module_function')}"}}}
+    lam = {
+        "class_name": "Lambda",
+        "config": {
+            "name": "lambda",
+            "trainable": True,
+            "dtype": "float32",
+            "function": "system",
+            "function_type": "raw",
+            "module": "os",
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": {"command": f"touch {marker(d, 'lambda_module_function')}"},
+        },
+    }
     return write_model_a_tf(_p(d, "lambda_module_function.h5"), config=model_a_tf_config([lam]))
 
 
@@ -1363,15 +1695,27 @@ def custom_object_module_keras3(d: Path) -> Path:
     mark = marker(d, "custom_object_module_keras3")
     write_sentinel_module(d, mark)
     extra = [
-        {"module": SENTINEL_MODULE, "class_name": "Evil", "registered_name": f"{SENTINEL_MODULE}>Evil",
-         "config": {"name": "evil", "trainable": True}},
-        {"module": "os", "class_name": "system", "registered_name": "os>system",
-         "config": {"name": "sys", "command": f"touch {mark}"}},
+        {
+            "module": SENTINEL_MODULE,
+            "class_name": "Evil",
+            "registered_name": f"{SENTINEL_MODULE}>Evil",
+            "config": {"name": "evil", "trainable": True},
+        },
+        {
+            "module": "os",
+            "class_name": "system",
+            "registered_name": "os>system",
+            "config": {"name": "sys", "command": f"touch {mark}"},
+        },
     ]
     cfg = model_a_k3_config(extra)
     # an activation given as a custom object from the sentinel module, too
     cfg["config"]["layers"][-1]["config"]["activation"] = {
-        "module": SENTINEL_MODULE, "class_name": "function", "config": "system", "registered_name": "system"}
+        "module": SENTINEL_MODULE,
+        "class_name": "function",
+        "config": "system",
+        "registered_name": "system",
+    }
     return write_keras_archive(_p(d, "custom_object_module_keras3.keras"), {}, config=cfg)
 
 
@@ -1381,13 +1725,20 @@ def custom_object_module_tfkeras(d: Path) -> Path:
     mark = marker(d, "custom_object_module_tfkeras")
     write_sentinel_module(d, mark)
     extra = [
-        {"class_name": f"{SENTINEL_MODULE}>Evil", "module": SENTINEL_MODULE,
-         "registered_name": f"{SENTINEL_MODULE}>Evil", "config": {"name": "evil", "trainable": True}},
+        {
+            "class_name": f"{SENTINEL_MODULE}>Evil",
+            "module": SENTINEL_MODULE,
+            "registered_name": f"{SENTINEL_MODULE}>Evil",
+            "config": {"name": "evil", "trainable": True},
+        },
         {"class_name": "os.system", "config": {"name": "sys2", "command": f"touch {mark}"}},
     ]
     cfg = model_a_tf_config(extra)
     cfg["config"]["layers"][-1]["config"]["kernel_initializer"] = {
-        "class_name": f"{SENTINEL_MODULE}.Evil", "module": SENTINEL_MODULE, "config": {}}
+        "class_name": f"{SENTINEL_MODULE}.Evil",
+        "module": SENTINEL_MODULE,
+        "config": {},
+    }
     return write_model_a_tf(_p(d, "custom_object_module_tfkeras.h5"), config=cfg)
 
 
@@ -1428,8 +1779,9 @@ def npy_pickle_named_keras(d: Path) -> Path:
 @case(REFUSE, isolate=True, needs=("large", "big", "bomb", "size", "limit"))
 def zip_bomb_weights(d: Path) -> Path:
     """A .keras whose model.weights.h5 inflates to 4.1 GiB of zeros (honest headers, ~4 MiB file)."""
-    members = _archive_members() + [RawMember(b"model.weights.h5", deflate_zeros(4200), ZIP_DEFLATED,
-                                               CRC_ZEROS[4200], 4200 << 20)]
+    members = _archive_members() + [
+        RawMember(b"model.weights.h5", deflate_zeros(4200), ZIP_DEFLATED, CRC_ZEROS[4200], 4200 << 20)
+    ]
     return write_raw_zip(_p(d, "zip_bomb_weights.keras"), members)
 
 
@@ -1437,25 +1789,29 @@ def zip_bomb_weights(d: Path) -> Path:
 def zip_bomb_config(d: Path) -> Path:
     """A .keras whose config.json inflates to 4.1 GiB of zeros."""
     meta = json.dumps({"keras_version": K3_VERSION}).encode()
-    members = [_stored("metadata.json", meta),
-               RawMember(b"config.json", deflate_zeros(4200), ZIP_DEFLATED, CRC_ZEROS[4200], 4200 << 20),
-               _stored("model.weights.h5", k3_weights_h5())]
+    members = [
+        _stored("metadata.json", meta),
+        RawMember(b"config.json", deflate_zeros(4200), ZIP_DEFLATED, CRC_ZEROS[4200], 4200 << 20),
+        _stored("model.weights.h5", k3_weights_h5()),
+    ]
     return write_raw_zip(_p(d, "zip_bomb_config.keras"), members)
 
 
 @case(REFUSE, isolate=True)
 def zip_header_understates_size(d: Path) -> Path:
     """model.weights.h5's header says 1 MiB, its deflate stream inflates to 4.1 GiB."""
-    members = _archive_members() + [RawMember(b"model.weights.h5", deflate_zeros(4200), ZIP_DEFLATED,
-                                               CRC_ZEROS[4200], 1 << 20)]
+    members = _archive_members() + [
+        RawMember(b"model.weights.h5", deflate_zeros(4200), ZIP_DEFLATED, CRC_ZEROS[4200], 1 << 20)
+    ]
     return write_raw_zip(_p(d, "zip_header_understates_size.keras"), members)
 
 
 @case(REFUSE, isolate=True)
 def zip_header_overstates_size(d: Path) -> Path:
     """model.weights.h5's header says 64 MiB, the stream holds 1 MiB."""
-    members = _archive_members() + [RawMember(b"model.weights.h5", deflate_zeros(1), ZIP_DEFLATED,
-                                               CRC_ZEROS[64], 64 << 20)]
+    members = _archive_members() + [
+        RawMember(b"model.weights.h5", deflate_zeros(1), ZIP_DEFLATED, CRC_ZEROS[64], 64 << 20)
+    ]
     return write_raw_zip(_p(d, "zip_header_overstates_size.keras"), members)
 
 
@@ -1463,8 +1819,9 @@ def zip_header_overstates_size(d: Path) -> Path:
 def zip_compress_size_past_eof(d: Path) -> Path:
     """model.weights.h5's compressed size points 1 GiB past the end of the file."""
     w = k3_weights_h5()
-    members = _archive_members() + [RawMember(b"model.weights.h5", w, ZIP_STORED, zlib.crc32(w), len(w),
-                                               compress_size=1 << 30)]
+    members = _archive_members() + [
+        RawMember(b"model.weights.h5", w, ZIP_STORED, zlib.crc32(w), len(w), compress_size=1 << 30)
+    ]
     return write_raw_zip(_p(d, "zip_compress_size_past_eof.keras"), members)
 
 
@@ -1475,20 +1832,21 @@ def zip_many_members(d: Path) -> Path:
     return write_raw_zip(_p(d, "zip_many_members.keras"), members)
 
 
-@case(DAMAGED, isolate=True, needs=('absurd', 'units'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, needs=("absurd", "units"), intact=("lstm", "gru", "dense"))
 def config_2_31_units_h5(d: Path) -> Path:
     """A tf.keras .h5 whose LSTM config claims 2**31 units (the weights are the small real ones)."""
     return write_model_a_tf(_p(d, "config_2_31_units_h5.h5"), config=model_a_tf_config(units=2**31))
 
 
-@case(DAMAGED, isolate=True, needs=('absurd', 'units'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, needs=("absurd", "units"), intact=("lstm", "gru", "dense"))
 def config_2_31_units_keras(d: Path) -> Path:
     """A .keras whose LSTM config claims 2**31 units."""
-    return write_keras_archive(_p(d, "config_2_31_units_keras.keras"), {},
-                               config=model_a_k3_config(units=2**31))
+    return write_keras_archive(
+        _p(d, "config_2_31_units_keras.keras"), {}, config=model_a_k3_config(units=2**31)
+    )
 
 
-@case(DAMAGED, isolate=True, config=True, needs=('absurd', 'units'), intact=('lstm', 'gru', 'dense'))
+@case(DAMAGED, isolate=True, config=True, needs=("absurd", "units"), intact=("lstm", "gru", "dense"))
 def config_2_31_units_weights_only(d: Path) -> Path:
     """A weights-only .h5 loaded with an architecture JSON claiming 2**31 units and a 2**40 vocabulary."""
     p = write_model_a_tf(_p(d, "config_2_31_units_weights_only.h5"), weights_only=True)
@@ -1501,6 +1859,7 @@ def config_2_31_units_weights_only(d: Path) -> Path:
 @case(REFUSE, isolate=True, needs=("large", "big", "size", "limit", "shape"))
 def dataset_declares_terabytes(d: Path) -> Path:
     """A Keras 3 .weights.h5 whose LSTM kernel declares (2**20, 2**20) float32 (4 TiB, file is tiny)."""
+
     def edit(f: h5py.File) -> None:
         del f["layers/lstm/cell/vars/0"]
         f["layers/lstm/cell/vars"].create_dataset("0", shape=(2**20, 2**20), dtype="f4", chunks=(64, 64))
@@ -1515,8 +1874,9 @@ def dataset_declares_terabytes_h5(d: Path) -> Path:
     p = write_model_a_tf(_p(d, "dataset_declares_terabytes_h5.h5"))
     with h5py.File(p, "r+") as f:
         del f["model_weights/dense/dense/kernel:0"]
-        f["model_weights/dense/dense"].create_dataset("kernel:0", shape=(2**20, 2**21), dtype="f4",
-                                                      chunks=(64, 64))
+        f["model_weights/dense/dense"].create_dataset(
+            "kernel:0", shape=(2**20, 2**21), dtype="f4", chunks=(64, 64)
+        )
     return p
 
 
@@ -1606,8 +1966,9 @@ def external_link_in_archive(d: Path) -> Path:
         del f["layers/dense"]
         f["layers/dense"] = h5py.ExternalLink(str(t), "/layers/dense")
 
-    return write_keras_archive(_p(d, "external_link_in_archive.keras"), {},
-                               weights_h5=k3_weights_h5(edit=edit))
+    return write_keras_archive(
+        _p(d, "external_link_in_archive.keras"), {}, weights_h5=k3_weights_h5(edit=edit)
+    )
 
 
 @case(REFUSE, isolate=True, needs=("virtual", "external", "outside", "other file"))
@@ -1635,8 +1996,9 @@ def virtual_dataset_in_archive(d: Path) -> Path:
         layout[:] = h5py.VirtualSource(str(t), "kernel", shape=(3, 16))
         f["layers/lstm/cell/vars"].create_virtual_dataset("0", layout, fillvalue=0)
 
-    return write_keras_archive(_p(d, "virtual_dataset_in_archive.keras"), {},
-                               weights_h5=k3_weights_h5(edit=edit))
+    return write_keras_archive(
+        _p(d, "virtual_dataset_in_archive.keras"), {}, weights_h5=k3_weights_h5(edit=edit)
+    )
 
 
 @case(REFUSE, isolate=True, needs=("external", "outside", "other file"))
@@ -1654,6 +2016,7 @@ def external_raw_storage(d: Path) -> Path:
 @case(PARTIAL, isolate=True, config=True)
 def hardlink_cycle(d: Path) -> Path:
     """A Keras 3 .weights.h5 where layers/lstm/cell/loop is a hard link back to /layers (a cycle)."""
+
     def edit(f: h5py.File) -> None:
         f["layers/lstm/cell/loop"] = f["layers"]
         f["layers/gru/self"] = f["layers/gru"]
@@ -1667,6 +2030,7 @@ def hardlink_cycle(d: Path) -> Path:
 @case(PARTIAL, isolate=True)
 def softlink_cycle(d: Path) -> Path:
     """A .keras whose layers/dense/vars is a soft link to itself and layers/gru/cell a soft link loop."""
+
     def edit(f: h5py.File) -> None:
         del f["layers/dense/vars"]
         f["layers/dense/vars"] = h5py.SoftLink("/layers/dense/vars")
@@ -1674,8 +2038,6 @@ def softlink_cycle(d: Path) -> Path:
         f["layers/gru/b"] = h5py.SoftLink("/layers/gru/a")
 
     return write_keras_archive(_p(d, "softlink_cycle.keras"), {}, weights_h5=k3_weights_h5(edit=edit))
-
-
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1696,12 +2058,25 @@ class BytePatch:
 
 
 LIBHDF5_KILLERS = (
-    BytePatch("libhdf5_segfault_vlen_attr", "tf_h5_functional", 1009, 0x01, 0xF9, "crash",
-              "model_config's vlen-string datatype bits corrupted: reading the attribute segfaults in "
-              "H5T__vlen_disk_write / H5VL_blob_put"),
-    BytePatch("libhdf5_hang_global_heap", "k3_weights_h5", 1984, 0x04, 0x4A, "hang",
-              "a global-heap object size 4 -> 74: H5HG__cache_heap_deserialize loops forever "
-              "holding the GIL"),
+    BytePatch(
+        "libhdf5_segfault_vlen_attr",
+        "tf_h5_functional",
+        1009,
+        0x01,
+        0xF9,
+        "crash",
+        "model_config's vlen-string datatype bits corrupted: reading the attribute segfaults in "
+        "H5T__vlen_disk_write / H5VL_blob_put",
+    ),
+    BytePatch(
+        "libhdf5_hang_global_heap",
+        "k3_weights_h5",
+        1984,
+        0x04,
+        0x4A,
+        "hang",
+        "a global-heap object size 4 -> 74: H5HG__cache_heap_deserialize loops forever holding the GIL",
+    ),
 )
 
 

@@ -68,14 +68,26 @@ class SeedFile:
 def load_seeds(seed_dir: Path, corpus: Path | None) -> list[SeedFile]:
     out = []
     for s in files.write_seeds(seed_dir).values():
-        out.append(SeedFile(s.name, s.path.read_bytes(), "".join(s.path.suffixes[-2:]) or ".h5",
-                            s.config.read_bytes() if s.config else None))
+        out.append(
+            SeedFile(
+                s.name,
+                s.path.read_bytes(),
+                "".join(s.path.suffixes[-2:]) or ".h5",
+                s.config.read_bytes() if s.config else None,
+            )
+        )
     if corpus is not None and corpus.is_dir():
         for p in sorted(corpus.iterdir()):
             if p.suffix in (".h5", ".hdf5", ".keras") and p.stat().st_size <= CORPUS_MAX_BYTES:
                 arch = p.with_name(p.name.replace(".h5", ".arch.json"))
-                out.append(SeedFile(f"corpus:{p.name}", p.read_bytes(), p.suffix,
-                                    arch.read_bytes() if arch.exists() else None))
+                out.append(
+                    SeedFile(
+                        f"corpus:{p.name}",
+                        p.read_bytes(),
+                        p.suffix,
+                        arch.read_bytes() if arch.exists() else None,
+                    )
+                )
     return out
 
 
@@ -115,13 +127,59 @@ def flip(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
 # JSON mutations
 
 _JUNK_VALUES: list[Any] = [
-    None, -1, 0, 1, 2**31, 2**63, -(2**31), 1e308, -1e308, 0.5, float("nan"), float("inf"), "", "x",
-    "tanh", "hard_sigmoid", "\udcff", [], {}, [None], True, False, [2**31, 2**31], {"class_name": "Lambda"},
+    None,
+    -1,
+    0,
+    1,
+    2**31,
+    2**63,
+    -(2**31),
+    1e308,
+    -1e308,
+    0.5,
+    float("nan"),
+    float("inf"),
+    "",
+    "x",
+    "tanh",
+    "hard_sigmoid",
+    "\udcff",
+    [],
+    {},
+    [None],
+    True,
+    False,
+    [2**31, 2**31],
+    {"class_name": "Lambda"},
 ]
-_CLASSES = ["LSTM", "GRU", "SimpleRNN", "Dense", "Embedding", "Bidirectional", "TimeDistributed", "Masking",
-            "InputLayer", "Sequential", "Functional", "Model", "Lambda", "Conv1D", "BatchNormalization",
-            "CuDNNLSTM", "CuDNNGRU", "Merge", "Dropout", "Activation", "NoSuchLayer", "__lambda__",
-            "__keras_tensor__", "RNN", "LSTMCell", "Attention"]
+_CLASSES = [
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "Dense",
+    "Embedding",
+    "Bidirectional",
+    "TimeDistributed",
+    "Masking",
+    "InputLayer",
+    "Sequential",
+    "Functional",
+    "Model",
+    "Lambda",
+    "Conv1D",
+    "BatchNormalization",
+    "CuDNNLSTM",
+    "CuDNNGRU",
+    "Merge",
+    "Dropout",
+    "Activation",
+    "NoSuchLayer",
+    "__lambda__",
+    "__keras_tensor__",
+    "RNN",
+    "LSTMCell",
+    "Attention",
+]
 
 
 def _nodes(obj: Any, path: tuple = ()) -> list[tuple[Any, Any]]:
@@ -203,8 +261,19 @@ def _objects(f: h5py.File) -> list[str]:
 
 def _junk_attr(rng: np.random.Generator, old: Any) -> Any:
     choices: list[Any] = [
-        b"\xff\xfe", b"", "nonsense", np.int64(2**31), np.int64(-1), np.arange(3), np.array([b"a", b"b"]),
-        np.float64(np.nan), np.void(b"\x00\xff"), np.array([], dtype=np.float64), b"3.0", b"1", b"2.1.6",
+        b"\xff\xfe",
+        b"",
+        "nonsense",
+        np.int64(2**31),
+        np.int64(-1),
+        np.arange(3),
+        np.array([b"a", b"b"]),
+        np.float64(np.nan),
+        np.void(b"\x00\xff"),
+        np.array([], dtype=np.float64),
+        b"3.0",
+        b"1",
+        b"2.1.6",
         np.array([b"lstm", b"lstm", b"gru"]),
     ]
     if isinstance(old, np.ndarray) and old.size > 1:  # shuffle / drop / duplicate a list attribute
@@ -359,8 +428,13 @@ def mutate(seed: SeedFile, rng: np.random.Generator) -> tuple[bytes, bytes | Non
         kind = str(rng.choice(["truncate", "flip", "h5", "json"], p=[0.2, 0.3, 0.28, 0.22]))
         is_h5 = data[:8] == HDF5_MAGIC
         members = None if is_h5 else _zip_members(data)
-        if kind in ("h5", "json") and not pristine and not (kind == "json" and (config is not None or (
-                members is not None and "config.json" in members))):
+        if (
+            kind in ("h5", "json")
+            and not pristine
+            and not (
+                kind == "json" and (config is not None or (members is not None and "config.json" in members))
+            )
+        ):
             kind = "flip"
         try:
             if kind == "truncate" and data:
@@ -407,8 +481,13 @@ def mutate(seed: SeedFile, rng: np.random.Generator) -> tuple[bytes, bytes | Non
 
 
 def _paths(out: Path) -> dict[str, Path]:
-    return {"log": out / "fuzz_cases.jsonl", "work": out / "fuzz_work", "fails": out / "fuzz_failures",
-            "summary": out / "fuzz_summary.json", "seeds": out / "seeds"}
+    return {
+        "log": out / "fuzz_cases.jsonl",
+        "work": out / "fuzz_work",
+        "fails": out / "fuzz_failures",
+        "summary": out / "fuzz_summary.json",
+        "seeds": out / "seeds",
+    }
 
 
 def case_files(i: int, seed: int, seeds: list[SeedFile], work: Path) -> tuple[Path, Path | None, str, str]:
@@ -445,15 +524,31 @@ def work_loop(start: int, stop: int, seed: int, out: Path, corpus: Path | None, 
     with open(P["log"], "a") as log:
         for i in range(start, stop):
             path, cfg_path, seed_name, what = case_files(i, seed, seeds, P["work"])
-            log.write(json.dumps({"case": i, "seed": seed_name, "mutation": what, "status": "start",
-                                  "file": str(path), "config": str(cfg_path) if cfg_path else None}) + "\n")
+            log.write(
+                json.dumps(
+                    {
+                        "case": i,
+                        "seed": seed_name,
+                        "mutation": what,
+                        "status": "start",
+                        "file": str(path),
+                        "config": str(cfg_path) if cfg_path else None,
+                    }
+                )
+                + "\n"
+            )
             log.flush()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 res = harness.open_file(path, cfg_path, engine=True, timeout=timeout)
             rec = res.as_dict()
-            rec.update(case=i, seed=seed_name, mutation=what, status="done",
-                       warnings=sorted({f"{w.category.__name__}: {str(w.message)[:80]}" for w in caught}))
+            rec.update(
+                case=i,
+                seed=seed_name,
+                mutation=what,
+                status="done",
+                warnings=sorted({f"{w.category.__name__}: {str(w.message)[:80]}" for w in caught}),
+            )
             if _needs_sandbox(rec):  # Python saw it (slow / huge): what does the app's loader do?
                 rec["sandbox"] = sandbox_check(path, cfg_path, timeout)
             if not _clean(rec):
@@ -477,8 +572,11 @@ def _clean(rec: dict) -> bool:
     if _needs_sandbox(rec):  # fine iff the app's loader (the sandbox) answers cleanly and in time
         sb = rec.get("sandbox", {})
         return sb.get("outcome") in ("refused", "loaded") and sb.get("seconds", 1e9) < 10.0
-    return (rec["outcome"] in ("refused", "loaded") and rec.get("engine") != "bug"
-            and not rec.get("unflagged_nonfinite"))
+    return (
+        rec["outcome"] in ("refused", "loaded")
+        and rec.get("engine") != "bug"
+        and not rec.get("unflagged_nonfinite")
+    )
 
 
 def sandbox_check(path: Path, config: Path | None, timeout: float) -> dict:
@@ -530,9 +628,23 @@ def drive(
     t0 = time.perf_counter()
     nxt = first
     while nxt < last:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--start", str(nxt),
-               "--stop", str(last), "--seed", str(seed), "--out", str(out), "--timeout", str(timeout),
-               "--mem-mb", str(mem_mb)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            "--start",
+            str(nxt),
+            "--stop",
+            str(last),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            "--timeout",
+            str(timeout),
+            "--mem-mb",
+            str(mem_mb),
+        ]
         if corpus is not None:
             cmd += ["--corpus", str(corpus)]
         errf = open(out / "fuzz_worker.stderr", "w+")  # noqa: SIM115 - a file, not a pipe that could fill up
@@ -561,18 +673,27 @@ def drive(
             break
         s = started[-1]
         outcome = "hang" if idle > hang_s else "crash"
-        rec = {"case": s["case"], "seed": s["seed"], "mutation": s["mutation"], "status": "done",
-               "outcome": outcome, "seconds": hang_s if outcome == "hang" else 0.0,
-               "message": f"worker {'stuck' if outcome == 'hang' else 'died, exit ' + str(proc.returncode)}",
-               "error_type": outcome, "traceback": err[-3000:], "engine": ""}
+        rec = {
+            "case": s["case"],
+            "seed": s["seed"],
+            "mutation": s["mutation"],
+            "status": "done",
+            "outcome": outcome,
+            "seconds": hang_s if outcome == "hang" else 0.0,
+            "message": f"worker {'stuck' if outcome == 'hang' else 'died, exit ' + str(proc.returncode)}",
+            "error_type": outcome,
+            "traceback": err[-3000:],
+            "engine": "",
+        }
         cfg = Path(s["config"]) if s.get("config") else None
         rec["kept"] = _keep(Path(s["file"]), cfg, P["fails"])
         rec["sandbox"] = sandbox_check(Path(rec["kept"]), P["fails"] / cfg.name if cfg else None, timeout)
         with open(P["log"], "a") as log:
             log.write(json.dumps(rec) + "\n")
         nxt = s["case"] + 1
-    summary = summarize(P["log"], seed=seed, timeout=timeout, mem_mb=mem_mb,
-                        seconds=time.perf_counter() - t0, corpus=corpus)
+    summary = summarize(
+        P["log"], seed=seed, timeout=timeout, mem_mb=mem_mb, seconds=time.perf_counter() - t0, corpus=corpus
+    )
     P["summary"].write_text(json.dumps(summary, indent=2, default=str))
     shutil.rmtree(P["work"], ignore_errors=True)
     return summary
@@ -601,10 +722,27 @@ def summarize(log: Path, **meta: Any) -> dict:
     def brief(r: dict | None) -> dict | None:
         if r is None:
             return None
-        return {k: r.get(k) for k in ("case", "seed", "mutation", "outcome", "seconds", "message",
-                                      "error_type", "engine", "engine_message", "unflagged_nonfinite",
-                                      "maxrss_growth_mb", "kept", "sandbox", "traceback", "engine_traceback")
-                if r.get(k) not in (None, "", [])}
+        return {
+            k: r.get(k)
+            for k in (
+                "case",
+                "seed",
+                "mutation",
+                "outcome",
+                "seconds",
+                "message",
+                "error_type",
+                "engine",
+                "engine_message",
+                "unflagged_nonfinite",
+                "maxrss_growth_mb",
+                "kept",
+                "sandbox",
+                "traceback",
+                "engine_traceback",
+            )
+            if r.get(k) not in (None, "", [])
+        }
 
     try:
         from inspector.core import stats  # noqa: F401
@@ -638,8 +776,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "tests" / ".generated" / "hostile")
     ap.add_argument("--corpus", type=Path, default=None, help="keras corpus folder (extra seeds)")
     ap.add_argument("--timeout", type=float, default=5.0, help="per-case limit (SIGALRM), seconds")
-    ap.add_argument("--hang", type=float, default=None,
-                    help="seconds without progress = a hang (default: timeout + 3)")
+    ap.add_argument(
+        "--hang", type=float, default=None, help="seconds without progress = a hang (default: timeout + 3)"
+    )
     ap.add_argument("--mem-mb", type=int, default=4096, help="RLIMIT_AS of the worker (0: none)")
     ap.add_argument("--only", type=int, default=None, help="run only this case index (reproduce)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -652,14 +791,24 @@ def main(argv: list[str] | None = None) -> int:
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
         work_loop(args.start, args.stop, args.seed, args.out, args.corpus, args.timeout)
         return 0
-    summary = drive(args.cases, args.seed, args.out, corpus=args.corpus, timeout=args.timeout,
-                    mem_mb=args.mem_mb, hang_s=args.hang, only=args.only)
+    summary = drive(
+        args.cases,
+        args.seed,
+        args.out,
+        corpus=args.corpus,
+        timeout=args.timeout,
+        mem_mb=args.mem_mb,
+        hang_s=args.hang,
+        only=args.only,
+    )
     short = {k: v for k, v in summary.items() if k != "bug_cases"}
     print(json.dumps(short, indent=2, default=str))
     for b in summary["bug_cases"][:20]:
-        print(f"BUG case {b.get('case')} ({b.get('seed')}; {b.get('mutation')}): {b.get('outcome')} "
-              f"{b.get('error_type', '')} {b.get('message', '')[:200]} {b.get('engine', '')} "
-              f"{b.get('engine_message', '')[:200]}  -> {b.get('kept')}")
+        print(
+            f"BUG case {b.get('case')} ({b.get('seed')}; {b.get('mutation')}): {b.get('outcome')} "
+            f"{b.get('error_type', '')} {b.get('message', '')[:200]} {b.get('engine', '')} "
+            f"{b.get('engine_message', '')[:200]}  -> {b.get('kept')}"
+        )
     return 0 if summary["bugs"] == 0 else 1
 
 

@@ -181,7 +181,7 @@ def nonfinite_flagged(mf: Any) -> list[str]:
     file or layer mentions NaN/Inf.  Empty while `inspector.core.stats` does not exist yet.
     """
     bad = []
-    for lay in (mf.weight_layers or ()):
+    for lay in mf.weight_layers or ():
         for path, w in lay.all_weights():
             if w.value.size and not np.isfinite(w.value).all():
                 bad.append((lay, path, w))

@@ -62,8 +62,15 @@ def probe(
     `wall` bounds the whole subprocess (interpreter start-up included): a reader stuck in C code
     (e.g. opening a FIFO named by an external link) is reported as outcome 'hang'.
     """
-    cmd = [sys.executable, str(Path(__file__).resolve()), str(path), "--mem-mb", str(mem_mb),
-           "--timeout", str(timeout)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        str(path),
+        "--mem-mb",
+        str(mem_mb),
+        "--timeout",
+        str(timeout),
+    ]
     if config is not None:
         cmd += ["--config", str(config)]
     if not engine:
@@ -76,14 +83,25 @@ def probe(
     try:
         cp = subprocess.run(cmd, capture_output=True, text=True, timeout=wall, env=env, cwd=cwd)
     except subprocess.TimeoutExpired as exc:
-        return {"path": str(path), "outcome": "hang", "seconds": wall,
-                "message": f"no answer after {wall:g} s (stuck outside Python?)",
-                "stderr": (exc.stderr or b"")[-2000:].decode("utf8", "replace")
-                if isinstance(exc.stderr, bytes) else str(exc.stderr or "")[-2000:]}
+        return {
+            "path": str(path),
+            "outcome": "hang",
+            "seconds": wall,
+            "message": f"no answer after {wall:g} s (stuck outside Python?)",
+            "stderr": (exc.stderr or b"")[-2000:].decode("utf8", "replace")
+            if isinstance(exc.stderr, bytes)
+            else str(exc.stderr or "")[-2000:],
+        }
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
     if cp.returncode != 0 or not lines:
-        return {"path": str(path), "outcome": "crash", "seconds": 0.0, "returncode": cp.returncode,
-                "message": f"probe exited with {cp.returncode}", "stderr": cp.stderr[-4000:]}
+        return {
+            "path": str(path),
+            "outcome": "crash",
+            "seconds": 0.0,
+            "returncode": cp.returncode,
+            "message": f"probe exited with {cp.returncode}",
+            "stderr": cp.stderr[-4000:],
+        }
     out = json.loads(lines[-1])
     out["stderr"] = cp.stderr[-2000:]
     return out

@@ -19,18 +19,43 @@ REPO = Path(__file__).resolve().parents[2]
 WALL_S = 60
 
 INFO_REFUSED = [
-    "zero_byte_h5", "text_named_keras", "git_lfs_pointer", "truncated_tf_h5_0_3", "truncated_keras_0_6",
-    "hdf5_not_keras", "zip_without_weights", "h5_malformed_json", "h5_deep_json", "non_utf8_layer_names",
-    "zip_bomb_weights", "zip_header_understates_size", "config_2_31_units_h5", "external_link_fifo",
-    "virtual_dataset", "npz_weights_with_pickle", "dataset_declares_terabytes",
+    "zero_byte_h5",
+    "text_named_keras",
+    "git_lfs_pointer",
+    "truncated_tf_h5_0_3",
+    "truncated_keras_0_6",
+    "hdf5_not_keras",
+    "zip_without_weights",
+    "h5_malformed_json",
+    "h5_deep_json",
+    "non_utf8_layer_names",
+    "zip_bomb_weights",
+    "zip_header_understates_size",
+    "config_2_31_units_h5",
+    "external_link_fifo",
+    "virtual_dataset",
+    "npz_weights_with_pickle",
+    "dataset_declares_terabytes",
 ]
-PREDICT_REFUSED = ["lambda_keras2", "lambda_keras3", "custom_object_module_keras3", "unknown_layer_class",
-                   "h5_dense_shape_disagrees", "h5_config_layer_missing_from_weights"]
+PREDICT_REFUSED = [
+    "lambda_keras2",
+    "lambda_keras3",
+    "custom_object_module_keras3",
+    "unknown_layer_class",
+    "h5_dense_shape_disagrees",
+    "h5_config_layer_missing_from_weights",
+]
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "inspector", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=WALL_S, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=WALL_S,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def _assert_one_line_error(cp: subprocess.CompletedProcess, path: Path) -> str:

@@ -46,8 +46,9 @@ def test_damaged_file_weights_and_banner(window, seeds, qtbot, tmp_path: Path, n
     matrix = window.weights.heatmap.matrix
     assert matrix is not None and matrix.path == weight
     np.testing.assert_array_equal(matrix.value, files.model_a_weights()[layer][index])
-    assert [g.key for g in matrix.gates] == (["i", "f", "c", "o"] if layer == "lstm" else
-                                             ["z", "r", "h"] if layer == "gru" else [])
+    assert [g.key for g in matrix.gates] == (
+        ["i", "f", "c", "o"] if layer == "lstm" else ["z", "r", "h"] if layer == "gru" else []
+    )
     assert window.structure.item_model.rowCount() > 0
 
 

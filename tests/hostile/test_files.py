@@ -29,7 +29,9 @@ IN_PROCESS = [c for c in files.CASES if not c.isolate]
 ISOLATED = [c for c in files.CASES if c.isolate]
 # engine 'ok' after a PARTIAL load is only right when the marked problem does not touch the maths
 RUNNABLE_DESPITE_PROBLEM = {
-    "h5_layer_names_lists_missing_group", "chunked_layer_names_many", "hardlink_cycle",
+    "h5_layer_names_lists_missing_group",
+    "chunked_layer_names_many",
+    "hardlink_cycle",
 }
 EITHER = {
     # complete, CRC-correct data behind a lying header field: refusing or loading are both right
@@ -153,8 +155,15 @@ def test_damaged_file_shows_the_readable_weights_verbatim(case: files.Case, tmp_
 def test_hostile_file_isolated(case: files.Case, tmp_path: Path) -> None:
     folder = tmp_path / "case"
     path = case.make(folder)
-    res = probe(path, case.config_path(path), mem_mb=MEM_LIMIT_MB, timeout=TIME_LIMIT_S, wall=60,
-                cwd=folder, extra_path=folder)
+    res = probe(
+        path,
+        case.config_path(path),
+        mem_mb=MEM_LIMIT_MB,
+        timeout=TIME_LIMIT_S,
+        wall=60,
+        cwd=folder,
+        extra_path=folder,
+    )
     assert res["outcome"] not in ("hang", "crash"), f"{case.name}: {res['outcome']}: {res.get('stderr', '')}"
     assert SENTINEL_MODULE not in res["new_modules"]
     assert res["maxrss_mb"] < RSS_LIMIT_MB, f"{case.name}: peak RSS {res['maxrss_mb']:.0f} MiB"
@@ -168,14 +177,31 @@ def test_hostile_file_isolated(case: files.Case, tmp_path: Path) -> None:
 def test_every_issue_bullet_has_cases() -> None:
     """Guard against the case list silently shrinking."""
     names = {c.name for c in files.CASES}
-    for required in ("zero_byte_h5", "text_named_h5", "git_lfs_pointer", "hdf5_not_keras",
-                     "zip_without_weights", "keras_config_layer_missing_from_weights",
-                     "h5_kernel_shape_disagrees", "unknown_layer_class",
-                     "h5_malformed_json", "h5_deep_json", "non_utf8_layer_names", "non_utf8_k3_group_name",
-                     "nan_inf_weights_h5", "lambda_keras1", "lambda_keras2", "lambda_keras3",
-                     "custom_object_module_keras3", "zip_bomb_weights", "zip_header_understates_size",
-                     "config_2_31_units_h5", "external_link_weight", "virtual_dataset",
-                     "npz_weights_with_pickle"):
+    for required in (
+        "zero_byte_h5",
+        "text_named_h5",
+        "git_lfs_pointer",
+        "hdf5_not_keras",
+        "zip_without_weights",
+        "keras_config_layer_missing_from_weights",
+        "h5_kernel_shape_disagrees",
+        "unknown_layer_class",
+        "h5_malformed_json",
+        "h5_deep_json",
+        "non_utf8_layer_names",
+        "non_utf8_k3_group_name",
+        "nan_inf_weights_h5",
+        "lambda_keras1",
+        "lambda_keras2",
+        "lambda_keras3",
+        "custom_object_module_keras3",
+        "zip_bomb_weights",
+        "zip_header_understates_size",
+        "config_2_31_units_h5",
+        "external_link_weight",
+        "virtual_dataset",
+        "npz_weights_with_pickle",
+    ):
         assert required in names
     assert sum(c.name.startswith("truncated_") for c in files.CASES) >= 12
 

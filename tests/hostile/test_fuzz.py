@@ -43,10 +43,14 @@ def _option(config: pytest.Config, name: str, env: str, default: int) -> int:
 def test_seeds_are_valid(seeds: dict[str, files.Seed]) -> None:
     """Every seed loads, in the expected format, and runs (the fuzzer's starting points are sound)."""
     want = {
-        "tf_h5_full": "legacy-h5-model", "tf_h5_weights": "legacy-h5-weights",
-        "tf_h5_functional": "legacy-h5-model", "k1_h5_full": "legacy-h5-model",
-        "k1_h5_weights": "legacy-h5-weights", "k3_archive": "keras3-archive",
-        "k3_weights_h5": "keras3-weights-h5", "k3_legacy_h5": "legacy-h5-model",
+        "tf_h5_full": "legacy-h5-model",
+        "tf_h5_weights": "legacy-h5-weights",
+        "tf_h5_functional": "legacy-h5-model",
+        "k1_h5_full": "legacy-h5-model",
+        "k1_h5_weights": "legacy-h5-weights",
+        "k3_archive": "keras3-archive",
+        "k3_weights_h5": "keras3-weights-h5",
+        "k3_legacy_h5": "legacy-h5-model",
     }
     assert set(seeds) == set(want)
     for name, s in seeds.items():

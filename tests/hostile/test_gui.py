@@ -24,15 +24,28 @@ REPO = Path(__file__).resolve().parents[2]
 
 # refused files, safe to read in-process (the reader's own guards are what is tested here)
 REFUSED = [
-    "zero_byte_h5", "text_named_h5", "git_lfs_pointer", "truncated_tf_h5_0_6", "truncated_keras_0_3",
-    "hdf5_not_keras", "zip_without_weights",
-    "zip_bomb_weights", "zip_header_understates_size", "external_link_weight",
-    "npz_weights_with_pickle", "dataset_declares_terabytes",
+    "zero_byte_h5",
+    "text_named_h5",
+    "git_lfs_pointer",
+    "truncated_tf_h5_0_6",
+    "truncated_keras_0_3",
+    "hdf5_not_keras",
+    "zip_without_weights",
+    "zip_bomb_weights",
+    "zip_header_understates_size",
+    "external_link_weight",
+    "npz_weights_with_pickle",
+    "dataset_declares_terabytes",
 ]
 
 # damaged files: the architecture is refused, the weights that can be read are shown with the problem
-DAMAGED = ["h5_malformed_json", "h5_deep_json", "non_utf8_layer_names", "config_2_31_units_keras",
-           "h5_kernel_shape_disagrees"]
+DAMAGED = [
+    "h5_malformed_json",
+    "h5_deep_json",
+    "non_utf8_layer_names",
+    "config_2_31_units_keras",
+    "h5_kernel_shape_disagrees",
+]
 
 
 def _open_good(qtbot, win, seeds) -> str:
@@ -148,22 +161,34 @@ def test_gui_survives_libhdf5_killers(patch: files.BytePatch, seeds, tmp_path: P
     (tmp_path / "settings").mkdir()
     wait_s = 6.0
     env = {**os.environ, "PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"}
-    args = [sys.executable, "-c", _GUI_SCRIPT, str(seeds["tf_h5_full"].path), str(bad),
-            str(tmp_path / "settings"), str(wait_s)]
+    args = [
+        sys.executable,
+        "-c",
+        _GUI_SCRIPT,
+        str(seeds["tf_h5_full"].path),
+        str(bad),
+        str(tmp_path / "settings"),
+        str(wait_s),
+    ]
     try:
-        cp = subprocess.run(args, capture_output=True, text=True, timeout=wait_s + 20, env=env,
-                            cwd=tmp_path)
+        cp = subprocess.run(args, capture_output=True, text=True, timeout=wait_s + 20, env=env, cwd=tmp_path)
     except subprocess.TimeoutExpired:
-        pytest.fail("GUI process hung (libhdf5 holds the GIL): the Session must load through "
-                     "inspector.io.sandbox.load_isolated")
+        pytest.fail(
+            "GUI process hung (libhdf5 holds the GIL): the Session must load through "
+            "inspector.io.sandbox.load_isolated"
+        )
     lines = [ln for ln in cp.stdout.splitlines() if ln.startswith("{")]
     if cp.returncode < 0 or not lines:
-        pytest.fail(f"GUI process died (exit {cp.returncode}): the Session must load through "
-                     "inspector.io.sandbox.load_isolated")
+        pytest.fail(
+            f"GUI process died (exit {cp.returncode}): the Session must load through "
+            "inspector.io.sandbox.load_isolated"
+        )
     state = json.loads(lines[-1])
     if state["ticks"] < 10:
-        pytest.fail(f"GUI event loop frozen during the load ({state['ticks']} ticks in {wait_s:g} s): "
-                     "the Session must load through inspector.io.sandbox.load_isolated")
+        pytest.fail(
+            f"GUI event loop frozen during the load ({state['ticks']} ticks in {wait_s:g} s): "
+            "the Session must load through inspector.io.sandbox.load_isolated"
+        )
     assert state["path"] == str(seeds["tf_h5_full"].path), state
     if patch.effect == "crash":
         assert state["failed"] and bad.name in state["failed"], state

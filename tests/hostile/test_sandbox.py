@@ -181,8 +181,9 @@ def _wait_for_spare(previous: object) -> sandbox._Child:
     raise AssertionError("no new reader process was started after a load")
 
 
-def test_child_ignores_an_inspector_folder_in_the_working_dir(seeds: dict, tmp_path: Path,
-                                                              monkeypatch) -> None:
+def test_child_ignores_an_inspector_folder_in_the_working_dir(
+    seeds: dict, tmp_path: Path, monkeypatch
+) -> None:
     """The child is started with -P: an `inspector` package in the current folder is not imported."""
     fake = tmp_path / "inspector" / "io"
     fake.mkdir(parents=True)
@@ -246,8 +247,9 @@ def test_sandbox_result_round_trip_keeps_types() -> None:
     from inspector.core.network import Layer, Weight
 
     w = Weight("kernel", np.arange(6, dtype=np.float32).reshape(2, 3), source="k")
-    lay = Layer("d", "Dense", config=MappingProxyType({"units": 3, "shape": (None, 2), "l": [1, 2]}),
-                weights=(w,))
+    lay = Layer(
+        "d", "Dense", config=MappingProxyType({"units": 3, "shape": (None, 2), "l": [1, 2]}), weights=(w,)
+    )
     back = load_result(_dumped({"status": "ok", "value": lay}))["value"]
     shared = load_result(_dumped({"a": w, "b": (w, lay)}))
     assert shared["a"] is shared["b"][0] is shared["b"][1].weights[0]
@@ -266,8 +268,12 @@ def test_child_ends_itself_when_nobody_kills_it(seeds: dict, tmp_path: Path) -> 
         pytest.skip("no hang recipe applies to this h5py/libhdf5")
     child = sandbox._Child()
     try:
-        req = {"path": str(made[0]), "config": str(made[1]) if made[1] else None, "mem_mb": 1024,
-               "timeout": 1.0}
+        req = {
+            "path": str(made[0]),
+            "config": str(made[1]) if made[1] else None,
+            "mem_mb": 1024,
+            "timeout": 1.0,
+        }
         child.proc.stdin.write((json.dumps(req) + "\n").encode())
         child.proc.stdin.close()  # and nobody waits with a timeout
         t0 = time.perf_counter()
@@ -379,15 +385,26 @@ def test_sandbox_reads_big_weights_into_the_result_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     cfg = files.model_a_tf_config()
     cfg["config"]["layers"] = [
-        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 5, 300], "dtype": "float32",
-                                                 "sparse": False, "ragged": False, "name": "inp"}},
+        {
+            "class_name": "InputLayer",
+            "config": {
+                "batch_input_shape": [None, 5, 300],
+                "dtype": "float32",
+                "sparse": False,
+                "ragged": False,
+                "name": "inp",
+            },
+        },
         {"class_name": "LSTM", "config": files._k2_rnn("LSTM", "lstm", 256)},
         {"class_name": "Dense", "config": files._k2_dense("dense", 2)},
     ]
     arrays = [rng.standard_normal(s).astype(np.float32) for s in ((300, 1024), (256, 1024), (1024,))]
     dense = [rng.standard_normal(s).astype(np.float32) for s in ((256, 2), (2,))]
-    path = files.write_legacy_h5(tmp_path / "big.h5", cfg, {
-        "lstm": (files.MODEL_A_TF_NAMES["lstm"], arrays), "dense": (files.MODEL_A_TF_NAMES["dense"], dense)})
+    path = files.write_legacy_h5(
+        tmp_path / "big.h5",
+        cfg,
+        {"lstm": (files.MODEL_A_TF_NAMES["lstm"], arrays), "dense": (files.MODEL_A_TF_NAMES["dense"], dense)},
+    )
     ref = load(path)
     got = load_isolated(path)
     for p in ("lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"):
