@@ -15,6 +15,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsRectItem, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from inspector.app.state import AppState
+from inspector.core.recurrent import Trajectory
+from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 
 _ROW_PX = 22  # height of one strip in pixels
@@ -65,14 +68,14 @@ class _LayerStrips:
         self.images.append(img)
         return img
 
-    def assign(self, key: str, traj: Any) -> None:
+    def assign(self, key: str, traj: Trajectory) -> None:
         """Show layer `key` with these items (any kind and size)."""
         self.key = key
         self.kind = traj.kind
         self.units = int(traj.units)
         self.set_trajectory(traj)
 
-    def set_trajectory(self, traj: Any) -> None:
+    def set_trajectory(self, traj: Trajectory) -> None:
         """New data for this layer: keep the items, refresh quantities and levels."""
         qs = ta.quantities(traj)
         self.n_steps = int(np.asarray(traj.h).shape[1])
@@ -153,7 +156,7 @@ class GateStripsView(QWidget):
 
     PREWARM_LAYERS = 2
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.sample = 0
@@ -244,7 +247,7 @@ class GateStripsView(QWidget):
         return int(round(strips.highlight.rect().center().x()))
 
     # ------------------------------------------------------------------ slots
-    def _on_input_changed(self, stepper: Any) -> None:
+    def _on_input_changed(self, stepper: Stepper | None) -> None:
         trajs = ta.trajectories(stepper)
         self._symbols = ta.input_symbols(self.session, self.sample)
         if not trajs:

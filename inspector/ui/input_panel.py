@@ -6,7 +6,6 @@ the wrong shape, an engine error) are shown inline under the editor and leave th
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -28,67 +27,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.encoding import is_word_level
+from inspector.app.inputs import (
+    check_inputs,
+    format_shape,
+    parse_indices,
+    random_inputs,
+    read_input_file,
+)
+from inspector.app.state import AppState
+from inspector.core.stepper import Stepper
+
 _DEFAULT_TEXT = "the quick brown fox jumps over the lazy dog. "
 _TABLE_MAX_CELLS = 200_000  # beyond this the table editor is not filled (files still load)
 DEFAULT_RANDOM_T = 20  # length of the example input run on load when the model accepts any length
 DEFAULT_RANDOM_SEED = 0
-_ONE_HOT_MIN_FEATURES = 20  # a float input this wide with no vocabulary is taken for one-hot symbols
-
-
-def _shape_text(shape: tuple[int | None, ...]) -> str:
-    dims = ["batch"] + [
-        "T" if (d is None and k == 1) else ("?" if d is None else str(d)) for k, d in enumerate(shape[1:], 1)
-    ]
-    return "(" + ", ".join(dims) + ")"
-
-
-def read_sequence_file(path: str) -> list[np.ndarray]:
-    """Arrays from a .npy, .npz (one array per model input, in order) or .csv/.txt (rows = timesteps).
-
-    Raises ValueError with one line when the file cannot be read.
-    """
-    name = os.path.basename(path)
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-        if magic == b"\x93NUMPY":
-            return [np.load(path, allow_pickle=False)]
-        if magic[:4] == b"PK\x03\x04":
-            with np.load(path, allow_pickle=False) as z:
-                return [z[k] for k in z.files]
-        try:
-            data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32)
-        except ValueError:
-            data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float32, skiprows=1)  # header row
-        return [data]
-    except (OSError, ValueError, EOFError) as exc:
-        raise ValueError(f"{name}: cannot read a sequence ({' '.join(str(exc).split())})") from None
-
-
-def fit_to_shape(x: np.ndarray, shape: tuple[int | None, ...], dtype: str) -> np.ndarray:
-    """Add the batch axis if missing and check the fixed dimensions; ValueError (one line) otherwise."""
-    x = np.asarray(x)
-    rank = len(shape)
-    if rank == 2 and x.ndim == 2 and x.shape[1] == 1 and (shape[1] is None or shape[1] != 1):
-        x = x[:, 0]  # a one-column csv of ids
-    if x.ndim == rank - 1:
-        x = x[None]
-    if x.ndim != rank:
-        raise ValueError(
-            f"the model expects an input of shape {_shape_text(shape)}, got an array of shape {x.shape}"
-        )
-    for k, (want, got) in enumerate(zip(shape[1:], x.shape[1:]), 1):
-        if want is not None and want != got:
-            raise ValueError(
-                f"the model expects {_shape_text(shape)}, got {x.shape}: axis {k} must be {want}, not {got}"
-            )
-    if x.shape[0] == 0 or (rank >= 2 and x.shape[1] == 0):
-        raise ValueError("the sequence is empty")
-    if not np.all(np.isfinite(x.astype(np.float64, copy=False))):
-        raise ValueError("the sequence contains NaN or infinite values")
-    if dtype.startswith("int") or dtype.startswith("uint"):
-        return x.astype(np.int32)
-    return x.astype(np.float32)
 
 
 class InputPanel(QWidget):
@@ -101,7 +54,7 @@ class InputPanel(QWidget):
 
     rejected = Signal(str)
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self._jump_to_end = False
@@ -231,7 +184,7 @@ class InputPanel(QWidget):
         parts = []
         for k, shape in enumerate(net.input_shapes):
             dt = net.input_dtypes[k] if k < len(net.input_dtypes) else "float32"
-            parts.append(f"{_shape_text(tuple(shape))} {dt}")
+            parts.append(f"{format_shape(tuple(shape))} {dt}")
         text = "Model input: " + ", ".join(parts)
         vocab = self.session.vocabulary
         shape = tuple(net.input_shapes[0])
@@ -284,7 +237,7 @@ class InputPanel(QWidget):
     def _default_text(self) -> str:
         """A starter sentence restricted to the vocabulary, so the first view is never empty."""
         vocab = self.session.vocabulary or []
-        if any(len(t) > 1 for t in vocab if t.strip()):
+        if is_word_level(vocab):
             words = [w for w in _DEFAULT_TEXT.split() if w in set(vocab)]
             return " ".join(words or [t for t in vocab if t.strip()][:5])
         allowed = set(vocab)
@@ -370,11 +323,11 @@ class InputPanel(QWidget):
     def load_file(self, path: str) -> bool:
         """Read a sequence file and run it; False (with an inline message) when it does not fit."""
         try:
-            arrays = read_sequence_file(path)
+            data = read_input_file(path)
         except ValueError as exc:
             self._reject(str(exc))
             return False
-        return self.apply_arrays(arrays)
+        return self.apply_arrays(data.arrays)
 
     def apply_arrays(self, arrays: list[np.ndarray], *, jump_to_end: bool = False) -> bool:
         """Check arrays against the model's inputs and run them (from step 0 unless `jump_to_end`)."""
@@ -382,13 +335,8 @@ class InputPanel(QWidget):
         if net is None:
             self._reject("this file holds weights only: open its architecture (model.json) to run it")
             return False
-        shapes = list(net.input_shapes)
-        dtypes = list(net.input_dtypes) + ["float32"] * (len(shapes) - len(net.input_dtypes))
-        if len(arrays) != len(shapes):
-            self._reject(f"the model has {len(shapes)} inputs but {len(arrays)} arrays were given")
-            return False
         try:
-            fitted = [fit_to_shape(a, tuple(s), d) for a, s, d in zip(arrays, shapes, dtypes)]
+            fitted = check_inputs(net, arrays)
         except ValueError as exc:
             self._reject(str(exc))
             return False
@@ -406,30 +354,10 @@ class InputPanel(QWidget):
         if spec is None:
             self._reject("no runnable model is open")
             return False
-        shape, dtype = spec
         try:
-            ids = [int(tok) for tok in self.ids_edit.text().replace(",", " ").split()]
-        except ValueError:
-            self._reject("indices must be whole numbers separated by spaces")
-            return False
-        if not ids:
-            self._reject("type at least one index")
-            return False
-        if len(shape) == 3:
-            width = shape[2]
-            bad = [i for i in ids if not 0 <= i < (width or 0)]
-            if bad:
-                self._reject(f"index {bad[0]} is outside the one-hot width {width}")
-                return False
-            x = np.zeros((len(ids), width), dtype=np.float32)
-            x[np.arange(len(ids)), ids] = 1.0
-        elif len(shape) == 2:
-            if any(i < 0 for i in ids):
-                self._reject("token ids cannot be negative")
-                return False
-            x = np.asarray(ids)
-        else:
-            self._reject(f"indices cannot describe an input of shape {_shape_text(shape)}")
+            x = parse_indices(self.ids_edit.text(), spec[0])
+        except ValueError as exc:
+            self._reject(str(exc))
             return False
         return self.apply_arrays([x])
 
@@ -443,40 +371,10 @@ class InputPanel(QWidget):
         return self.apply_arrays(arrays)
 
     def random_inputs(self, seed: int, length: int) -> tuple[list[np.ndarray], list[str]]:
-        """Seeded random arrays of the model's input shapes (batch row only) and what each one is.
-
-        Token ids for id inputs (an Embedding), one-hot rows when the input is the vocabulary's width
-        or looks one-hot (a wide float input), standard normal values otherwise; T = the model's fixed
-        length or `length`.
-        """
+        """Seeded random arrays of the model's input shapes (`inspector.app.inputs.random_inputs`)."""
         net = self.session.network
-        rng = np.random.default_rng(seed)
-        vocab = self.session.vocabulary
-        arrays: list[np.ndarray] = []
-        kinds: list[str] = []
-        for k, shape in enumerate(net.input_shapes):
-            T = shape[1] if len(shape) >= 2 and shape[1] is not None else length
-            dims = [T] + [d if d is not None else 8 for d in shape[2:]]
-            dtype = net.input_dtypes[k] if k < len(net.input_dtypes) else "float32"
-            width = dims[-1] if len(shape) == 3 else 0
-            if len(shape) == 2:
-                arrays.append(rng.integers(1, max(2, self._id_limit()), size=dims))
-                kinds.append("token ids")
-            elif len(shape) == 3 and (
-                (vocab and width == len(vocab))
-                or (not vocab and width >= _ONE_HOT_MIN_FEATURES and not str(dtype).startswith("int"))
-            ):
-                x = np.zeros(dims, dtype=np.float32)
-                x[np.arange(T), rng.integers(0, width, size=T)] = 1.0
-                arrays.append(x)
-                kinds.append(f"one-hot rows over {width} symbols")
-            elif str(dtype).startswith("int"):
-                arrays.append(rng.integers(0, max(1, self._id_limit()), size=dims))
-                kinds.append("integers")
-            else:
-                arrays.append(rng.standard_normal(dims).astype(np.float32))
-                kinds.append("standard normal values")
-        return arrays, kinds
+        assert net is not None
+        return random_inputs(net, self.session.vocabulary, seed, length)
 
     def apply_default_example(self) -> bool:
         """Run a seeded random example so a model without vocabulary does not open on empty views."""
@@ -498,14 +396,6 @@ class InputPanel(QWidget):
         self.note_label.setText(text)
         self.note_label.setToolTip(text)
         self.note_label.setVisible(bool(text))
-
-    def _id_limit(self) -> int:
-        """Upper bound for random token ids: the first Embedding's input_dim, else the vocabulary size."""
-        net = self.session.network
-        for layer in net.layers if net is not None else ():
-            if layer.kind == "Embedding" and layer.config.get("input_dim"):
-                return int(layer.config["input_dim"])
-        return len(self.session.vocabulary or []) or 10
 
     # ------------------------------------------------------------------ table editor
     def _fill_table(self, x: np.ndarray | None) -> None:
@@ -564,7 +454,7 @@ class InputPanel(QWidget):
         return self.apply_arrays([x])
 
     # ------------------------------------------------------------------ stepper arrived
-    def _on_input_changed(self, stepper: Any) -> None:
+    def _on_input_changed(self, stepper: Stepper | None) -> None:
         own, self._own_request = self._own_request, False
         if not own:
             self._applied = None
@@ -589,8 +479,7 @@ class InputPanel(QWidget):
         ids = input_ids(self.session)
         if vocab and ids is not None:
             tokens = [vocab[int(i)] for i in ids if 0 <= i < len(vocab)]
-            word_level = any(len(t) > 1 for t in vocab if t.strip())
-            self._set_text((" " if word_level else "").join(tokens))
+            self._set_text((" " if is_word_level(vocab) else "").join(tokens))
             self.tabs.setCurrentIndex(0)
         else:
             self.tabs.setCurrentIndex(1)

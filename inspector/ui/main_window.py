@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -26,16 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.state import AppState
+from inspector.core.network import RECURRENT_KINDS, Layer, ModelFile
+from inspector.io.sidecar import read_vocabulary
 from inspector.ui.session import Session
 from inspector.ui.structure_panel import StructurePanel
-
-if TYPE_CHECKING:
-    from inspector.core.network import ModelFile
-
-# Start-up: the window shows before numpy, pyqtgraph and the two pages are imported and built (that
-# is most of the start-up time).  The pages are built on the first event-loop pass after the window
-# is shown, when `weights` / `stepper` are touched (tests, snapshots), or when the session starts its
-# first job (so they never miss a file_loaded / input_changed).  See bench/NOTES.md.
 
 APP_NAME = "Keras Weight Inspector"
 SETTINGS_ORG = SETTINGS_APP = "keras-inspector"
@@ -53,20 +47,19 @@ _BANNER_STYLES = {
 
 
 def read_vocabulary_file(path: str) -> list[str]:
-    """A vocabulary file: a JSON list of tokens (one-hot column order), or one token per line."""
-    try:
-        from inspector.io.sidecar import read_vocabulary
-    except ImportError:
-        read_vocabulary = None
-    if read_vocabulary is not None:
-        return list(read_vocabulary(path))
-    text = Path(path).read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        data = json.loads(text)
-        if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
-            raise ValueError(f"{path}: a vocabulary must be a JSON list of strings")
-        return data
-    return text.splitlines()
+    """A vocabulary file chosen by the user (the sidecar format, docs/formats.md); ValueError if malformed."""
+    vocab = read_vocabulary(path)
+    if vocab is None:
+        raise ValueError("not a JSON list of tokens (or a {token: index} object)")
+    return vocab
+
+
+def default_pages() -> list[tuple[str, Callable[[AppState], QWidget]]]:
+    """The central tabs, in order: (title, factory taking the AppState).  A new page is one entry here."""
+    from inspector.ui.stepper_panel import StepperPanel
+    from inspector.ui.weight_panel import WeightPanel
+
+    return [("Weights", WeightPanel), ("Stepper", StepperPanel)]
 
 
 class Banner(QFrame):
@@ -118,12 +111,14 @@ class Banner(QFrame):
 class MainWindow(QMainWindow):
     """Structure dock on the left; Weights and Stepper tabs in the centre; everything via the Session."""
 
-    def __init__(self, session: Session | None = None, settings: QSettings | None = None) -> None:
+    def __init__(self, session: AppState | None = None, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.session = session or Session(parent=self)
+        self.session: AppState = session if session is not None else Session()
         self.settings = settings or QSettings(SETTINGS_ORG, SETTINGS_APP)
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
+        # architecture JSONs chosen for weights-only files, so Open Recent reopens them runnable
+        self.session.architectures.update(self._saved_architectures())
         self._pending_vocabulary: str | None = None
         self._hint_pending = False
         self.resize(1280, 800)
@@ -140,14 +135,12 @@ class MainWindow(QMainWindow):
         self.structure_dock = dock
         self.structure.setMinimumWidth(260)
 
-        self._weights: QWidget | None = None
-        self._stepper: QWidget | None = None
+        self.pages: dict[str, QWidget] = {}
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        # a page whose minimum size is larger than the window scrolls instead of growing the window,
-        # so the window keeps the size it is given (1280x800 snapshots, small laptop screens)
-        self.tabs.addTab(self._scrollable(QWidget()), "Weights")
-        self.tabs.addTab(self._scrollable(QWidget()), "Stepper")
+        # the pages connect to the state first, so the window's own reactions below run after theirs
+        for title, factory in default_pages():
+            self.add_page(title, factory(self.session))
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.banner = Banner()
@@ -170,58 +163,25 @@ class MainWindow(QMainWindow):
         s.busy_changed.connect(self._update_busy)
         s.input_changed.connect(self._on_input_changed)
         if s.model_file is not None:
-            self._build_pages()
             self._on_file_loaded(s.model_file)
 
     # ------------------------------------------------------------------ construction
+    def add_page(self, title: str, page: QWidget) -> None:
+        """Add a central tab (View menu: Ctrl+<its number>); `page` observes `self.session` itself."""
+        self.pages[title] = page
+        # a page whose minimum size is larger than the window scrolls instead of growing the window,
+        # so the window keeps the size it is given (1280x800 snapshots, small laptop screens)
+        self.tabs.addTab(self._scrollable(page), title)
+
     @property
     def weights(self) -> QWidget:
-        """The Weights page (a WeightPanel), built on first use."""
-        self._build_pages()
-        return self._weights  # type: ignore[return-value]
+        """The Weights page (a WeightPanel)."""
+        return self.pages["Weights"]
 
     @property
     def stepper(self) -> QWidget:
-        """The Stepper page (a StepperPanel), built on first use."""
-        self._build_pages()
-        return self._stepper  # type: ignore[return-value]
-
-    def _build_pages(self) -> None:
-        if self._weights is not None:
-            return
-        from inspector.ui.weight_panel import WeightPanel
-
-        self._weights = WeightPanel(self.session)
-        self._stepper = self._make_stepper_panel()
-        self.tabs.widget(0).setWidget(self._weights)  # the scroll areas drop their placeholders
-        self.tabs.widget(1).setWidget(self._stepper)
-        # the window's own session slots run after the pages' ones, as when the pages came first
-        s = self.session
-        for signal, slot in (
-            (s.file_loaded, self._on_file_loaded),
-            (s.load_failed, self._on_load_failed),
-            (s.input_failed, self._on_input_failed),
-            (s.busy_changed, self._update_busy),
-            (s.input_changed, self._on_input_changed),
-        ):
-            signal.disconnect(slot)
-            signal.connect(slot)
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._weights is None:
-            QTimer.singleShot(0, self, self._build_pages)  # dropped if the window is deleted first
-
-    def _make_stepper_panel(self) -> QWidget:
-        try:
-            from inspector.ui.stepper_panel import StepperPanel
-        except ImportError:
-            StepperPanel = None  # helper B's panel has not landed yet
-        if StepperPanel is not None:
-            return StepperPanel(self.session)
-        placeholder = QLabel("The stepper is not available in this build.")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return placeholder
+        """The Stepper page (a StepperPanel)."""
+        return self.pages["Stepper"]
 
     @staticmethod
     def _scrollable(page: QWidget) -> QScrollArea:
@@ -276,7 +236,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         view_menu = self.menuBar().addMenu("&View")
-        for k, name in enumerate(("Weights", "Stepper")):
+        for k, name in enumerate(self.pages):
             act = QAction(name, self, shortcut=QKeySequence(f"Ctrl+{k + 1}"))
             act.triggered.connect(lambda _=False, k=k: self.tabs.setCurrentIndex(k))
             view_menu.addAction(act)
@@ -376,11 +336,21 @@ class MainWindow(QMainWindow):
             value = [value]
         return [str(v) for v in (value or [])]
 
+    def _saved_architectures(self) -> dict[str, str]:
+        value = self.settings.value("architectures", "{}")
+        try:
+            saved = json.loads(str(value))
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+
     def _remember(self, path: str) -> None:
         path = os.path.abspath(path)
         files = [p for p in self.recent_files() if p != path]
         files.insert(0, path)
         self.settings.setValue("recent_files", files[:MAX_RECENT])
+        kept = {p: a for p, a in self.session.architectures.items() if p in files[:MAX_RECENT]}
+        self.settings.setValue("architectures", json.dumps(kept))
         self.settings.sync()
         self._update_recent_menu()
 
@@ -474,9 +444,7 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _has_recurrent(mf: ModelFile) -> bool:
-        from inspector.core.network import RECURRENT_KINDS
-
-        def walk(layers) -> bool:
+        def walk(layers: tuple[Layer, ...]) -> bool:
             for lay in layers:
                 if lay.kind in RECURRENT_KINDS:
                     return True
@@ -507,7 +475,6 @@ class MainWindow(QMainWindow):
 
     def _update_busy(self, busy: bool) -> None:
         if busy:
-            self._build_pages()  # before the job can deliver anything
             path = self.session.loading_path
             text = f"Loading {os.path.basename(path)}\u2026" if path else "Computing the trace\u2026"
             self.busy_label.setText(text)

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.state import AppState
+from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 
 _MAX_ALL_CLASSES = 64  # above this many classes only the top _TOP_BARS are drawn, sorted
@@ -59,7 +61,7 @@ class OutputView(QWidget):
 
     sampled = Signal(str)
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.sample = 0
@@ -222,7 +224,7 @@ class OutputView(QWidget):
         return labels
 
     # ------------------------------------------------------------------ slots
-    def _on_input_changed(self, stepper: Any) -> None:
+    def _on_input_changed(self, stepper: Stepper | None) -> None:
         n_out = 0
         if stepper is not None and self.session.n_steps > 0:
             n_out = len(stepper.outputs_at(self.session.n_steps - 1))

@@ -17,8 +17,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from inspector.app.state import AppState
 from inspector.core.network import GATES_BY_KIND
+from inspector.core.recurrent import Trajectory
 from inspector.core.stats import symmetric_levels as core_levels
+from inspector.core.stepper import Stepper
 
 # Glyphs for characters that would otherwise be invisible in axis labels and text.
 _VISIBLE = {" ": "\u2423", "\n": "\u23ce", "\t": "\u21e5", "\r": "\u240d", "": "\u2205"}
@@ -153,7 +156,7 @@ def _scale(qid: str, values: np.ndarray) -> tuple[str, tuple[float, float], str]
     return DIVERGING, levels, note
 
 
-def time_order(traj: Any) -> np.ndarray:
+def time_order(traj: Trajectory) -> np.ndarray:
     """(T,) processing step that consumed each input timestep (identity for forward layers)."""
     ti = np.asarray(traj.time_index, dtype=np.int64)
     order = np.arange(ti.size)
@@ -163,13 +166,13 @@ def time_order(traj: Any) -> np.ndarray:
     return order
 
 
-def is_backward(traj: Any) -> bool:
+def is_backward(traj: Trajectory) -> bool:
     """True when the layer reads its input from the last timestep to the first (go_backwards)."""
     ti = np.asarray(traj.time_index)
     return ti.size > 1 and ti[0] > ti[-1]
 
 
-def masked_steps(traj: Any, sample: int = 0) -> np.ndarray:
+def masked_steps(traj: Trajectory, sample: int = 0) -> np.ndarray:
     """(T,) bool in input-time order: True where the layer skipped the timestep (mask False)."""
     mask = getattr(traj, "mask", None)
     n = int(np.asarray(traj.h).shape[1])
@@ -185,7 +188,7 @@ def masked_steps(traj: Any, sample: int = 0) -> np.ndarray:
 _QUANTITIES: weakref.WeakKeyDictionary[Any, list[Quantity]] = weakref.WeakKeyDictionary()
 
 
-def quantities(traj: Any) -> list[Quantity]:
+def quantities(traj: Trajectory) -> list[Quantity]:
     """The gates (Keras order), then cell state (LSTM) and hidden state of one Trajectory.
 
     Computed once per trajectory object (the colour scales read the whole trajectory) and shared by
@@ -201,7 +204,7 @@ def quantities(traj: Any) -> list[Quantity]:
     return list(cached)
 
 
-def _quantities(traj: Any) -> list[Quantity]:
+def _quantities(traj: Trajectory) -> list[Quantity]:
     order = time_order(traj)
     out: list[Quantity] = []
     for key, label, title in GATES_BY_KIND.get(traj.kind, ()):
@@ -217,7 +220,7 @@ def _quantities(traj: Any) -> list[Quantity]:
     return out
 
 
-def trajectories(stepper: Any) -> dict[str, Any]:
+def trajectories(stepper: Stepper | None) -> dict[str, Any]:
     """Every recurrent layer's Trajectory of `stepper`, keyed like `Trace.layers` ('bidi/forward')."""
     if stepper is None:
         return {}
@@ -228,7 +231,7 @@ def trajectories(stepper: Any) -> dict[str, Any]:
     return {}
 
 
-def model_inputs(session: Any) -> list[np.ndarray] | None:
+def model_inputs(session: AppState) -> list[np.ndarray] | None:
     """The arrays the current Stepper was built from (batch axis first), or None when unknown."""
     stepper = session.stepper
     # Stepper keeps its prepared inputs as `_inputs` (no public name yet); the Session may keep them too.
@@ -242,7 +245,7 @@ def model_inputs(session: Any) -> list[np.ndarray] | None:
     return None
 
 
-def input_symbols(session: Any, sample: int = 0) -> list[str] | None:
+def input_symbols(session: AppState, sample: int = 0) -> list[str] | None:
     """Per input timestep of the first model input: the vocabulary symbol consumed (display form).
 
     One-hot inputs (B, T, V) with V == len(vocabulary) map each row to its arg-max token ('∅' for an
@@ -266,7 +269,7 @@ def input_symbols(session: Any, sample: int = 0) -> list[str] | None:
     return None
 
 
-def input_ids(session: Any, sample: int = 0) -> np.ndarray | None:
+def input_ids(session: AppState, sample: int = 0) -> np.ndarray | None:
     """(T,) vocabulary index consumed at each input timestep (-1 for padding rows), or None."""
     vocab = session.vocabulary
     xs = model_inputs(session)
@@ -282,7 +285,7 @@ def input_ids(session: Any, sample: int = 0) -> np.ndarray | None:
     return None
 
 
-def input_length(session: Any) -> int | None:
+def input_length(session: AppState) -> int | None:
     """T of the first model input, or None."""
     xs = model_inputs(session)
     if not xs or xs[0].ndim < 2:
@@ -297,7 +300,7 @@ def consumed_label(symbols: list[str] | None, t: int) -> str:
     return f"t={t}"
 
 
-def sample_count(session: Any) -> int:
+def sample_count(session: AppState) -> int:
     """Batch size of the current Stepper's input (1 when unknown)."""
     xs = model_inputs(session)
     if xs:

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.state import AppState
+from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 from inspector.ui.gate_strips import GateStripsView
 from inspector.ui.input_panel import InputPanel
@@ -35,7 +37,7 @@ class StepperPanel(QWidget):
     Signals: none (everything goes through the Session).
     """
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -204,7 +206,7 @@ class StepperPanel(QWidget):
         self.speed_label.setText(f"{steps_per_s}/s")
 
     # ------------------------------------------------------------------ session
-    def _on_input_changed(self, stepper: Any) -> None:
+    def _on_input_changed(self, stepper: Stepper | None) -> None:
         n = self.session.n_steps
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(n - 1, 0))

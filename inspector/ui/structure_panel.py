@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.ui.session import Session
+from inspector.app.state import AppState
 
 if TYPE_CHECKING:  # core (numpy) is imported with the first file: the window shows before it
     from inspector.core.network import Layer, ModelFile, Network
@@ -387,7 +387,7 @@ class StructurePanel(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(430, 600)  # wide enough for name, class, shape, params and activations
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.header = QLabel("No model open.")

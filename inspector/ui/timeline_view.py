@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.state import AppState
+from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 
 _STEP_PEN = pg.mkPen(QColor(20, 20, 20), width=1.5)
@@ -154,7 +156,7 @@ class TimelineView(QWidget):
 
     PREWARM_HEATMAPS = 2
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.sample = 0
@@ -281,7 +283,7 @@ class TimelineView(QWidget):
         return list(self._labels)
 
     # ------------------------------------------------------------------ building
-    def _on_input_changed(self, stepper: Any) -> None:
+    def _on_input_changed(self, stepper: Stepper | None) -> None:
         self._trajs = ta.trajectories(stepper)
         keys = list(self._trajs)
         self.layer_box.blockSignals(True)

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.state import AppState
 from inspector.core.stats import GateStats, finite_range, gate_stats
 from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight, unclamp
-from inspector.ui.session import Session
 from inspector.ui.workers import TaskRunner
 
 # |w| below this share of the weight's largest |w| counts as near zero (pruned / dead connections)
@@ -215,7 +215,7 @@ class GateHistograms(pg.GraphicsLayoutWidget):
 class WeightPanel(QWidget):
     """Heatmaps of the selected weight + statistics; follows the Session's selection and unit."""
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.header = QLabel()

@@ -1,159 +1,132 @@
 """The one place where the GUI runs work off its thread.
 
-A `TaskRunner` runs plain functions on Qt's global thread pool and delivers the result of the
-*latest* request back on the GUI thread; results of superseded requests are dropped (each request
-carries an id).  With ``sync=True`` everything runs inline, which keeps tests deterministic.
+`QtRunner` implements the app layer's `Runner` protocol (`inspector.app.runner`) on Qt's global
+thread pool: ``fn(*args)`` runs on a pool thread and its result (or one-line error) is delivered to
+the callbacks on the GUI thread, through a queued signal.  A strong reference to every running job
+is kept until it has reported.  `TaskRunner` adds "only the newest request counts" for widgets with
+their own background job (the Weights page's statistics).
 
-Tests wait for background work with ``QThreadPool.globalInstance().waitForDone()`` (then process
-events, e.g. ``qtbot.waitSignal``).
+Tests wait for background work with ``state.wait_until_idle()`` or
+``QThreadPool.globalInstance().waitForDone()`` (then process events, e.g. ``qtbot.waitSignal``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
+
+from inspector.app.runner import Done, Failed, Report, Runner, SyncRunner, error_message
 
 log = logging.getLogger(__name__)
-
-
-def error_message(exc: BaseException) -> str:
-    """One line describing `exc` for a status bar or banner.
-
-    Exceptions of this project already have one-line messages (ModelFileError is '<file>: <reason>');
-    anything else gets its class name prepended so 'KeyError: x' stays meaningful.
-    """
-    text = " ".join(str(exc).split())
-    mod = type(exc).__module__ or ""
-    if mod.startswith("inspector") or isinstance(exc, ValueError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class _Relay(QObject):
     """Lives on the GUI thread; emitting from the pool thread queues the call onto the GUI thread."""
 
-    done = Signal(int, object)
-    failed = Signal(int, str)
-    progress = Signal(int, object)
+    done = Signal(object)
+    failed = Signal(str)
+    progress = Signal(object)
 
 
 class _Job(QRunnable):
-    def __init__(
-        self, req_id: int, fn: Callable[..., Any], args: tuple[Any, ...], relay: _Relay, reports: bool
-    ) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], relay: _Relay, reports: bool) -> None:
         super().__init__()
         self.setAutoDelete(False)  # Python keeps it alive until the result has been delivered
-        self._req_id = req_id
         self._fn = fn
         self._args = args
         self._relay = relay
         self._reports = reports
 
-    def report(self, value: object) -> None:
-        """Called by the task on the pool thread: delivered as `TaskRunner.progress` on the GUI thread."""
-        self._relay.progress.emit(self._req_id, value)
-
     def run(self) -> None:
         try:
-            result = self._fn(*self._args, report=self.report) if self._reports else self._fn(*self._args)
+            if self._reports:
+                result = self._fn(*self._args, report=self._relay.progress.emit)
+            else:
+                result = self._fn(*self._args)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
             log.debug("background task failed", exc_info=True)
-            self._relay.failed.emit(self._req_id, error_message(exc))
+            self._relay.failed.emit(error_message(exc))
         else:
-            self._relay.done.emit(self._req_id, result)
+            self._relay.done.emit(result)
+
+
+class QtRunner:
+    """`Runner` on `QThreadPool.globalInstance()`; callbacks run on the GUI thread."""
+
+    def __init__(self) -> None:
+        self._running: set[tuple[_Job, _Relay]] = set()
+
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_done: Done,
+        on_error: Failed,
+        on_progress: Report | None = None,
+    ) -> None:
+        relay = _Relay()
+        job = _Job(fn, args, relay, on_progress is not None)
+        entry = (job, relay)
+        self._running.add(entry)
+
+        def finish(callback: Callable[[Any], None], value: Any) -> None:
+            self._running.discard(entry)
+            callback(value)
+
+        relay.done.connect(lambda result: finish(on_done, result))
+        relay.failed.connect(lambda message: finish(on_error, message))
+        if on_progress is not None:
+            relay.progress.connect(on_progress)
+        QThreadPool.globalInstance().start(job)
+
+    def wait_until_idle(self, timeout: float = 30.0) -> bool:
+        """Wait for the pool, then deliver the queued results (process GUI events)."""
+        deadline = time.monotonic() + timeout
+        QThreadPool.globalInstance().waitForDone(int(timeout * 1000))
+        while self._running and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+        return not self._running
 
 
 class TaskRunner(QObject):
-    """Runs one kind of job (loading a file, building a trace) off the GUI thread.
-
-    Only the newest request is delivered: `submit` makes every older pending request stale.
+    """Runs one kind of job off the GUI thread; only the newest request is delivered.
 
     Signals
     -------
     finished(object) : the result of the newest request, on the GUI thread.
     failed(str) : one-line message for the newest request's exception.
-    busy_changed(bool) : True while a request is pending.
-    progress(object) : a partial result the newest request reported (`submit(..., progress=True)`).
     """
 
     finished = Signal(object)
     failed = Signal(str)
-    busy_changed = Signal(bool)
-    progress = Signal(object)
 
     def __init__(self, parent: QObject | None = None, sync: bool = False) -> None:
         super().__init__(parent)
-        self.sync = sync
-        self._next_id = 0
-        self._latest = -1
-        self._pending: dict[int, tuple[_Job, _Relay]] = {}
-        self._busy = False
+        self._runner: Runner = SyncRunner() if sync else QtRunner()
+        self._latest = 0
 
-    @property
-    def busy(self) -> bool:
-        return self._busy
-
-    def submit(self, fn: Callable[..., Any], *args: Any, progress: bool = False) -> int:
-        """Run ``fn(*args)``; returns the request id.  Inline when `sync`.
-
-        With `progress`, ``fn`` is called as ``fn(*args, report=callable)`` and every value it passes
-        to ``report`` (on its thread) is emitted as `progress` on the GUI thread, unless stale.
-        """
-        self._next_id += 1
-        req_id = self._latest = self._next_id
-        if self.sync:
-            self._set_busy(True)
-            try:
-                result = fn(*args, report=self.progress.emit) if progress else fn(*args)
-            except Exception as exc:  # noqa: BLE001
-                log.debug("task failed", exc_info=True)
-                self._set_busy(False)
-                self.failed.emit(error_message(exc))
-            else:
-                self._set_busy(False)
-                self.finished.emit(result)
-            return req_id
-        relay = _Relay()
-        relay.done.connect(self._on_done)
-        relay.failed.connect(self._on_failed)
-        relay.progress.connect(self._on_progress)
-        job = _Job(req_id, fn, args, relay, progress)
-        self._pending[req_id] = (job, relay)
-        self._set_busy(True)
-        QThreadPool.globalInstance().start(job)
-        return req_id
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)``; every older pending request becomes stale."""
+        self._latest += 1
+        req = self._latest
+        self._runner.submit(
+            fn, *args, on_done=lambda r: self._deliver(req, r), on_error=lambda m: self._fail(req, m)
+        )
 
     def cancel(self) -> None:
         """Forget every pending request (their results will be dropped when they arrive)."""
-        self._latest = -1
-        self._set_busy(False)
-
-    def _set_busy(self, busy: bool) -> None:
-        if busy != self._busy:
-            self._busy = busy
-            self.busy_changed.emit(busy)
-
-    def _take(self, req_id: int) -> bool:
-        self._pending.pop(req_id, None)
-        if req_id != self._latest:
-            return False  # stale: a newer request superseded it
-        self._set_busy(False)
-        return True
+        self._latest += 1
 
     @Slot(int, object)
-    def _on_done(self, req_id: int, result: object) -> None:
-        if self._take(req_id):
+    def _deliver(self, req: int, result: object) -> None:
+        if req == self._latest:
             self.finished.emit(result)
 
-    @Slot(int, object)
-    def _on_progress(self, req_id: int, value: object) -> None:
-        if req_id == self._latest:
-            self.progress.emit(value)
-
     @Slot(int, str)
-    def _on_failed(self, req_id: int, message: str) -> None:
-        if self._take(req_id):
+    def _fail(self, req: int, message: str) -> None:
+        if req == self._latest:
             self.failed.emit(message)

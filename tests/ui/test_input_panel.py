@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QThreadPool
 
-from inspector.ui.input_panel import InputPanel, fit_to_shape, read_sequence_file
+from inspector.app.inputs import fit_to_shape
+from inspector.app.inputs import read_input_file as read_sequence_file
+from inspector.ui.input_panel import InputPanel
 from inspector.ui.session import Session
 from inspector.ui.step_common import model_inputs
 
