@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inspector.core.network import Layer, Network
+from inspector.core.network import Network
 
 Shape = tuple[int | None, ...]
 
@@ -255,10 +255,11 @@ def id_limit(network: Network, vocabulary: Sequence[str] | None) -> int:
     return len(vocabulary or []) or 10
 
 
-
 def predicts_next_symbol(network: Network, width: int) -> bool:
     """The model ends in a softmax over `width` classes: a one-hot model predicting its next symbol."""
-    layers = [lay.children[0] if lay.kind == "TimeDistributed" and lay.children else lay for lay in network.layers]
+    layers = [
+        lay.children[0] if lay.kind == "TimeDistributed" and lay.children else lay for lay in network.layers
+    ]
     layers = [lay for lay in layers if lay.kind != "InputLayer"]
     softmax = False
     if layers and layers[-1].kind == "Activation":  # Keras 1 style: Dense, then Activation('softmax')
