@@ -9,25 +9,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:  # numpy is imported where it is used: `keras-inspector MODEL` shows its window first
-    import numpy as np
+import numpy as np
+
+from inspector.app.inputs import read_input_file
+from inspector.app.state import AppState, NoVocabularyError, open_model
+from inspector.core.engine import Trace
+from inspector.core.errors import InputShapeError, UnsupportedLayerError
+from inspector.core.network import Layer, ModelFile
+from inspector.io.errors import ModelFileError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-VERBS = ("info", "predict", "trace", "snapshot")
 
 
 class CliError(Exception):
     """A one-line user-facing error (already prefixed with the file it concerns)."""
 
 
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a Keras model or weights file (.h5, .hdf5, .keras, .weights.h5)")
+    p.add_argument(
+        "--config",
+        help="architecture JSON (model.to_json()) for a weights-only file "
+        "(default: a sibling <stem>.arch.json / model.json)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The headless verbs.  (The GUI form `keras-inspector [MODEL]` is handled in `main`.)"""
+    """One parser: `keras-inspector VERB ...`.  A new verb: `sub.add_parser(...)` + `cmd_<verb>(args)`."""
     p = argparse.ArgumentParser(
         prog="keras-inspector",
         description="Inspect and replay Keras recurrent models without TensorFlow. "
@@ -35,72 +50,65 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="verb", metavar="VERB")
 
-    info = sub.add_parser("info", help="format, writer version, layers, weights with gate slices")
-    info.add_argument("model")
-    info.add_argument("--json", action="store_true", help="machine-readable output")
-    info.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
+    gui = sub.add_parser("gui", help="open the desktop app (the default without a verb)")
+    gui.add_argument("model", nargs="?", help="a Keras model or weights file (default: the bundled sample)")
+    gui.add_argument("--config", help="architecture JSON for a weights-only file")
+    gui.set_defaults(func=cmd_gui)
 
-    for verb, what in (
-        ("predict", "write what model.predict(X) returns"),
-        ("trace", "write h, c and every gate of every recurrent layer"),
+    info = sub.add_parser("info", help="format, writer version, layers, weights with gate slices")
+    _add_model(info)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(func=cmd_info)
+
+    for verb, what, func in (
+        ("predict", "write what model.predict(X) returns", cmd_predict),
+        ("trace", "write h, c and every gate of every recurrent layer", cmd_trace),
     ):
         sp = sub.add_parser(verb, help=what)
-        sp.add_argument("model")
+        _add_model(sp)
         sp.add_argument(
             "--input",
             required=True,
             action="append",
             metavar="X.npy",
-            help="input array (.npy); repeat for multi-input models, or one .npz "
-            "whose arrays are the inputs in order",
+            help="input (.npy, .npz or .csv; with or without the batch axis); repeat for multi-input "
+            "models, or one .npz whose arrays are the inputs in order",
         )
         sp.add_argument("--output", required=True, metavar="Y.npy" if verb == "predict" else "T.npz")
-        sp.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
+        sp.set_defaults(func=func)
 
     snap = sub.add_parser("snapshot", help="render the main window to a PNG, offscreen")
-    snap.add_argument("model")
+    _add_model(snap)
     g = snap.add_mutually_exclusive_group()
     g.add_argument("--text", help="input text (models with a vocabulary)")
-    g.add_argument("--input", metavar="X.npy", help="input array")
+    g.add_argument("--input", metavar="X.npy", help="input array (.npy, .npz or .csv)")
+    snap.add_argument("--vocab", metavar="FILE", help="vocabulary for --text (a JSON list of tokens)")
     snap.add_argument("--step", type=int, default=None, help="time step to show (default: the last)")
     snap.add_argument("--select", metavar="LAYER/WEIGHT", help="weight to show, e.g. lstm_1/kernel")
-    snap.add_argument("--config", help="architecture JSON for a weights-only file")
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
+    snap.set_defaults(func=cmd_snapshot)
     return p
+
+
+def verbs(parser: argparse.ArgumentParser) -> list[str]:
+    """The verbs `parser` knows (its subcommands)."""
+    return [name for a in parser._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices]
 
 
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _load(path: str, config: str | None):
-    # In a child process: libhdf5 can segfault or spin forever (holding the GIL) on a corrupted
-    # file; the sandbox turns both into a one-line ModelFileError (see inspector/io/sandbox.py).
-    from inspector.io.sandbox import load_isolated
-
-    return load_isolated(path, config=config)
+def open_cli_model(path: str, config: str | None) -> AppState:
+    """The model opened for a verb; its reader runs in a child process (inspector.io.sandbox)."""
+    return open_model(path, config)
 
 
-def _read_inputs(paths: Sequence[str]) -> list[np.ndarray]:
-    """Read .npy/.npz inputs without ever unpickling (allow_pickle=False)."""
-    import numpy as np
-
+def read_inputs(paths: Sequence[str]) -> list[np.ndarray]:
+    """The arrays of every --input file (`inspector.app.inputs.read_input_file`, never unpickling)."""
     arrays: list[np.ndarray] = []
     for p in paths:
-        try:
-            data = np.load(p, allow_pickle=False)
-            if isinstance(data, np.lib.npyio.NpzFile):
-                with data:
-                    arrays += [np.asarray(data[k]) for k in data.files]
-            else:
-                arrays.append(np.asarray(data))
-        except FileNotFoundError:
-            raise CliError(f"{p}: no such file") from None
-        except (ValueError, OSError, EOFError) as exc:
-            raise CliError(f"{p}: not a numpy .npy/.npz array ({_short(exc)})") from None
-    for p, a in zip(paths, arrays):
-        if a.dtype == object or a.dtype.kind not in "biuf":
-            raise CliError(f"{p}: input must be a numeric array, got dtype {a.dtype}")
+        arrays += read_input_file(p).arrays
     return arrays
 
 
@@ -108,20 +116,7 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
-def _need_network(mf, model_path: str):
-    if mf.damage:
-        raise CliError(f"{model_path}: {mf.damage}")
-    if mf.network is None:
-        raise CliError(
-            f"{model_path}: weights-only file (no architecture); pass --config model.json "
-            "(the output of model.to_json())"
-        )
-    return mf.network
-
-
-def _json_default(o):
-    import numpy as np
-
+def _json_default(o: object) -> object:
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -132,12 +127,12 @@ def _json_default(o):
 # --------------------------------------------------------------------------------------------- verbs
 
 
-def describe(mf) -> dict:
+def describe(mf: ModelFile) -> dict[str, Any]:
     """A JSON-able description of a ModelFile (used by `info --json`)."""
 
-    def layer_dict(layer) -> dict:
+    def layer_dict(layer: Layer) -> dict[str, Any]:
         cfg = layer.config
-        d = {
+        d: dict[str, Any] = {
             "name": layer.name,
             "class": layer.kind,
             "params": layer.n_params,
@@ -179,29 +174,41 @@ def describe(mf) -> dict:
         "model_class": mf.network.kind if mf.network is not None else None,
         "input_shapes": [list(s) for s in mf.network.input_shapes] if mf.network is not None else [],
         "hard_sigmoid": mf.semantics.hard_sigmoid,
+        "uses_hard_sigmoid": uses_hard_sigmoid(layers),
         "layers": [layer_dict(lay) for lay in layers],
         "problems": list(mf.problems),
         "damage": mf.damage,
     }
 
 
-def _print_info(d: dict) -> None:
+def uses_hard_sigmoid(layers: Sequence[Layer]) -> bool:
+    """Some layer (nested ones included) has a hard_sigmoid activation or recurrent activation."""
+    for lay in layers:
+        if "hard_sigmoid" in (lay.config.get("activation"), lay.config.get("recurrent_activation")):
+            return True
+        if uses_hard_sigmoid(lay.children) or (
+            lay.network is not None and uses_hard_sigmoid(lay.network.layers)
+        ):
+            return True
+    return False
+
+
+def _print_info(d: dict[str, Any]) -> None:
     print(f"file:     {d['file']}")
     print(f"format:   {d['format']}")
     ver = d["keras_version"] or "not recorded"
     print(f"writer:   Keras {ver}" + (f" ({d['backend']} backend)" if d["backend"] else ""))
-    hs = "clip(x/6+0.5)" if d["hard_sigmoid"] == "keras3" else "clip(0.2x+0.5)"
-    print(f"model:    {d['model_class'] or 'weights only (no architecture)'}; hard_sigmoid = {hs}")
+    print(f"model:    {d['model_class'] or 'weights only (no architecture)'}")
+    if d["uses_hard_sigmoid"]:
+        hs = "clip(x/6+0.5) (Keras 3)" if d["hard_sigmoid"] == "keras3" else "clip(0.2x+0.5) (Keras 1/2)"
+        print(f"hard_sigmoid: {hs}")
     if d["input_shapes"]:
         print("inputs:   " + ", ".join(str(tuple(s)) for s in d["input_shapes"]))
     total = sum(lay["params"] for lay in d["layers"])
     print(f"params:   {total:,}")
     print()
     for lay in d["layers"]:
-        extra = []
-        for key in ("units", "activation", "recurrent_activation"):
-            if key in lay:
-                extra.append(f"{key}={lay[key]}")
+        extra = [f"{key}={lay[key]}" for key in ("units", "activation", "recurrent_activation") if key in lay]
         flag = "" if lay["runnable"] else "  [not runnable]"
         print(f"{lay['name']:<28} {lay['class']:<18} {lay['params']:>10,}  {' '.join(extra)}{flag}")
         for w in lay["weights"]:
@@ -214,8 +221,10 @@ def _print_info(d: dict) -> None:
         print(f"! {prob}")
 
 
-def cmd_info(args) -> int:
-    mf = _load(args.model, args.config)
+def cmd_info(args: argparse.Namespace) -> int:
+    state = open_cli_model(args.model, args.config)
+    mf = state.model_file
+    assert mf is not None
     d = describe(mf)
     if args.json:
         print(json.dumps(d, indent=2, default=_json_default, allow_nan=True))
@@ -228,23 +237,24 @@ def cmd_info(args) -> int:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    import numpy as np
-
     try:
         np.save(path, array, allow_pickle=False)
     except OSError as exc:
         raise CliError(f"{path}: cannot write ({_short(exc)})") from None
 
 
-def cmd_predict(args) -> int:
-    import numpy as np
+def _run_args(args: argparse.Namespace) -> tuple[AppState, list[np.ndarray]]:
+    state = open_cli_model(args.model, args.config)
+    try:
+        state.require_network()
+    except ValueError as exc:
+        raise CliError(str(exc).replace("(config=model.json", "(--config model.json")) from None
+    return state, read_inputs(args.input)
 
-    from inspector.core import engine
 
-    mf = _load(args.model, args.config)
-    net = _need_network(mf, args.model)
-    xs = _read_inputs(args.input)
-    outs = engine.predict(net, xs if len(xs) > 1 else xs[0], mf.semantics)
+def cmd_predict(args: argparse.Namespace) -> int:
+    state, xs = _run_args(args)
+    outs = state.predict(xs)
     out = Path(args.output)
     if len(outs) == 1:
         _save_npy(out, np.asarray(outs[0], dtype=np.float32))
@@ -255,10 +265,8 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
-def trace_arrays(tr) -> dict[str, np.ndarray]:
+def trace_arrays(tr: Trace) -> dict[str, np.ndarray]:
     """Flatten a Trace into the `trace` file layout: L/h, L/c, L/gates/<key>."""
-    import numpy as np
-
     arrays: dict[str, np.ndarray] = {}
     for key, traj in tr.layers.items():
         arrays[f"{key}/h"] = np.asarray(traj.h, dtype=np.float32)
@@ -269,16 +277,9 @@ def trace_arrays(tr) -> dict[str, np.ndarray]:
     return arrays
 
 
-def cmd_trace(args) -> int:
-    import numpy as np
-
-    from inspector.core import engine
-
-    mf = _load(args.model, args.config)
-    net = _need_network(mf, args.model)
-    xs = _read_inputs(args.input)
-    tr = engine.trace(net, xs if len(xs) > 1 else xs[0], mf.semantics)
-    arrays = trace_arrays(tr)
+def cmd_trace(args: argparse.Namespace) -> int:
+    state, xs = _run_args(args)
+    arrays = trace_arrays(state.trace(xs))
     if not arrays:
         raise CliError(f"{args.model}: the model has no recurrent layer to trace")
     try:
@@ -288,42 +289,51 @@ def cmd_trace(args) -> int:
     return EXIT_OK
 
 
-def cmd_snapshot(args) -> int:
+def cmd_snapshot(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise CliError(f"--size {args.size!r}: expected WxH, e.g. 1280x800") from None
     from inspector.ui import snapshot  # imports Qt
 
-    snapshot.render_snapshot(
-        args.model,
-        text=args.text,
-        input_npy=args.input,
-        step=args.step,
-        select=args.select,
-        output=args.output,
-        size=(w, h),
-        **({"config": args.config} if args.config else {}),
-    )
+    try:
+        snapshot.render_snapshot(
+            args.model,
+            text=args.text,
+            input_file=args.input,
+            vocab=args.vocab,
+            step=args.step,
+            select=args.select,
+            output=args.output,
+            size=(w, h),
+            config=args.config,
+        )
+    except NoVocabularyError:
+        raise CliError(
+            f"{args.model}: --text needs the model's vocabulary: pass --vocab FILE "
+            "(a JSON list of tokens in one-hot / id order)"
+        ) from None
     return EXIT_OK
 
 
-COMMANDS = {"info": cmd_info, "predict": cmd_predict, "trace": cmd_trace, "snapshot": cmd_snapshot}
+def cmd_gui(args: argparse.Namespace) -> int:
+    from inspector.ui.app import run_gui  # imports Qt only now
+
+    return run_gui(args.model, config=args.config)
 
 
-def run_headless(argv: Sequence[str]) -> int:
-    """Run one verb; map every user-facing failure to one stderr line and exit code 2."""
-    from inspector.core.errors import InputShapeError, UnsupportedLayerError
-    from inspector.io.errors import ModelFileError
-
-    args = build_parser().parse_args(list(argv))
+def run_verb(args: argparse.Namespace) -> int:
+    """Run one parsed verb; map every user-facing failure to one stderr line and exit code 2."""
     model = getattr(args, "model", None)
+    func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return COMMANDS[args.verb](args)
+        return func(args)
     except (CliError, ModelFileError) as exc:
         msg = str(exc)
     except (UnsupportedLayerError, InputShapeError, ValueError) as exc:
-        msg = f"{model}: {_short(exc)}"
+        msg = _short(exc) if model and str(exc).startswith(str(model)) else f"{model}: {_short(exc)}"
+    except BrokenPipeError:
+        raise  # the reader of stdout left (`| head`): handled in main
     except MemoryError:
         msg = f"{model}: out of memory"
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
@@ -335,19 +345,19 @@ def run_headless(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `keras-inspector` and `python -m inspector`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in VERBS:
-        return run_headless(argv)
-    gui = argparse.ArgumentParser(
-        prog="keras-inspector",
-        description="Open the Keras Weight Inspector (the bundled sample model when MODEL is omitted). "
-        "Headless verbs: " + ", ".join(VERBS) + " (see `keras-inspector VERB --help`).",
-    )
-    gui.add_argument("model", nargs="?", help="a Keras model or weights file (.h5, .hdf5, .keras)")
-    gui.add_argument("--config", help="architecture JSON for a weights-only file")
-    args = gui.parse_args(argv)
-    from inspector.ui.app import run_gui  # imports Qt only now
-
-    return run_gui(args.model, config=args.config) if args.config else run_gui(args.model)
+    parser = build_parser()
+    if not argv or argv[0] not in verbs(parser) and argv[0] not in ("-h", "--help"):
+        argv = ["gui", *argv]  # `keras-inspector [MODEL]` opens the app
+    args = parser.parse_args(argv)
+    try:
+        code = run_verb(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `info --json | head`: the reader left; say nothing more (and nothing at interpreter exit)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,50 +7,63 @@ the last step) and grabs the window offscreen.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
+from PySide6.QtCore import QMessageLogContext, QSettings, QtMsgType, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication
+
+from inspector.app.inputs import check_inputs, read_input_file
+from inspector.io.errors import ModelFileError
+from inspector.io.sidecar import read_vocabulary
+from inspector.ui.main_window import MainWindow
+from inspector.ui.session import Session
+
+# Qt's offscreen platform says this for every top-level window it shows; it is not about our window.
+_NOISE = ("This plugin does not support propagateSizeHints()",)
 
 
-def _ensure_app():
+def _ensure_app() -> QApplication:
     """The running QApplication, or a new one (offscreen when there is no display)."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
     if "QT_QPA_PLATFORM" not in os.environ and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("win32", "darwin")
     ):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtWidgets import QApplication
-
-    return QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "keras-inspector"])
+    return QApplication([sys.argv[0] if sys.argv else "keras-inspector"])
 
 
-def _load_input(input_npy: str) -> np.ndarray | list[np.ndarray]:
-    """One .npy array, or the arrays of a .npz in order (multi-input models).  Never unpickles."""
+@contextmanager
+def _quiet_platform() -> Iterator[None]:
+    """Drop the offscreen platform's notices (see _NOISE); every other Qt message goes on as before."""
+    previous: Callable[[QtMsgType, QMessageLogContext, str], None] | None = None
+
+    def handler(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
+        if message in _NOISE:
+            return
+        if previous is not None:
+            previous(kind, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
     try:
-        data = np.load(input_npy, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{input_npy}: cannot read the input array ({' '.join(str(exc).split())})") from None
-    if isinstance(data, np.lib.npyio.NpzFile):
-        with data:
-            return [data[k] for k in data.files]
-    return data
-
-
-def _add_batch_axis(x: np.ndarray, shape: Sequence[int | None] | None) -> np.ndarray:
-    """Accept an input without its batch axis (e.g. (T, V) for a (None, T, V) model)."""
-    if shape is not None and x.ndim == len(shape) - 1:
-        return x[None]
-    return x
+        yield
+    finally:
+        qInstallMessageHandler(previous)
 
 
 def render_snapshot(
     model: str,
     text: str | None = None,
-    input_npy: str | None = None,
+    input_file: str | None = None,
+    vocab: str | None = None,
     step: int | None = None,
     select: str | None = None,
     output: str = "snapshot.png",
@@ -62,7 +75,8 @@ def render_snapshot(
     Parameters
     ----------
     model : model or weights file.
-    text : input text (models with a vocabulary).   input_npy : .npy (or .npz) input array.
+    text : input text (models with a vocabulary).   input_file : .npy, .npz or .csv input.
+    vocab : vocabulary file for `text` when none sits next to the model.
     step : time step to show (default: the last one); clipped to the sequence.
     select : weight display path to show (e.g. 'lstm_1/kernel'); default: the first recurrent kernel.
     output : PNG path.   size : window size (width, height).
@@ -73,15 +87,9 @@ def render_snapshot(
     inspector.io.errors.ModelFileError : MODEL cannot be read.
     ValueError : bad input, step, selection or output (one line).
     """
-    if text is not None and input_npy is not None:
+    if text is not None and input_file is not None:
         raise ValueError("give either --text or --input, not both")
     app = _ensure_app()
-    from PySide6.QtCore import QSettings
-
-    from inspector.io.errors import ModelFileError
-    from inspector.ui.main_window import MainWindow
-    from inspector.ui.session import Session
-
     session = Session(sync=True)
     failures: list[str] = []
     session.load_failed.connect(failures.append)
@@ -96,19 +104,21 @@ def render_snapshot(
         if session.model_file is None:
             message = failures[-1] if failures else f"{model}: cannot be opened"
             raise ModelFileError(None, message)
-        has_input = text is not None or input_npy is not None
+        if vocab is not None:
+            symbols = read_vocabulary(vocab)
+            if symbols is None:
+                raise ValueError(f"{vocab}: not a vocabulary (a JSON list of tokens)")
+            session.set_vocabulary(symbols)
+        has_input = text is not None or input_file is not None
         if has_input:
             if session.network is None:
                 raise ValueError(f"{model}: holds weights only; pass --config model.json to run an input")
             if text is not None:
                 x = session.encode_text(text)
             else:
-                x = _load_input(input_npy)
-                shapes = session.network.input_shapes
-                if isinstance(x, list):
-                    x = [_add_batch_axis(a, shapes[k] if k < len(shapes) else None) for k, a in enumerate(x)]
-                else:
-                    x = _add_batch_axis(x, shapes[0] if shapes else None)
+                assert input_file is not None
+                arrays = check_inputs(session.network, read_input_file(input_file).arrays)
+                x = arrays if len(arrays) > 1 else arrays[0]
             failures.clear()
             before = session.stepper  # the stepper panel may already have run a default input
             session.set_input(x)
@@ -127,9 +137,10 @@ def render_snapshot(
             session.select_weight(select)
         # what a person would look at: the stepper once an input is entered, unless a weight was asked for
         window.tabs.setCurrentIndex(1 if has_input and not select else 0)
-        window.show()
-        for _ in range(3):
-            app.processEvents()
+        with _quiet_platform():
+            window.show()
+            for _ in range(3):
+                app.processEvents()
         out = Path(output)
         if out.parent and not out.parent.exists():
             raise ValueError(f"{output}: folder does not exist")
@@ -140,44 +151,3 @@ def render_snapshot(
         window.deleteLater()
         app.processEvents()
         tmp.cleanup()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="keras-inspector snapshot", description="Render the main window to a PNG."
-    )
-    p.add_argument("model")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--text")
-    g.add_argument("--input", metavar="X.npy")
-    p.add_argument("--step", type=int)
-    p.add_argument("--select", metavar="LAYER/WEIGHT")
-    p.add_argument("--config")
-    p.add_argument("--size", default="1280x800")
-    p.add_argument("--output", required=True, metavar="FILE.png")
-    return p
-
-
-def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
-    """Run from parsed CLI args (the lead's `snapshot` verb) or an argv list; returns the exit code."""
-    if args is None or not isinstance(args, argparse.Namespace):
-        args = build_parser().parse_args(list(args) if args is not None else None)
-    size = getattr(args, "size", "1280x800")
-    if isinstance(size, str):
-        try:
-            w, h = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"--size {size!r}: expected WxH, e.g. 1280x800") from None
-    else:
-        w, h = size
-    render_snapshot(
-        args.model,
-        text=getattr(args, "text", None),
-        input_npy=getattr(args, "input", None),
-        step=getattr(args, "step", None),
-        select=getattr(args, "select", None),
-        output=args.output,
-        size=(w, h),
-        config=getattr(args, "config", None),
-    )
-    return 0

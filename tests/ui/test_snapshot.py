@@ -8,6 +8,7 @@ from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QImage
 
 from inspector.io.errors import ModelFileError
+from inspector.cli import main
 from inspector.ui import snapshot
 
 
@@ -44,9 +45,8 @@ def test_npy_input_snapshot(ui_models, tmp_path):
     x = np.random.default_rng(0).standard_normal((6, 5)).astype(np.float32)  # no batch axis: added
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "gru.png"
-    assert (
-        snapshot.main([str(ui_models["gru"]), "--input", str(tmp_path / "x.npy"), "--output", str(out)]) == 0
-    )
+    argv = ["snapshot", str(ui_models["gru"]), "--input", str(tmp_path / "x.npy"), "--output", str(out)]
+    assert main(argv) == 0
     _png(out)
 
 
@@ -60,7 +60,7 @@ def test_errors_are_one_line(ui_models, tmp_path):
         snapshot.render_snapshot(str(ui_models["char_lstm"]), text="abc", step=40, output=out)
     np.save(tmp_path / "bad.npy", np.zeros((1, 12, 3), np.float32))
     with pytest.raises(ValueError) as e2:
-        snapshot.render_snapshot(str(ui_models["char_lstm"]), input_npy=str(tmp_path / "bad.npy"), output=out)
+        snapshot.render_snapshot(str(ui_models["char_lstm"]), input_file=str(tmp_path / "bad.npy"), output=out)
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelFileError) as e3:
