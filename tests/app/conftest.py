@@ -1,0 +1,87 @@
+"""Fixtures for the Qt-free app-layer tests: tiny models written with h5py (no Keras, no Qt)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+
+VOCAB = list("abc ().")
+UNITS = 3
+
+
+def _config(kind: str, input_shape: list, extra: list | None = None) -> dict:
+    rnn = {
+        "name": kind.lower(),
+        "units": UNITS,
+        "activation": "tanh",
+        "recurrent_activation": "sigmoid",
+        "use_bias": True,
+        "return_sequences": False,
+        "go_backwards": False,
+        "return_state": False,
+        "stateful": False,
+        "unroll": False,
+        "time_major": False,
+    }
+    if kind == "GRU":
+        rnn["reset_after"] = True
+    layers = [
+        {
+            "class_name": "InputLayer",
+            "config": {"batch_input_shape": input_shape, "dtype": "float32", "name": "in"},
+        },
+        {"class_name": kind, "config": rnn},
+        {"class_name": "Dense", "config": {"name": "dense", "units": len(VOCAB), "activation": "softmax"}},
+    ]
+    return {"class_name": "Sequential", "config": {"name": "seq", "layers": layers + (extra or [])}}
+
+
+def write_model(
+    path: Path, kind: str = "LSTM", *, features: int = len(VOCAB), weights_only: bool = False
+) -> Path:
+    """A tf.keras-2 legacy .h5 with one recurrent layer and a softmax Dense; seeded weights."""
+    rng = np.random.default_rng(0)
+    n = {"LSTM": 4, "GRU": 3}[kind]
+    arrays = {
+        kind.lower(): {
+            "kernel:0": rng.normal(0, 0.5, (features, n * UNITS)),
+            "recurrent_kernel:0": rng.normal(0, 0.5, (UNITS, n * UNITS)),
+            "bias:0": rng.normal(0, 0.1, (2, n * UNITS) if kind == "GRU" else (n * UNITS,)),
+        },
+        "dense": {"kernel:0": rng.normal(0, 0.5, (UNITS, len(VOCAB))), "bias:0": np.zeros(len(VOCAB))},
+    }
+    cfg = _config(kind, [None, None, features])
+    with h5py.File(path, "w") as f:
+        root = f if weights_only else f.create_group("model_weights")
+        if not weights_only:
+            f.attrs["model_config"] = json.dumps(cfg)
+            f.attrs["keras_version"] = "2.15.0"
+            f.attrs["backend"] = "tensorflow"
+        root.attrs["layer_names"] = np.array([k.encode() for k in arrays])
+        root.attrs["keras_version"] = "2.15.0"
+        root.attrs["backend"] = "tensorflow"
+        for layer, ws in arrays.items():
+            g = root.create_group(layer)
+            g.attrs["weight_names"] = np.array([f"{layer}/{w}".encode() for w in ws])
+            for w, v in ws.items():
+                g.create_dataset(f"{layer}/{w}", data=v.astype(np.float32))
+    if weights_only:
+        path.with_name(path.name.split(".", 1)[0] + ".arch.json").write_text(json.dumps(cfg))
+    (path.parent / "vocab.json").write_text(json.dumps(VOCAB))
+    return path
+
+
+@pytest.fixture
+def lstm_file(tmp_path: Path) -> Path:
+    return write_model(tmp_path / "lstm.h5")
+
+
+@pytest.fixture
+def models() -> SimpleNamespace:
+    """`models.write(path, kind, features=, weights_only=)`, `models.VOCAB`, `models.UNITS`."""
+    return SimpleNamespace(write=write_model, VOCAB=VOCAB, UNITS=UNITS)
