@@ -283,7 +283,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if not arrays:
         raise CliError(f"{args.model}: the model has no recurrent layer to trace")
     try:
-        np.savez(args.output, **arrays)
+        np.savez(args.output, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     except OSError as exc:
         raise CliError(f"{args.output}: cannot write ({_short(exc)})") from None
     return EXIT_OK

@@ -69,18 +69,3 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert full["smoke"] is True and full["raw"]["ours_versions"]["tf_imported"] is False
     md = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert all(f"`{k}`" in md for k in KEYS)
-
-
-def test_startup_path_stays_light() -> None:
-    """`keras-inspector MODEL` shows its window before numpy and pyqtgraph load (start_s_over_qt).
-
-    The main window builds its pages on the next event-loop pass and everything it imports up front
-    keeps numpy/core/pyqtgraph imports inside functions; a module-level import there undoes that.
-    """
-    code = (
-        "import sys, inspector.cli, inspector.ui.app, inspector.ui.main_window, inspector.ui.session, "
-        "inspector.ui.structure_panel, inspector.ui.workers; "
-        "print(sorted(m for m in ('numpy', 'pyqtgraph', 'h5py') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "[]", out.stdout

@@ -432,7 +432,7 @@ class AppState:
 
     def prepare(self, x: Inputs) -> list[np.ndarray]:
         """Fit arrays to the model's inputs (`check_inputs`: adds a missing batch axis, any length)."""
-        arrays = list(x) if isinstance(x, list | tuple) else [x]
+        arrays = [np.asarray(a) for a in x] if isinstance(x, list | tuple) else [np.asarray(x)]
         return check_inputs(self.require_network(), arrays, free_time=True)
 
     def predict(self, x: Inputs) -> list[np.ndarray]:
