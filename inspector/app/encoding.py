@@ -17,6 +17,9 @@ import numpy as np
 from inspector.core.network import Network
 
 PAD_TOKEN = "<pad>"
+# Starter texts, first one the vocabulary spells whole wins: a sentence for language models, nested
+# brackets for bracket-counting models (the explainer sample: its depth unit shows something).
+EXAMPLE_TEXTS = ("the quick brown fox jumps over the lazy dog. ", "a(b(c)a).")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,19 @@ class VocabularyEncoder:
         """Token ids back to text (ids outside the vocabulary are skipped)."""
         tokens = [self.vocabulary[int(i)] for i in ids if 0 <= int(i) < len(self.vocabulary)]
         return (" " if self.word_level else "").join(tokens)
+
+
+def example_text(vocabulary: Sequence[str]) -> str:
+    """A starter text written only with `vocabulary`'s symbols (words for a word vocabulary)."""
+    if is_word_level(vocabulary):
+        words = [w for w in EXAMPLE_TEXTS[0].split() if w in set(vocabulary)]
+        return " ".join(words or [t for t in vocabulary if t.strip()][:5])
+    allowed = set(vocabulary)
+    for text in EXAMPLE_TEXTS:
+        if set(text) <= allowed:
+            return text
+    text = "".join(ch for ch in EXAMPLE_TEXTS[0] if ch in allowed)
+    return text or "".join(vocabulary[: min(len(vocabulary), 10)])
 
 
 def text_to_input(network: Network | None, encoded: Encoded, n_symbols: int) -> np.ndarray:

@@ -304,6 +304,7 @@ class GateStripsView(QWidget):
         self.legend.set_cell_scale("")
 
     def _on_step_changed(self, t: int) -> None:
+        self.readout.setText(" ")  # the hovered value belonged to the previous step
         # Per-step text lives in a QLabel: changing a pyqtgraph title re-lays out the whole scene.
         for strips in self._layers.values():
             strips.show_step(self.sample, min(max(int(t), 0), strips.n_steps - 1))

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.app.encoding import is_word_level
+from inspector.app.encoding import example_text, is_word_level
 from inspector.app.inputs import (
     check_inputs,
     format_shape,
@@ -38,7 +38,6 @@ from inspector.app.inputs import (
 from inspector.app.state import AppState
 from inspector.core.stepper import Stepper
 
-_DEFAULT_TEXT = "the quick brown fox jumps over the lazy dog. "
 _TABLE_MAX_CELLS = 200_000  # beyond this the table editor is not filled (files still load)
 DEFAULT_RANDOM_T = 20  # length of the example input run on load when the model accepts any length
 DEFAULT_RANDOM_SEED = 0
@@ -235,14 +234,8 @@ class InputPanel(QWidget):
         self.tabs.setCurrentIndex(0 if text_ok else 1)
 
     def _default_text(self) -> str:
-        """A starter sentence restricted to the vocabulary, so the first view is never empty."""
-        vocab = self.session.vocabulary or []
-        if is_word_level(vocab):
-            words = [w for w in _DEFAULT_TEXT.split() if w in set(vocab)]
-            return " ".join(words or [t for t in vocab if t.strip()][:5])
-        allowed = set(vocab)
-        text = "".join(ch for ch in _DEFAULT_TEXT if ch in allowed)
-        return text or "".join(vocab[: min(len(vocab), 10)])
+        """A starter text the vocabulary can spell, so the first view is never empty."""
+        return example_text(self.session.vocabulary or [])
 
     # ------------------------------------------------------------------ messages
     def show_error(self, message: str) -> None:

@@ -293,6 +293,9 @@ class TimelineView(QWidget):
         self.layer_box.blockSignals(False)
         if not keys:
             self._layer = ""
+            if self._quantities:  # no gate boxes of the previous model's cell (an LSTM's i f c~ o on a GRU)
+                self._quantities = []
+                self._rebuild_checks()
             self.graphics.setVisible(False)
             self.placeholder.setVisible(True)
             return

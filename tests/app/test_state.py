@@ -178,3 +178,10 @@ def test_encoder_and_vocabulary(models: SimpleNamespace, lstm_file: Path) -> Non
     assert x.shape == (1, 4, len(models.VOCAB)) and [int(i) for i in x[0].argmax(1)] == [0, 4, 1, 5]
     with pytest.raises(ValueError, match="not in the model's vocabulary"):
         state.encode_text("a#")
+
+
+def test_example_text_spells_with_the_vocabulary() -> None:
+    from inspector.app.encoding import example_text
+
+    assert example_text(list("abc().")) == "a(b(c)a)."  # brackets: a depth unit shows something
+    assert example_text(list("abcdefghijklmnopqrstuvwxyz .")).startswith("the quick brown fox")
