@@ -242,3 +242,29 @@ def test_config_layer_without_weights_is_damage_not_a_run(tmp_path, x, capsys):
         f.attrs["model_config"] = json.dumps(cfg)
     assert main(["predict", str(p), "--input", str(x), "--output", str(tmp_path / "y.npy")]) == 2
     assert "'extra'" in capsys.readouterr().err
+
+
+def test_info_json_into_a_closed_pipe_is_quiet(model):
+    """`info --json | head -1`: the reader leaves early; no BrokenPipeError traceback, exit 0."""
+    cmd = f"{sys.executable} -m inspector info --json {model} | head -1"
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "{" and "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+
+
+def test_info_names_hard_sigmoid_only_when_used(model, capsys):
+    assert main(["info", str(model)]) == 0
+    assert "hard_sigmoid:" not in capsys.readouterr().out  # the test model uses sigmoid
+
+
+def test_2d_input_gets_its_batch_axis(model, tmp_path):
+    x2 = tmp_path / "x2.npy"
+    np.save(x2, np.zeros((T, D), np.float32))
+    assert main(["predict", str(model), "--input", str(x2), "--output", str(tmp_path / "y.npy")]) == 0
+    assert np.load(tmp_path / "y.npy").shape == (1, 3)
+
+
+def test_text_without_vocabulary_names_the_cli_option(model, tmp_path, capsys):
+    args = ["snapshot", str(model), "--text", "abc", "--output", str(tmp_path / "s.png")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--vocab FILE" in err and "File >" not in err and len(err.strip().splitlines()) == 1
