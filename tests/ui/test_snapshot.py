@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QImage
 
-from inspector.io.errors import ModelFileError
 from inspector.cli import main
+from inspector.io.errors import ModelFileError
 from inspector.ui import snapshot
 
 
@@ -60,7 +60,9 @@ def test_errors_are_one_line(ui_models, tmp_path):
         snapshot.render_snapshot(str(ui_models["char_lstm"]), text="abc", step=40, output=out)
     np.save(tmp_path / "bad.npy", np.zeros((1, 12, 3), np.float32))
     with pytest.raises(ValueError) as e2:
-        snapshot.render_snapshot(str(ui_models["char_lstm"]), input_file=str(tmp_path / "bad.npy"), output=out)
+        snapshot.render_snapshot(
+            str(ui_models["char_lstm"]), input_file=str(tmp_path / "bad.npy"), output=out
+        )
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelFileError) as e3:
