@@ -93,7 +93,33 @@ class InputPanel(QWidget):
         tl.setContentsMargins(2, 2, 2, 2)
         tl.addWidget(self.text_edit)
 
-        # --- sequence tab
+        seq_tab = self._build_sequence_tab()
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.tabs.addTab(text_tab, "Text")
+        self.tabs.addTab(seq_tab, "Sequence")
+        self.tabs.currentChanged.connect(lambda _i: self._update_table_visibility())
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.shape_label)
+        lay.addWidget(self.tabs)
+        lay.addWidget(self.table_box)
+        lay.addWidget(self.note_label)
+        lay.addWidget(self.error_label)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        session.file_loaded.connect(self._on_file_loaded)
+        session.vocabulary_changed.connect(self._on_vocabulary_changed)
+        session.input_changed.connect(self._on_input_changed)
+        session.input_failed.connect(self.show_error)
+        self._on_file_loaded(session.model_file)
+
+    def _build_sequence_tab(self) -> QWidget:
+        """The Sequence tab (load / indices / random / table editor); the table box sits below the tabs."""
         self.load_button = QPushButton("Load .npy / .csv\u2026")
         self.load_button.clicked.connect(self._on_load_clicked)
         self.ids_edit = QLineEdit()
@@ -136,29 +162,7 @@ class InputPanel(QWidget):
         row1.addWidget(self.length_box)
         row1.addWidget(self.edit_button)
         sl.addLayout(row1)
-
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.tabs.addTab(text_tab, "Text")
-        self.tabs.addTab(seq_tab, "Sequence")
-        self.tabs.currentChanged.connect(lambda _i: self._update_table_visibility())
-
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        lay.addWidget(self.shape_label)
-        lay.addWidget(self.tabs)
-        lay.addWidget(self.table_box)
-        lay.addWidget(self.note_label)
-        lay.addWidget(self.error_label)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-
-        session.file_loaded.connect(self._on_file_loaded)
-        session.vocabulary_changed.connect(self._on_vocabulary_changed)
-        session.input_changed.connect(self._on_input_changed)
-        session.input_failed.connect(self.show_error)
-        self._on_file_loaded(session.model_file)
+        return seq_tab
 
     # ------------------------------------------------------------------ model description
     def _input_spec(self) -> tuple[tuple[int | None, ...], str] | None:

@@ -85,25 +85,7 @@ class StepperPanel(QWidget):
         self.play_timer.timeout.connect(self._on_play_tick)
         self._on_speed(self.speed.value())
 
-        controls = QHBoxLayout()
-        controls.setContentsMargins(0, 0, 0, 0)
-        controls.setSpacing(2)
-        for b in (
-            self.start_button,
-            self.back_button,
-            self.play_button,
-            self.forward_button,
-            self.end_button,
-        ):
-            controls.addWidget(b)
-        controls.addWidget(self.slider, 1)
-        controls.addSpacing(6)
-        controls.addWidget(self.step_label)
-        controls.addWidget(self.busy_label)
-        controls.addSpacing(6)
-        controls.addWidget(QLabel("speed"))
-        controls.addWidget(self.speed)
-        controls.addWidget(self.speed_label)
+        controls = self._controls_row()
 
         self.left_splitter = left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.gate_strips)
@@ -148,6 +130,29 @@ class StepperPanel(QWidget):
         session.busy_changed.connect(self._on_busy_changed)
         session.file_loaded.connect(lambda _m: self.pause())
         self._on_input_changed(session.stepper)
+
+    def _controls_row(self) -> QHBoxLayout:
+        """Transport buttons, the step slider and label, the speed slider: one row."""
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setSpacing(2)
+        for b in (
+            self.start_button,
+            self.back_button,
+            self.play_button,
+            self.forward_button,
+            self.end_button,
+        ):
+            controls.addWidget(b)
+        controls.addWidget(self.slider, 1)
+        controls.addSpacing(6)
+        controls.addWidget(self.step_label)
+        controls.addWidget(self.busy_label)
+        controls.addSpacing(6)
+        controls.addWidget(QLabel("speed"))
+        controls.addWidget(self.speed)
+        controls.addWidget(self.speed_label)
+        return controls
 
     def showEvent(self, event: Any) -> None:
         """Take the keyboard when shown (e.g. its tab was clicked), so ←/→ step instead of switching tabs."""
