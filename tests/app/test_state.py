@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,9 +35,16 @@ class DeferredRunner:
 
 
 def test_qt_is_not_imported(lstm_file: Path) -> None:
-    state = open_model(lstm_file)
-    state.set_input(state.encode_text("ab(c)"))
-    assert "PySide6" not in sys.modules and "pyqtgraph" not in sys.modules
+    """In a fresh interpreter (this one may hold Qt from other tests): the app layer never loads it."""
+    code = (
+        "import sys; from inspector.app import open_model; "
+        f"s = open_model({str(lstm_file)!r}); s.set_input(s.encode_text('ab(c)')); s.set_step(2); "
+        "print(sorted(m for m in ('PySide6', 'pyqtgraph') if m in sys.modules))"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_events_fire_only_on_change(lstm_file: Path) -> None:
