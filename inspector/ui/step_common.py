@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 from inspector.app.state import AppState
 from inspector.core.network import GATES_BY_KIND
 from inspector.core.recurrent import Trajectory
+from inspector.core.stats import finite_range
 from inspector.core.stats import symmetric_levels as core_levels
 from inspector.core.stepper import Stepper
 
@@ -108,33 +109,11 @@ def robust_state_levels(values: np.ndarray) -> tuple[tuple[float, float], int, i
             v = np.where(np.isfinite(v), v, np.float32(0))
             hi, lo = v.max(axis=0), v.min(axis=0)
         peaks = np.maximum(hi, -lo)
-    m = _percentile(peaks, STATE_PEAK_PERCENTILE) if peaks.size >= 4 else float(peaks.max())
+    m = float(np.percentile(peaks, STATE_PEAK_PERCENTILE)) if peaks.size >= 4 else float(peaks.max())
     if not np.isfinite(m) or m <= 1e-6:
         m = float(peaks.max()) if peaks.size and peaks.max() > 1e-6 else 1.0
     clipped = int(np.sum(peaks > m * (1 + 1e-6)))
     return (-m, m), clipped, int(peaks.size)
-
-
-def _percentile(values: np.ndarray, q: float) -> float:
-    """np.percentile(values, q) (linear interpolation) of a small 1-D array, without np.percentile: its
-    first call imports numpy.ma (~25 ms, on the GUI thread the first time an input is run)."""
-    s = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    pos = (s.size - 1) * q / 100.0
-    k = int(np.floor(pos))
-    j = min(k + 1, s.size - 1)
-    return float(s[k] + (s[j] - s[k]) * (pos - k))
-
-
-def _finite_range(values: np.ndarray) -> tuple[float, float]:
-    """(min, max) of the finite values ((0, 0) when there are none): two reductions in the usual
-    all-finite case, a masked copy only when NaN / Inf are present."""
-    if values.size == 0:
-        return 0.0, 0.0
-    lo, hi = float(values.min()), float(values.max())
-    if np.isfinite(lo) and np.isfinite(hi):
-        return lo, hi
-    finite = values[np.isfinite(values)]
-    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
 
 
 def _scale(qid: str, values: np.ndarray) -> tuple[str, tuple[float, float], str]:
@@ -144,7 +123,8 @@ def _scale(qid: str, values: np.ndarray) -> tuple[str, tuple[float, float], str]
     fixed -1..+1 diverging scale (whenever the values fit), the cell state a robust symmetric scale
     from the whole trajectory (it is unbounded: a counting unit climbs well past 1).
     """
-    lo, hi = _finite_range(values)
+    lo, hi, _ = finite_range(values) if values.size else (0.0, 0.0, True)
+    lo, hi = (lo, hi) if np.isfinite(lo) else (0.0, 0.0)
     if qid.startswith("gate/") and qid not in CANDIDATE_QIDS and lo >= 0.0 and hi <= 1.0:
         return SEQUENTIAL, (0.0, 1.0), "fixed 0..1"
     if qid != "cell" and lo >= -1.0 and hi <= 1.0:
