@@ -318,23 +318,25 @@ class _Acc:
     low: dict[str, Array] = field(default_factory=dict)
     high: dict[str, Array] = field(default_factory=dict)
     exact: dict[str, Array] = field(default_factory=dict)
-    shift: Array | None = None  # first valid h: sums are taken of h - shift (no cancellation)
+    bad: Array | None = None  # (u,) valid positions where h is NaN/Inf
+    shift: Array | None = None  # mean h of the first chunk: sums are taken of h - shift (no cancellation)
     s1: Array | None = None
     s2: Array | None = None
 
     def add(self, traj: Trajectory, th: Thresholds) -> None:
         m = traj.mask[..., None]
-        h = np.where(m, traj.h, np.nan).astype(np.float64).reshape(-1, traj.units)
-        h = h[~np.isnan(h).all(axis=1)] if h.size else h
+        h = traj.h.astype(np.float64)
+        ok = m & np.isfinite(h)  # (B, T, u); NaN/Inf h (from NaN weights) is counted, not averaged
         if self.n is None:
-            self.n = np.zeros(traj.units)
-            self.shift = h[0].copy() if len(h) else np.zeros(traj.units)
+            first = np.where(ok, h, 0.0).sum(axis=(0, 1)) / np.maximum(ok.sum(axis=(0, 1)), 1)
+            self.n, self.bad, self.shift = np.zeros(traj.units), np.zeros(traj.units), first
             self.s1, self.s2 = np.zeros(traj.units), np.zeros(traj.units)
-        assert self.s1 is not None and self.s2 is not None and self.shift is not None
-        self.n += m.sum(axis=(0, 1))
-        d = np.nan_to_num(h - self.shift, nan=0.0)
-        self.s1 += d.sum(axis=0)
-        self.s2 += (d * d).sum(axis=0)
+        assert self.s1 is not None and self.s2 is not None and self.bad is not None
+        self.n += ok.sum(axis=(0, 1))
+        self.bad += (m & ~ok).sum(axis=(0, 1))
+        d = np.where(ok, h - self.shift, 0.0)
+        self.s1 += d.sum(axis=(0, 1))
+        self.s2 += (d * d).sum(axis=(0, 1))
         for g in SIGMOID_GATES[self.kind] if self.rec_act in ("sigmoid", "hard_sigmoid") else ():
             v = traj.gates[g]
             for table, hit in (
@@ -365,16 +367,32 @@ def _chunkable(net: Network, xs: list[Array], chunk: int) -> bool:
 
 
 def traces(net: Network, inputs: Array | Sequence[Array], semantics: Semantics, chunk: int) -> Iterator[engine.Trace]:
-    """`engine.trace` of `inputs`, in chunks of `chunk` steps carrying the states when possible."""
+    """`engine.trace` of `inputs` in pieces of `chunk` steps, so memory stays bounded on long data.
+
+    Exact (the states carried from piece to piece) when the engine takes `initial_states`; otherwise a
+    long sequence is cut into windows of `chunk` steps, each starting from zero states like a fresh
+    `model.predict`, and run a few windows at a time.
+    """
     xs = engine.prepare_inputs(net, inputs)
-    if not _chunkable(net, xs, chunk):
+    if _chunkable(net, xs, chunk):
+        states = None
+        for s in range(0, xs[0].shape[1], chunk):
+            tr = engine.trace(net, [xs[0][:, s : s + chunk]], semantics, initial_states=states)  # type: ignore[call-arg]
+            states = tr.final_states  # type: ignore[attr-defined]
+            yield tr
+        return
+    fixed = bool(net.input_shapes) and len(net.input_shapes[0]) > 1 and net.input_shapes[0][1] is not None
+    if len(xs) != 1 or fixed or not engine.sequence_inputs(net, xs)[0] or xs[0].shape[1] <= chunk:
         yield engine.trace(net, xs, semantics)
         return
-    states = None
-    for s in range(0, xs[0].shape[1], chunk):
-        tr = engine.trace(net, [xs[0][:, s : s + chunk]], semantics, initial_states=states)  # type: ignore[call-arg]
-        states = tr.final_states  # type: ignore[attr-defined]
-        yield tr
+    x = xs[0]
+    n_full = x.shape[1] // chunk
+    windows = np.concatenate(np.split(x[:, : n_full * chunk], n_full, axis=1), axis=0)  # (n*B, chunk, ...)
+    per_run = max(1, 16 // x.shape[0])
+    for s in range(0, len(windows), per_run):
+        yield engine.trace(net, [windows[s : s + per_run]], semantics)
+    if x.shape[1] > n_full * chunk:
+        yield engine.trace(net, [x[:, n_full * chunk :]], semantics)
 
 
 def _data_stats(mf: ModelFile, inputs: Array | Sequence[Array], th: Thresholds) -> dict[str, _Acc]:
@@ -407,10 +425,10 @@ def data_findings(mf: ModelFile, inputs: Array | Sequence[Array], thresholds: Th
     th = thresholds or Thresholds()
     out: list[Finding] = []
     for key, acc in _data_stats(mf, inputs, th).items():
-        if acc.n is None or acc.n.max() == 0:
+        if acc.n is None or acc.bad is None:
             continue
-        n = np.maximum(acc.n, 1)
-        total = int(acc.n.max())
+        n = np.maximum(acc.n + acc.bad, 1)  # every unmasked position (gates are counted there)
+        total = int(n.max())
         for g in acc.low:
             for direction, counts in (("low", acc.low[g]), ("high", acc.high[g])):
                 units = tuple(int(j) for j in np.flatnonzero(counts / n >= th.saturation_share))
@@ -436,7 +454,7 @@ def data_findings(mf: ModelFile, inputs: Array | Sequence[Array], thresholds: Th
                                 f"{key}/recurrent_kernel")
                     )  # fmt: skip
         std = acc.std()
-        units = tuple(int(j) for j in np.flatnonzero(std < th.constant_std))
+        units = tuple(int(j) for j in np.flatnonzero((std < th.constant_std) & (acc.bad == 0)))
         if units and total > 1:
             out.append(
                 Finding("warning", "constant-unit", key, None, units,
