@@ -325,7 +325,9 @@ def _add_health_parsers(sub) -> None:
     chk.add_argument("--fail-on", choices=("error", "warning"), help="exit 1 when a finding this bad exists")
     chk.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
     chk.add_argument("--zero-tol", type=float, default=th.zero_tol, help="|w| counted as zero (dead-unit)")
-    chk.add_argument("--saturation-share", type=float, default=th.saturation_share, help="saturated-gate share")
+    chk.add_argument(
+        "--saturation-share", type=float, default=th.saturation_share, help="saturated-gate share"
+    )
     chk.add_argument("--constant-std", type=float, default=th.constant_std, help="constant-unit std")
     dif = sub.add_parser("diff", help="per-gate weight changes between two files (or a checkpoint folder)")
     dif.add_argument("a", metavar="A", help="first file, or a folder of checkpoints (then without B)")
@@ -420,7 +422,9 @@ def cmd_diff(args) -> int:
         print(f"outputs: max |B-A| = {run.max_abs:.4g}")
         for key, units in run.top_units.items():
             top = ", ".join(f"{u} ({v:.3g})" for u, v in units[:5])
-            print(f"{key}: max ||h_B-h_A|| = {float(run.divergence[key].max()):.4g}; most diverging units {top}")
+            print(
+                f"{key}: max ||h_B-h_A|| = {float(run.divergence[key].max()):.4g}; most diverging units {top}"
+            )
     return EXIT_OK
 
 

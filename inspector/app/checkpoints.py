@@ -23,7 +23,11 @@ _SUFFIXES = (".h5", ".hdf5", ".keras")
 
 def epoch_of(name: str) -> int | None:
     """The epoch number in a checkpoint file name, or None when it has no number."""
-    m = _EPOCH.search(name) or _NUMBER.search(name)
+    stem = name
+    for suffix in (*_SUFFIXES, ".weights"):  # '.h5' holds a digit: never read it as an epoch
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    m = _EPOCH.search(stem) or _NUMBER.search(stem)
     return int(m.group(1)) if m else None
 
 
@@ -61,9 +65,7 @@ class CheckpointSeries:
     norms: dict[tuple[str, str | None], Array]
 
 
-def load_series(
-    folder: str | os.PathLike[str], load: Callable[[str], ModelFile]
-) -> CheckpointSeries:
+def load_series(folder: str | os.PathLike[str], load: Callable[[str], ModelFile]) -> CheckpointSeries:
     """Load every checkpoint of `folder` with `load(path)` and compute the per-gate norm curves.
 
     Parameters
@@ -86,7 +88,8 @@ def load_series(
     norms: dict[tuple[str, str | None], list[float]] = {}
     for mf in files:
         for path, _, w in matched_weights(files[0], mf):
-            blocks = [(g.key, g.take(w.value)) for g in w.gates] or [(None, w.value)]
+            blocks: list[tuple[str | None, Array]] = [(g.key, g.take(w.value)) for g in w.gates]
+            blocks = blocks or [(None, w.value)]
             for key, v in blocks:
                 norms.setdefault((path, key), []).append(float(np.linalg.norm(v.astype(np.float64))))
     return CheckpointSeries(

@@ -56,7 +56,7 @@ class WeightChange:
         }
 
 
-class ArchitectureMismatch(ValueError):
+class ArchitectureMismatchError(ValueError):
     """The two files differ in architecture; the message names the first difference."""
 
 
@@ -86,13 +86,15 @@ def first_difference(a: ModelFile, b: ModelFile) -> str | None:
                 return f"layer {k + 1}: A has {x.name!r} ({x.kind}), B has {y.name!r} ({y.kind})"
             for key in _ARCH_KEYS:
                 if key in x.config and key in y.config and x.config[key] != y.config[key]:
-                    return f"layer {k + 1} {x.name!r}: {key} is {x.config[key]!r} in A, {y.config[key]!r} in B"
+                    return (
+                        f"layer {k + 1} {x.name!r}: {key} is {x.config[key]!r} in A, {y.config[key]!r} in B"
+                    )
         if len(la) != len(lb):
             return f"A has {len(la)} layers, B has {len(lb)}"
     wa, wb = _weights(a), _weights(b)
-    for (pa, x), (pb, y) in zip(wa, wb):
-        if x.shape != y.shape:
-            return f"weight {pa} is {_fmt(x.shape)} in A, {pb} is {_fmt(y.shape)} in B"
+    for (pa, wx), (pb, wy) in zip(wa, wb):
+        if wx.shape != wy.shape:
+            return f"weight {pa} is {_fmt(wx.shape)} in A, {pb} is {_fmt(wy.shape)} in B"
     if len(wa) != len(wb):
         extra = (wa if len(wa) > len(wb) else wb)[min(len(wa), len(wb))][0]
         return f"A has {len(wa)} weights, B has {len(wb)} (first unmatched: {extra})"
@@ -104,11 +106,11 @@ def matched_weights(a: ModelFile, b: ModelFile) -> list[tuple[str, Weight, Weigh
 
     Raises
     ------
-    ArchitectureMismatch : the two differ (message: the first difference).
+    ArchitectureMismatchError : the two differ (message: the first difference).
     """
     why = first_difference(a, b)
     if why is not None:
-        raise ArchitectureMismatch(f"different architectures: {why}")
+        raise ArchitectureMismatchError(f"different architectures: {why}")
     wa, wb = _weights(a), _weights(b)
     by_path = dict(wb)
     if all(p in by_path and by_path[p].shape == w.shape for p, w in wa):
@@ -174,13 +176,15 @@ def run_both(a: ModelFile, b: ModelFile, inputs: Array | Sequence[Array], n_top:
 
     Raises
     ------
-    ArchitectureMismatch, ValueError (no architecture), InputShapeError / UnsupportedLayerError.
+    ArchitectureMismatchError, ValueError (no architecture), InputShapeError / UnsupportedLayerError.
     """
     why = first_difference(a, b)
     if why is not None:
-        raise ArchitectureMismatch(f"different architectures: {why}")
+        raise ArchitectureMismatchError(f"different architectures: {why}")
     if a.network is None or b.network is None:
-        raise ValueError("running needs the architecture of both files (pass --config for weights-only files)")
+        raise ValueError(
+            "running needs the architecture of both files (pass --config for weights-only files)"
+        )
     with np.errstate(all="ignore"):
         ta = engine.trace(a.network, inputs, a.semantics)
         tb = engine.trace(b.network, inputs, b.semantics)

@@ -37,7 +37,14 @@ from inspector.core.recurrent import Trajectory, spec_from_layer
 
 SEVERITIES = ("error", "warning", "info")
 PASS_THROUGH = frozenset(
-    {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
+    {
+        "Dropout",
+        "SpatialDropout1D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "ActivityRegularization",
+    }
 )
 SIGMOID_GATES = {"LSTM": ("i", "f", "o"), "GRU": ("z", "r"), "SimpleRNN": ()}
 # (kind, gate, 'low'|'high') -> (severity, what it means); pairs not listed are 'info' without a note
@@ -51,7 +58,13 @@ SATURATION: dict[tuple[str, str, str], tuple[str, str]] = {
     ("GRU", "z", "high"): ("info", "integrators: they keep their state"),
     ("GRU", "z", "low"): ("info", "the state is replaced at every step"),
 }
-GATE_TITLES = {"i": "input gate", "f": "forget gate", "o": "output gate", "z": "update gate", "r": "reset gate"}
+GATE_TITLES = {
+    "i": "input gate",
+    "f": "forget gate",
+    "o": "output gate",
+    "z": "update gate",
+    "r": "reset gate",
+}
 # |f'| bound per SimpleRNN activation (gamma in Pascanu et al. 2013); 1/gamma is the singular-value bound
 ACTIVATION_GAMMA = {"tanh": 1.0, "relu": 1.0, "linear": 1.0, "sigmoid": 0.25, "hard_sigmoid": 0.2}
 
@@ -171,7 +184,10 @@ def _nan_findings(layers: Sequence[Layer]) -> list[Finding]:
             n_nan, n_inf = int(np.isnan(w.value).sum()), int(np.isinf(w.value).sum())
             what = " and ".join(s for s in (f"{n_nan} NaN" * bool(n_nan), f"{n_inf} Inf" * bool(n_inf)) if s)
             cols = bad.reshape(-1, bad.shape[-1]).any(axis=0) if bad.ndim else np.array([True])
-            blocks = [(g.key, g.title, cols[g.start : g.stop]) for g in w.gates] or [(None, "", cols)]
+            blocks: list[tuple[str | None, str, Array]] = [
+                (g.key, g.title, cols[g.start : g.stop]) for g in w.gates
+            ]
+            blocks = blocks or [(None, "", cols)]
             for key, title, block in blocks:
                 units = tuple(int(u) for u in np.flatnonzero(block))
                 if units:
@@ -268,7 +284,8 @@ def _forget_and_spectral(site: RecurrentSite, semantics: Semantics) -> list[Find
         tau = 1.0 / (1.0 - 1.0 / (1.0 + np.exp(-np.clip(bf, -30, 30))))
         out.append(
             Finding("info", "forget-bias", key, "f", (),
-                    f"{key}: forget-gate bias median {np.median(bf):.2f} (range {bf.min():.2f}..{bf.max():.2f}), "
+                    f"{key}: forget-gate bias median {np.median(bf):.2f} "
+                    f"(range {bf.min():.2f}..{bf.max():.2f}), "
                     f"implied memory timescale 1/(1-\u03c3(b_f)) median {np.median(tau):.1f} steps "
                     f"(max {tau.max():.3g})", f"{key}/bias")
         )  # fmt: skip
@@ -288,7 +305,9 @@ def _forget_and_spectral(site: RecurrentSite, semantics: Semantics) -> list[Find
             verdict = f">= 1/\u03b3 = {1 / gamma:g} ({act}): gradients can explode (Pascanu et al. 2013)"
         text = f"{key}: largest singular value of the recurrent kernel {s:.3f} {verdict}"
     else:
-        text = f"{key}: recurrent kernel spectral norm per gate " + ", ".join(f"{k} {v:.2f}" for k, v in norms)
+        text = f"{key}: recurrent kernel spectral norm per gate " + ", ".join(
+            f"{k} {v:.2f}" for k, v in norms
+        )
     out.append(Finding("info", "spectral-norm", key, None, (), text, f"{key}/recurrent_kernel"))
     return out
 
@@ -331,7 +350,7 @@ class _Acc:
             first = np.where(ok, h, 0.0).sum(axis=(0, 1)) / np.maximum(ok.sum(axis=(0, 1)), 1)
             self.n, self.bad, self.shift = np.zeros(traj.units), np.zeros(traj.units), first
             self.s1, self.s2 = np.zeros(traj.units), np.zeros(traj.units)
-        assert self.s1 is not None and self.s2 is not None and self.bad is not None
+        assert self.s1 is not None and self.s2 is not None and self.bad is not None and self.shift is not None
         self.n += ok.sum(axis=(0, 1))
         self.bad += (m & ~ok).sum(axis=(0, 1))
         d = np.where(ok, h - self.shift, 0.0)
@@ -350,7 +369,8 @@ class _Acc:
         assert self.n is not None and self.s1 is not None and self.s2 is not None
         n = np.maximum(self.n, 1)
         mean = self.s1 / n
-        return np.sqrt(np.maximum(self.s2 / n - mean * mean, 0.0))
+        std: Array = np.sqrt(np.maximum(self.s2 / n - mean * mean, 0.0))
+        return std
 
 
 def _chunkable(net: Network, xs: list[Array], chunk: int) -> bool:
@@ -366,7 +386,9 @@ def _chunkable(net: Network, xs: list[Array], chunk: int) -> bool:
     return all(bool(s.layer.config.get("return_sequences")) for s in sites[:-1])
 
 
-def traces(net: Network, inputs: Array | Sequence[Array], semantics: Semantics, chunk: int) -> Iterator[engine.Trace]:
+def traces(
+    net: Network, inputs: Array | Sequence[Array], semantics: Semantics, chunk: int
+) -> Iterator[engine.Trace]:
     """`engine.trace` of `inputs` in pieces of `chunk` steps, so memory stays bounded on long data.
 
     Exact (the states carried from piece to piece) when the engine takes `initial_states`; otherwise a
@@ -414,7 +436,9 @@ def _data_stats(mf: ModelFile, inputs: Array | Sequence[Array], th: Thresholds) 
     return accs
 
 
-def data_findings(mf: ModelFile, inputs: Array | Sequence[Array], thresholds: Thresholds | None = None) -> list[Finding]:
+def data_findings(
+    mf: ModelFile, inputs: Array | Sequence[Array], thresholds: Thresholds | None = None
+) -> list[Finding]:
     """Findings that need data: saturated-gate, constant-unit, hard-sigmoid-exact.
 
     Parameters
@@ -449,8 +473,8 @@ def data_findings(mf: ModelFile, inputs: Array | Sequence[Array], thresholds: Th
                 if units:
                     out.append(
                         Finding("info", "hard-sigmoid-exact", key, g, units,
-                                f"{key}: hard_sigmoid {GATE_TITLES[g]} of {_units_text(units)} sits exactly at "
-                                f"0 or 1 on >= {th.hard_exact_share:.0%} of positions (no gradient there)",
+                                f"{key}: hard_sigmoid {GATE_TITLES[g]} of {_units_text(units)} sits "
+                                f"exactly at 0 or 1 on >= {th.hard_exact_share:.0%} of positions",
                                 f"{key}/recurrent_kernel")
                     )  # fmt: skip
         std = acc.std()

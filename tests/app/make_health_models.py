@@ -1,4 +1,4 @@
-"""Keras oracle for the health / diff tests: tiny tf_keras models with planted faults, and a short real training
+"""Keras oracle for the health and diff tests: tiny tf_keras models with planted faults, and a short real
 run with ModelCheckpoint.  Imports TensorFlow, so it only ever runs in a subprocess::
 
     python tests/app/make_health_models.py OUT_DIR
@@ -14,25 +14,48 @@ Writes into OUT_DIR:
 * bidi_dead.h5: Bidirectional(LSTM(4), concat) -> Dense(2), backward unit 2 dead (rows 4+2 of Dense);
 * other_arch.h5: GRU(8) -> Dense(3) (for the architecture-mismatch message);
 * ckpt/weights.{epoch:02d}.h5: 3 epochs of real training of the healthy model (ModelCheckpoint);
+* preds.npz: `x` (2, 9, 5) and `y1`..`y3`, what model.predict(x) returns for each checkpoint;
 * weights.npz: `<file>/<i>` = model.get_weights()[i] of every model above, as Keras holds them;
 * done.json when everything was written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+HERE = Path(__file__).resolve()
+
+
+def models_dir(generated: Path) -> Path:
+    """The folder of generated models, made once per version of this script (cached by its hash).
+
+    Runs this script in a subprocess (TensorFlow never enters the pytest process).  Raises
+    RuntimeError with the generator's output tail when it fails.
+    """
+    key = hashlib.sha256(HERE.read_bytes()).hexdigest()[:12]
+    out = generated / "health" / key
+    if not (out / "done.json").exists():
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+        proc = subprocess.run(
+            [sys.executable, str(HERE), str(out)], capture_output=True, text=True, env=env, timeout=900
+        )
+        if proc.returncode != 0 or not (out / "done.json").exists():
+            raise RuntimeError(f"health model generator failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    return out
+
 
 def main(out: Path) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tf_keras as K
+    import tf_keras as keras
 
-    K.utils.set_random_seed(7)
+    keras.utils.set_random_seed(7)
     out.mkdir(parents=True, exist_ok=True)
     weights: dict[str, np.ndarray] = {}
 
@@ -42,9 +65,13 @@ def main(out: Path) -> None:
             weights[f"{name}/{i}"] = w
 
     def base(units: int = 8, cell=None):
-        cell = cell or K.layers.LSTM
-        return K.Sequential(
-            [K.layers.Input((None, 5)), cell(units, return_sequences=True, name="rnn"), K.layers.Dense(3, name="out")]
+        cell = cell or keras.layers.LSTM
+        return keras.Sequential(
+            [
+                keras.layers.Input((None, 5)),
+                cell(units, return_sequences=True, name="rnn"),
+                keras.layers.Dense(3, name="out"),
+            ]
         )
 
     healthy = base()
@@ -73,13 +100,13 @@ def main(out: Path) -> None:
     variant("dead.h5", dead)
     variant("shut.h5", shut)
 
-    stacked = K.Sequential(
+    stacked = keras.Sequential(
         [
-            K.layers.Input((None, 5)),
-            K.layers.LSTM(6, return_sequences=True, name="lstm_a"),
-            K.layers.Dropout(0.1),
-            K.layers.GRU(4, return_sequences=True, name="gru_b"),
-            K.layers.TimeDistributed(K.layers.Dense(2), name="td"),
+            keras.layers.Input((None, 5)),
+            keras.layers.LSTM(6, return_sequences=True, name="lstm_a"),
+            keras.layers.Dropout(0.1),
+            keras.layers.GRU(4, return_sequences=True, name="gru_b"),
+            keras.layers.TimeDistributed(keras.layers.Dense(2), name="td"),
         ]
     )
     ws = stacked.get_weights()
@@ -88,11 +115,11 @@ def main(out: Path) -> None:
     stacked.set_weights(ws)
     save(stacked, "stacked_dead.h5")
 
-    bidi = K.Sequential(
+    bidi = keras.Sequential(
         [
-            K.layers.Input((None, 5)),
-            K.layers.Bidirectional(K.layers.LSTM(4, return_sequences=True), name="bi"),
-            K.layers.Dense(2, name="head"),
+            keras.layers.Input((None, 5)),
+            keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), name="bi"),
+            keras.layers.Dense(2, name="head"),
         ]
     )
     ws = bidi.get_weights()  # fwd k, rk, b, bwd k, rk, b, dense k, b
@@ -101,20 +128,24 @@ def main(out: Path) -> None:
     bidi.set_weights(ws)
     save(bidi, "bidi_dead.h5")
 
-    save(base(cell=K.layers.GRU), "other_arch.h5")
+    save(base(cell=keras.layers.GRU), "other_arch.h5")
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 12, 5)).astype("float32")
     y = rng.normal(size=(64, 12, 3)).astype("float32")
     model = base()
-    model.compile(optimizer=K.optimizers.Adam(0.05), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     (out / "ckpt").mkdir(exist_ok=True)
-    cb = K.callbacks.ModelCheckpoint(str(out / "ckpt" / "weights.{epoch:02d}.h5"))
+    cb = keras.callbacks.ModelCheckpoint(str(out / "ckpt" / "weights.{epoch:02d}.h5"))
     model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[cb])
+    probe = rng.normal(size=(2, 9, 5)).astype("float32")
+    preds = {"x": probe}
     for e in (1, 2, 3):
-        m = K.models.load_model(out / "ckpt" / f"weights.{e:02d}.h5", compile=False)
+        m = keras.models.load_model(out / "ckpt" / f"weights.{e:02d}.h5", compile=False)
         for i, w in enumerate(m.get_weights()):
             weights[f"ckpt/weights.{e:02d}.h5/{i}"] = w
+        preds[f"y{e}"] = m.predict(probe, verbose=0)
+    np.savez(out / "preds.npz", **preds)
     np.savez(out / "weights.npz", **weights)
     (out / "done.json").write_text(json.dumps({"ok": True}))
 
