@@ -3,10 +3,8 @@ get_weights()), outputs against Keras' own predictions, checkpoint folders, the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import h5py
@@ -19,19 +17,11 @@ from inspector.io import load
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "resources" / "samples"
-GEN = Path(__file__).resolve().with_name("make_health_models.py")
 
 
 @pytest.fixture(scope="session")
-def models(generated_dir: Path) -> Path:
-    if importlib.util.find_spec("tf_keras") is None:
-        pytest.skip("tf_keras is not installed")
-    spec = importlib.util.spec_from_file_location("inspector_health_models", GEN)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("inspector_health_models", mod)
-    spec.loader.exec_module(mod)
-    return mod.models_dir(generated_dir)
+def models(health_models: Path) -> Path:
+    return health_models
 
 
 def _h5_weights(path: Path) -> dict[str, np.ndarray]:

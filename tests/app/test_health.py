@@ -3,7 +3,6 @@ bundled samples and the CLI `check` verb."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -18,23 +17,11 @@ from inspector.io import load
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "resources" / "samples"
-GEN = Path(__file__).resolve().with_name("make_health_models.py")
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("inspector_health_models", GEN)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("inspector_health_models", mod)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope="session")
-def models(generated_dir: Path) -> Path:
-    if importlib.util.find_spec("tf_keras") is None:
-        pytest.skip("tf_keras is not installed")
-    return _generator().models_dir(generated_dir)
+def models(health_models: Path) -> Path:
+    return health_models
 
 
 @pytest.fixture(scope="module")
