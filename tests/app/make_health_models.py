@@ -13,6 +13,7 @@ Writes into OUT_DIR:
   recurrent row and the GRU kernel row zero);
 * bidi_dead.h5: Bidirectional(LSTM(4), concat) -> Dense(2), backward unit 2 dead (rows 4+2 of Dense);
 * other_arch.h5: GRU(8) -> Dense(3) (for the architecture-mismatch message);
+* hard.h5: LSTM(4, recurrent_activation='hard_sigmoid') -> Dense(3), forget-gate bias of unit 1 = +20;
 * ckpt/weights.{epoch:02d}.h5: 3 epochs of real training of the healthy model (ModelCheckpoint);
 * preds.npz: `x` (2, 9, 5) and `y1`..`y3`, what model.predict(x) returns for each checkpoint;
 * weights.npz: `<file>/<i>` = model.get_weights()[i] of every model above, as Keras holds them;
@@ -129,6 +130,18 @@ def main(out: Path) -> None:
     save(bidi, "bidi_dead.h5")
 
     save(base(cell=keras.layers.GRU), "other_arch.h5")
+
+    hard = keras.Sequential(
+        [
+            keras.layers.Input((None, 5)),
+            keras.layers.LSTM(4, recurrent_activation="hard_sigmoid", return_sequences=True, name="rnn"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
+    ws = hard.get_weights()
+    ws[2][4 + 1] = 20.0  # forget gate of unit 1 pinned at exactly 1 (clip(0.2 * 20 + 0.5) = 1)
+    hard.set_weights(ws)
+    save(hard, "hard.h5")
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 12, 5)).astype("float32")

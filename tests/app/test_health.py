@@ -209,3 +209,13 @@ def test_corpus_files_have_no_errors_or_warnings(corpus_dir: Path) -> None:
         assert _problems(health.check(mf)) == [], p.name
         checked += 1
     assert checked >= 25
+
+
+def test_hard_sigmoid_gate_pinned_at_one(models: Path, data: np.ndarray) -> None:
+    findings = health.check(load(models / "hard.h5"), data)
+    exact = [(f.severity, f.gate, f.units) for f in findings if f.code == "hard-sigmoid-exact"]
+    assert ("info", "f", (1,)) in exact
+    # pinned at exactly 1 on every position: also a right-saturated forget gate, an integrator (info)
+    sat = [(f.severity, f.gate, f.units) for f in findings if f.code == "saturated-gate"]
+    assert ("info", "f", (1,)) in sat
+    assert not [f for f in findings if f.severity != "info"]
