@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,6 +36,13 @@ def _units_cell(units: Sequence[int]) -> str:
         return ""
     text = ", ".join(str(u) for u in units[:6])
     return text + (f" (+{len(units) - 6})" if len(units) > 6 else "")
+
+
+def _summary(findings: Sequence[health.Finding]) -> str:
+    counts = {s: sum(f.severity == s for f in findings) for s in health.SEVERITIES}
+    problems = [f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning") if counts[s]]
+    head = ", ".join(problems) if problems else "No errors or warnings"
+    return f"{head} ({counts['info']} info note{'s' if counts['info'] != 1 else ''})"
 
 
 class HealthPanel(QWidget):
@@ -89,10 +97,17 @@ class HealthPanel(QWidget):
         self.tree.itemClicked.connect(self._on_item)
         self.tree.itemActivated.connect(self._on_item)
 
+        self.tree.currentItemChanged.connect(self._on_current)
+        # long messages are elided in the table: the current one is shown whole below it
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addLayout(top)
         lay.addWidget(self.tree, 1)
+        lay.addWidget(self.detail)
 
     # ------------------------------------------------------------------ inputs
     def set_model(self, mf: ModelFile | None) -> None:
@@ -131,9 +146,10 @@ class HealthPanel(QWidget):
             item.setToolTip(self.MESSAGE, f.message)
             item.setData(self.SEVERITY, Qt.ItemDataRole.UserRole, f)
             self.tree.addTopLevelItem(item)
-        counts = {s: sum(f.severity == s for f in self.findings) for s in health.SEVERITIES}
-        text = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n)
-        self.summary.setText(note or (text if text else "No findings: the model looks healthy"))
+        self.summary.setText(note or _summary(self.findings))
+        self.detail.setText("")
+        if self.findings:
+            self.tree.setCurrentItem(self.tree.topLevelItem(0))
         self.findings_changed.emit(self.findings)
 
     # ------------------------------------------------------------------ slots
@@ -150,6 +166,12 @@ class HealthPanel(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self.summary.setText(f"Health check failed: {message}")
+
+    def _on_current(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None = None) -> None:
+        f = item.data(self.SEVERITY, Qt.ItemDataRole.UserRole) if item is not None else None
+        self.detail.setText(
+            f"<b>{f.code}</b>: {html.escape(f.message)}" if isinstance(f, health.Finding) else ""
+        )
 
     def _on_item(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         f = item.data(self.SEVERITY, Qt.ItemDataRole.UserRole)

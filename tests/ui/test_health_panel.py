@@ -27,7 +27,8 @@ def test_findings_listed_and_clickable(qtbot, panel: HealthPanel, health_models:
     first = panel.tree.topLevelItem(0)
     assert first.text(panel.SEVERITY) == "error" and not first.icon(panel.SEVERITY).isNull()
     assert "forget gate of unit 3" in first.text(panel.MESSAGE)
-    assert panel.summary.text().startswith("1 error")
+    assert panel.summary.text().startswith("1 error (")
+    assert "forget gate of unit 3" in panel.detail.text()
     with qtbot.waitSignal(panel.finding_activated) as sig:
         panel.tree.itemClicked.emit(first, panel.MESSAGE)
     assert sig.args == ["rnn", "rnn/recurrent_kernel", "f", (3,)]
