@@ -300,3 +300,19 @@ def panel(qtbot, ui_models):
     qtbot.waitExposed(w)
     yield w
     QThreadPool.globalInstance().waitForDone()
+
+
+@pytest.fixture
+def save_shot():
+    """save_shot(widget, name, (w, h)): resize, show and grab `widget` to /tmp/shots/<name>_<w>x<h>.png."""
+    shots = Path("/tmp/shots")
+
+    def save(widget, name: str, size: tuple[int, int]) -> Path:
+        shots.mkdir(parents=True, exist_ok=True)
+        widget.resize(*size)
+        widget.show()
+        out = shots / f"{name}_{size[0]}x{size[1]}.png"
+        widget.grab().save(str(out))
+        return out
+
+    return save
