@@ -17,28 +17,23 @@ from typing import Any
 
 import numpy as np
 
-from inspector.app.inputs import read_input_file
-from inspector.app.state import AppState, NoVocabularyError, open_model
+from inspector.app.state import AppState, NoVocabularyError
+from inspector.cli import health as cli_health
+from inspector.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    CliError,
+    add_model,
+    json_default,
+    open_cli_model,
+    read_inputs,
+    save_npy,
+    short,
+)
 from inspector.core.engine import Trace
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import Layer, ModelFile
 from inspector.io.errors import ModelFileError
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-
-
-class CliError(Exception):
-    """A one-line user-facing error (already prefixed with the file it concerns)."""
-
-
-def _add_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="a Keras model or weights file (.h5, .hdf5, .keras, .weights.h5)")
-    p.add_argument(
-        "--config",
-        help="architecture JSON (model.to_json()) for a weights-only file "
-        "(default: a sibling <stem>.arch.json / model.json)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.set_defaults(func=cmd_gui)
 
     info = sub.add_parser("info", help="format, writer version, layers, weights with gate slices")
-    _add_model(info)
+    add_model(info)
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=cmd_info)
 
@@ -65,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("trace", "write h, c and every gate of every recurrent layer", cmd_trace),
     ):
         sp = sub.add_parser(verb, help=what)
-        _add_model(sp)
+        add_model(sp)
         sp.add_argument(
             "--input",
             required=True,
@@ -78,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
 
     snap = sub.add_parser("snapshot", help="render the main window to a PNG, offscreen")
-    _add_model(snap)
+    add_model(snap)
     g = snap.add_mutually_exclusive_group()
     g.add_argument("--text", help="input text (models with a vocabulary)")
     g.add_argument("--input", metavar="X.npy", help="input array (.npy, .npz or .csv)")
@@ -88,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
     snap.set_defaults(func=cmd_snapshot)
+    for verb_module in (cli_health,):
+        verb_module.add_parsers(sub)
     return p
 
 
@@ -97,31 +94,6 @@ def verbs(parser: argparse.ArgumentParser) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def open_cli_model(path: str, config: str | None) -> AppState:
-    """The model opened for a verb; its reader runs in a child process (inspector.io.sandbox)."""
-    return open_model(path, config)
-
-
-def read_inputs(paths: Sequence[str]) -> list[np.ndarray]:
-    """The arrays of every --input file (`inspector.app.inputs.read_input_file`, never unpickling)."""
-    arrays: list[np.ndarray] = []
-    for p in paths:
-        arrays += read_input_file(p).arrays
-    return arrays
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 # --------------------------------------------------------------------------------------------- verbs
@@ -227,20 +199,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     assert mf is not None
     d = describe(mf)
     if args.json:
-        print(json.dumps(d, indent=2, default=_json_default, allow_nan=True))
+        print(json.dumps(d, indent=2, default=json_default, allow_nan=True))
     else:
         _print_info(d)
     if mf.damage:  # what could be read is printed above; the file is still damaged
         sys.stdout.flush()
         raise CliError(f"{args.model}: {mf.damage}")
     return EXIT_OK
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    try:
-        np.save(path, array, allow_pickle=False)
-    except OSError as exc:
-        raise CliError(f"{path}: cannot write ({_short(exc)})") from None
 
 
 def _run_args(args: argparse.Namespace) -> tuple[AppState, list[np.ndarray]]:
@@ -257,11 +222,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     outs = state.predict(xs)
     out = Path(args.output)
     if len(outs) == 1:
-        _save_npy(out, np.asarray(outs[0], dtype=np.float32))
+        save_npy(out, np.asarray(outs[0], dtype=np.float32))
     else:
         # A multi-output model writes one file per output index: Y_0.npy, Y_1.npy, ...
         for i, y in enumerate(outs):
-            _save_npy(out.with_name(f"{out.stem}_{i}{out.suffix or '.npy'}"), np.asarray(y, dtype=np.float32))
+            save_npy(out.with_name(f"{out.stem}_{i}{out.suffix or '.npy'}"), np.asarray(y, dtype=np.float32))
     return EXIT_OK
 
 
@@ -285,7 +250,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     try:
         np.savez(args.output, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     except OSError as exc:
-        raise CliError(f"{args.output}: cannot write ({_short(exc)})") from None
+        raise CliError(f"{args.output}: cannot write ({short(exc)})") from None
     return EXIT_OK
 
 
@@ -324,20 +289,20 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def run_verb(args: argparse.Namespace) -> int:
     """Run one parsed verb; map every user-facing failure to one stderr line and exit code 2."""
-    model = getattr(args, "model", None)
+    model = getattr(args, "model", None) or getattr(args, "a", None)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
     except (CliError, ModelFileError) as exc:
         msg = str(exc)
     except (UnsupportedLayerError, InputShapeError, ValueError) as exc:
-        msg = _short(exc) if model and str(exc).startswith(str(model)) else f"{model}: {_short(exc)}"
+        msg = short(exc) if model and str(exc).startswith(str(model)) else f"{model}: {short(exc)}"
     except BrokenPipeError:
         raise  # the reader of stdout left (`| head`): handled in main
     except MemoryError:
         msg = f"{model}: out of memory"
     except Exception as exc:  # noqa: BLE001 - the contract is one line, never a traceback
-        msg = f"{model}: cannot process ({type(exc).__name__}: {_short(exc)})"
+        msg = f"{model}: cannot process ({type(exc).__name__}: {short(exc)})"
     print(f"keras-inspector: {msg}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
