@@ -211,6 +211,7 @@ class LayerStats:
     bot_v: Array = field(init=False)
     bot_p: Array = field(init=False)
     mask_n: Array = field(init=False)  # per hypothesis: sum of the mask
+    mask_ss: Array = field(init=False)  # per hypothesis: sum of mask**2 (= mask_n for 0/1)
     mask_xs: Array = field(init=False)  # per hypothesis: (units,) sum of value * mask
     bits: Array = field(init=False)  # (positions, ceil(units / 8)) uint8, value > threshold
 
@@ -226,6 +227,7 @@ class LayerStats:
         self.bot_v = np.full((k, u), np.inf, dtype=np.float32)
         self.bot_p = np.full((k, u), -1, dtype=np.int64)
         self.mask_n = np.zeros(self.n_masks)
+        self.mask_ss = np.zeros(self.n_masks)
         self.mask_xs = np.zeros((self.n_masks, u))
         self.bits = np.zeros((self.n_positions, (u + 7) // 8), dtype=np.uint8)
 
@@ -244,8 +246,9 @@ class LayerStats:
         self.top_v, self.top_p = _merge_top(self.top_v, self.top_p, values, pos, largest=True)
         self.bot_v, self.bot_p = _merge_top(self.bot_v, self.bot_p, values, pos, largest=False)
         for j, m in enumerate(masks):
-            mj = m[pos].astype(np.float64)
+            mj = m[pos]
             self.mask_n[j] += mj.sum()
+            self.mask_ss[j] += mj @ mj
             self.mask_xs[j] += mj @ v64
         self.bits[pos] = np.packbits(values > self.threshold, axis=1)
 
@@ -275,12 +278,12 @@ class LayerStats:
         return out
 
     def correlation(self, j: int = 0) -> Array:
-        """(units,) Pearson r between each unit's value and hypothesis mask j (0 where undefined)."""
+        """(units,) Pearson r between each unit's value and hypothesis j (0 where undefined)."""
         n = float(self.count)
         sm = self.mask_n[j]
         cov = n * self.mask_xs[j] - self.sums * sm
         var_x = n * self.sumsq - self.sums**2
-        var_m = n * sm - sm**2
+        var_m = n * self.mask_ss[j] - sm**2
         with np.errstate(all="ignore"):
             r = cov / np.sqrt(var_x * var_m)
         return np.where(np.isfinite(r), np.clip(r, -1.0, 1.0), 0.0)
@@ -458,7 +461,8 @@ def analyse(
     value : 'c' or 'h'; default 'c' for LSTM layers, 'h' for the others ('c' is only for LSTM).
     top : K, how many largest / smallest positions to keep per unit.
     window : run the text in independent windows of this many steps (needed for Bidirectional).
-    hypotheses : (name, (positions,) bool mask) pairs; each unit's Pearson r with each is collected.
+    hypotheses : (name, (positions,) mask) pairs, a 0/1 mask (or any numeric column, e.g. a depth);
+        each unit's Pearson r with each is collected.
     threshold : "on" threshold of the match bitset.
     every : chunk length (and key-frame interval) of a continuous run.
     progress : progress(done, total) in positions, called after each chunk.
@@ -480,7 +484,7 @@ def analyse(
     if value not in (None, "c", "h"):
         raise ValueError(f"value must be 'c' or 'h', got {value!r}")
     n_pos = corpus.n_positions
-    masks = [np.asarray(m, dtype=bool).reshape(-1) for _, m in hypotheses]
+    masks = [np.asarray(m, dtype=np.float64).reshape(-1) for _, m in hypotheses]
     for (name, _), m in zip(hypotheses, masks):
         if m.size != n_pos:
             raise ValueError(f"hypothesis {name!r} marks {m.size} positions, the corpus has {n_pos}")
