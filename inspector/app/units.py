@@ -524,3 +524,51 @@ def analyse(
     if not stats:
         raise ValueError("the model has no recurrent layer to analyse")
     return UnitsResult(corpus, stats, mode, [name for name, _ in hypotheses], keyframes)
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def find_text_encoder(model_path: str, vocab_path: str | None = None) -> TextEncoder | None:
+    """The encoder the Stepper would use for this model: `vocab_path`, else the `<stem>.vocab.json` sidecar."""
+    import json
+
+    from inspector.io.sidecar import find_vocabulary
+
+    if vocab_path is not None:
+        try:
+            vocab = json.loads(open(vocab_path, encoding="utf8").read())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{vocab_path}: not a readable vocabulary JSON list ({exc})") from None
+        if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
+            raise ValueError(f"{vocab_path}: a vocabulary must be a JSON list of strings")
+        return VocabEncoder(vocab)
+    found = find_vocabulary(model_path)
+    return VocabEncoder(found) if found else None
+
+
+def read_corpus_array(path: str) -> Array:
+    """A numeric batch from .npy (N, T, ...) / .npz (first array) / .csv (one sequence, rows = steps).
+
+    Never unpickles.  Raises ValueError('<path>: <reason>').
+    """
+    try:
+        if path.lower().endswith(".csv"):
+            x = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64, comments="#")
+            return x[None].astype(np.float32)
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if not data.files:
+                    raise ValueError("empty .npz")
+                data = data[data.files[0]]
+        x = np.asarray(data)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a numeric .npy/.npz/.csv array ({' '.join(str(exc).split())[:200]})") from None
+    if x.dtype == object or x.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: input must be a numeric array, got dtype {x.dtype}")
+    if x.ndim < 2 or 0 in x.shape[:2]:
+        raise ValueError(f"{path}: expected a batch (N, T, ...) of sequences, got shape {x.shape}")
+    return x
