@@ -338,6 +338,7 @@ class UnitsResult:
     mode: str  # 'continuous' or 'windows of N' or 'batch'
     hypotheses: list[str] = field(default_factory=list)
     keyframes: Keyframes | None = None
+    window: int | None = None
 
     def layer(self, name: str | None = None) -> LayerStats:
         """The statistics of layer `name` (trace name or unique suffix); the first layer when None."""
@@ -349,6 +350,31 @@ class UnitsResult:
         if len(hits) == 1:
             return self.layers[hits[0]]
         raise ValueError(f"no recurrent layer {name!r} (layers: {', '.join(self.layers)})")
+
+    def values(self, net: Network, semantics: Semantics, name: str, start: int, stop: int) -> Array:
+        """(stop - start, units) float32: layer `name`'s analysed value at positions [start, stop), recomputed
+        exactly (from the key frame before `start`, or by re-running the windows / rows that hold them)."""
+        st = self.layer(name)
+        start, stop = max(0, start), min(self.corpus.n_positions, stop)
+        if stop <= start:
+            return np.zeros((0, st.units), np.float32)
+        if self.keyframes is not None:
+            src = _source(self.corpus)
+            traj = self.keyframes.window(net, semantics, src, start, stop).layers[st.layer]
+            return np.asarray((traj.c if st.value == "c" else traj.h)[0], dtype=np.float32)
+        T = self.window or int(self.corpus.x.shape[1])  # type: ignore[union-attr]
+        r0, r1 = start // T, (stop - 1) // T + 1
+        if isinstance(self.corpus, TextCorpus):
+            ids = self.corpus.ids
+            rows = [ids_to_input(ids[None, r * T : (r + 1) * T], self.corpus.width) for r in range(r0, r1)]
+        else:
+            rows = [self.corpus.x[r : r + 1] for r in range(r0, r1)]
+        out = []
+        for x in rows:
+            traj = engine.trace(net, x, semantics).layers[st.layer]
+            out.append(_in_time_order(traj.c if st.value == "c" else traj.h, traj)[0])
+        allv = np.concatenate(out)
+        return np.asarray(allv[start - r0 * T : stop - r0 * T], dtype=np.float32)
 
     def report(self, name: str | None = None) -> dict[str, Any]:
         """The REPORT.json contract of `keras-inspector units` for one layer."""
@@ -500,7 +526,7 @@ def analyse(
     keyframes = None
     if window is None and single:
         mode = "continuous"
-        source = IdSource(corpus.ids, corpus.width) if isinstance(corpus, TextCorpus) else ArraySource(corpus.x)
+        source = _source(corpus)
         keyframes = Keyframes(every, n_pos)
         for start, tr in run_chunks(
             net, semantics, source, every=every, keyframes=keyframes, progress=progress, cancelled=cancelled
@@ -523,7 +549,11 @@ def analyse(
                 progress(done, n_pos)
     if not stats:
         raise ValueError("the model has no recurrent layer to analyse")
-    return UnitsResult(corpus, stats, mode, [name for name, _ in hypotheses], keyframes)
+    return UnitsResult(corpus, stats, mode, [name for name, _ in hypotheses], keyframes, window)
+
+
+def _source(corpus: Corpus) -> IdSource | ArraySource:
+    return IdSource(corpus.ids, corpus.width) if isinstance(corpus, TextCorpus) else ArraySource(corpus.x)
 
 
 # ------------------------------------------------------------------------------------------ files

@@ -223,3 +223,17 @@ def test_corpus_models_numeric(corpus_dir, name):
     np.testing.assert_allclose(st.mean, v.mean(axis=0), atol=1e-5)
     gates = {"LSTM": {"i", "f", "o"}, "GRU": {"z", "r"}, "SimpleRNN": set()}[st.kind]
     assert set(st.saturation()) == gates
+
+
+@pytest.mark.parametrize("window", [None, 128])
+def test_values_recomputed_exactly(classic, full_trace, window):
+    mf, corpus, _ = classic
+    res = units.analyse(mf.network, mf.semantics, corpus, window=window, every=200)
+    got = res.values(mf.network, mf.semantics, "lstm", 250, 420)
+    if window is None:
+        np.testing.assert_allclose(got, full_trace.c[0, 250:420], atol=2e-5)
+    else:
+        for a in (250, 256, 300, 419):
+            row = ids_to_input(corpus.ids[None, (a // 128) * 128 : (a // 128 + 1) * 128], 36)
+            c = engine.trace(mf.network, row, mf.semantics).layers["lstm"].c[0]
+            np.testing.assert_allclose(got[a - 250], c[a % 128], atol=2e-5)
