@@ -310,13 +310,21 @@ def cmd_snapshot(args) -> int:
 
 
 def _add_units_parser(sub) -> None:
-    sp = sub.add_parser("units", help="per-unit statistics over a whole corpus (saturation, top contexts, hypotheses)")
+    sp = sub.add_parser(
+        "units", help="per-unit statistics over a whole corpus (saturation, top contexts, hypotheses)"
+    )
     sp.add_argument("model")
     g = sp.add_mutually_exclusive_group(required=True)
     g.add_argument("--text", metavar="FILE", help="a text file, run as one continuous sequence")
-    g.add_argument("--input", metavar="X.npy", help="a numeric batch (N, T, ...) .npy/.npz, or a .csv sequence")
-    sp.add_argument("--layer", help="recurrent layer (trace name, e.g. lstm_1 or bidi/forward); default: the first")
-    sp.add_argument("--hypothesis", metavar="REGEX", help="rank units by correlation with the positions it matches")
+    g.add_argument(
+        "--input", metavar="X.npy", help="a numeric batch (N, T, ...) .npy/.npz, or a .csv sequence"
+    )
+    sp.add_argument(
+        "--layer", help="recurrent layer (trace name, e.g. lstm_1 or bidi/forward); default: the first"
+    )
+    sp.add_argument(
+        "--hypothesis", metavar="REGEX", help="rank units by correlation with the positions it matches"
+    )
     sp.add_argument("--top", type=int, default=10, metavar="K", help="positions kept per unit (default 10)")
     sp.add_argument("--value", choices=("c", "h"), help="c (LSTM cell state, the default for LSTM) or h")
     sp.add_argument("--window", type=int, metavar="N", help="independent windows of N steps run as a batch")

@@ -32,7 +32,7 @@ IsCancelled = Callable[[], bool]
 DEFAULT_EVERY = 2048
 
 
-class RunCancelled(Exception):
+class RunCancelledError(Exception):
     """The run was stopped because the caller's `cancelled()` returned True."""
 
 
@@ -121,7 +121,7 @@ _CORE_CARRIES = "initial_states" in inspect.signature(engine.trace).parameters
 def trace_carrying(
     net: Network, inputs: Sequence[Array], semantics: Semantics, states: States | None
 ) -> tuple[Trace, States]:
-    """`engine.trace` started from `states` (trace name -> [h] or [h, c], (B, u)); returns the final states."""
+    """`engine.trace` from `states` (trace name -> [h] or [h, c], (B, u)); returns it and the final states."""
     if _CORE_CARRIES:
         tr = engine.trace(net, list(inputs), semantics, initial_states=states or None)  # type: ignore[call-arg]
         return tr, dict(tr.final_states)  # type: ignore[attr-defined]
@@ -226,12 +226,12 @@ def run_chunks(
     """Run `source` as one continuous sequence, `every` steps at a time; yields (start step, chunk trace).
 
     Fills `keyframes` (when given) as it goes.  `progress(done, total)` is called after each chunk;
-    `cancelled()` is checked before each chunk and raises `RunCancelled` when it returns True.
+    `cancelled()` is checked before each chunk and raises `RunCancelledError` when it returns True.
 
     Raises
     ------
     ValueError : the model cannot be chunked (see `not_chunkable`).
-    RunCancelled : `cancelled()` returned True.
+    RunCancelledError : `cancelled()` returned True.
     """
     why = not_chunkable(net)
     if why:
@@ -240,7 +240,7 @@ def run_chunks(
     states: States = {}
     for start in range(0, total, every):
         if cancelled is not None and cancelled():
-            raise RunCancelled("cancelled")
+            raise RunCancelledError("cancelled")
         stop = min(total, start + every)
         if keyframes is not None:
             keyframes.states.append(states)

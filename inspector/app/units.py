@@ -33,7 +33,7 @@ from inspector.app.keyframes import (
     IsCancelled,
     Keyframes,
     Progress,
-    RunCancelled,
+    RunCancelledError,
     ids_to_input,
     one_hot_width,
     run_chunks,
@@ -45,7 +45,7 @@ from inspector.core.recurrent import Trajectory
 __all__ = [
     "ArrayCorpus",
     "LayerStats",
-    "RunCancelled",
+    "RunCancelledError",
     "TextCorpus",
     "UnitsResult",
     "VocabEncoder",
@@ -64,8 +64,11 @@ CONTEXT_BEFORE, CONTEXT_AFTER = 30, 10
 
 
 class Encoded(Protocol):
-    ids: Array
-    tokens: list[str]
+    @property
+    def ids(self) -> Array: ...
+
+    @property
+    def tokens(self) -> list[str]: ...
 
 
 class TextEncoder(Protocol):
@@ -260,7 +263,7 @@ class LayerStats:
 
     @property
     def std(self) -> Array:
-        return np.sqrt(np.maximum(self.sumsq / max(self.count, 1) - self.mean**2, 0.0))
+        return np.asarray(np.sqrt(np.maximum(self.sumsq / max(self.count, 1) - self.mean**2, 0.0)))
 
     def saturation(self) -> dict[str, dict[str, Array]]:
         n = max(self.count, 1)
@@ -361,7 +364,7 @@ class UnitsResult:
         if self.keyframes is not None:
             src = _source(self.corpus)
             traj = self.keyframes.window(net, semantics, src, start, stop).layers[st.layer]
-            return np.asarray((traj.c if st.value == "c" else traj.h)[0], dtype=np.float32)
+            return np.asarray(_value_of(traj, st.value)[0], dtype=np.float32)
         T = self.window or int(self.corpus.x.shape[1])  # type: ignore[union-attr]
         r0, r1 = start // T, (stop - 1) // T + 1
         if isinstance(self.corpus, TextCorpus):
@@ -372,7 +375,7 @@ class UnitsResult:
         out = []
         for x in rows:
             traj = engine.trace(net, x, semantics).layers[st.layer]
-            out.append(_in_time_order(traj.c if st.value == "c" else traj.h, traj)[0])
+            out.append(_in_time_order(_value_of(traj, st.value), traj)[0])
         allv = np.concatenate(out)
         return np.asarray(allv[start - r0 * T : stop - r0 * T], dtype=np.float32)
 
@@ -410,6 +413,10 @@ class UnitsResult:
         return rep
 
 
+def _value_of(traj: Trajectory, value: str) -> Array:
+    return traj.c if value == "c" and traj.c is not None else traj.h
+
+
 def _in_time_order(a: Array, traj: Trajectory) -> Array:
     """(B, T, ...) in processing order -> input time order."""
     ti = np.asarray(traj.time_index)
@@ -434,7 +441,7 @@ def _fold(
             st = stats[key] = make(key, traj)
         B, T = traj.h.shape[:2]
         pos = (base[:, None] + np.arange(T)[None, :]).reshape(-1)
-        src = traj.c if st.value == "c" else traj.h
+        src = _value_of(traj, st.value)
         vals = _in_time_order(src, traj).reshape(B * T, -1)
         gates = {g: _in_time_order(traj.gates[g], traj).reshape(B * T, -1) for g in st.left}
         valid = _in_time_order(np.asarray(traj.mask)[..., None], traj).reshape(-1)
@@ -459,7 +466,10 @@ def _windows(corpus: Corpus, window: int | None) -> Iterator[tuple[Array, Array]
     step = max(1, BATCH_STEPS // window)
     for r0 in range(0, n_full, step):
         r1 = min(n_full, r0 + step)
-        yield np.arange(r0, r1) * window, ids_to_input(ids[r0 * window : r1 * window].reshape(-1, window), corpus.width)
+        yield (
+            np.arange(r0, r1) * window,
+            ids_to_input(ids[r0 * window : r1 * window].reshape(-1, window), corpus.width),
+        )
     if ids.size > n_full * window:
         yield np.array([n_full * window]), ids_to_input(ids[None, n_full * window :], corpus.width)
 
@@ -492,7 +502,7 @@ def analyse(
     threshold : "on" threshold of the match bitset.
     every : chunk length (and key-frame interval) of a continuous run.
     progress : progress(done, total) in positions, called after each chunk.
-    cancelled : checked before each chunk; when it returns True the run raises RunCancelled.
+    cancelled : checked before each chunk; when it returns True the run raises RunCancelledError.
 
     Returns
     -------
@@ -501,7 +511,7 @@ def analyse(
     Raises
     ------
     ValueError / InputShapeError / UnsupportedLayerError : the corpus or model cannot be run so.
-    RunCancelled : cancelled.
+    RunCancelledError : cancelled.
     """
     if top < 1:
         raise ValueError(f"--top must be at least 1, got {top}")
@@ -541,7 +551,7 @@ def analyse(
         done = 0
         for base, x in _windows(corpus, window):
             if cancelled is not None and cancelled():
-                raise RunCancelled("cancelled")
+                raise RunCancelledError("cancelled")
             tr = engine.trace(net, x, semantics)
             _fold(stats, tr, base, masks, make)
             done += int(x.shape[0] * x.shape[1])
@@ -560,7 +570,7 @@ def _source(corpus: Corpus) -> IdSource | ArraySource:
 
 
 def find_text_encoder(model_path: str, vocab_path: str | None = None) -> TextEncoder | None:
-    """The encoder the Stepper would use for this model: `vocab_path`, else the `<stem>.vocab.json` sidecar."""
+    """The Stepper's encoder for this model: `vocab_path`, else the `<stem>.vocab.json` sidecar."""
     import json
 
     from inspector.io.sidecar import find_vocabulary
@@ -596,7 +606,9 @@ def read_corpus_array(path: str) -> Array:
     except FileNotFoundError:
         raise ValueError(f"{path}: no such file") from None
     except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a numeric .npy/.npz/.csv array ({' '.join(str(exc).split())[:200]})") from None
+        raise ValueError(
+            f"{path}: not a numeric .npy/.npz/.csv array ({' '.join(str(exc).split())[:200]})"
+        ) from None
     if x.dtype == object or x.dtype.kind not in "biuf":
         raise ValueError(f"{path}: input must be a numeric array, got dtype {x.dtype}")
     if x.ndim < 2 or 0 in x.shape[:2]:

@@ -83,7 +83,9 @@ class UnitTextView(QWidget):
     def set_corpus(self, text: str, values: ValuesFn | None, scale: float = 1.0) -> None:
         """Show `text`; `values(start, stop)` gives the unit's values there (None: uncoloured)."""
         self._text = text
-        self._line_starts = np.concatenate([[0], np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), "<u4") == 10) + 1])
+        self._line_starts = np.concatenate(
+            [[0], np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), "<u4") == 10) + 1]
+        )
         self._values = values
         self._scale = scale
         self.bar.setRange(0, max(0, len(self._line_starts) - 1))

@@ -41,8 +41,10 @@ GUI_EVERY = 512  # key-frame interval: a context or a page of text is recomputed
 SHOWN_TOP, SHOWN_BOTTOM = 8, 4
 
 
-def _run_job(net: Any, sem: Any, text: str, encoder: Any, value: str | None, window: int | None,
-             regex: str | None, cancel: threading.Event, report: Any) -> tuple[units.UnitsResult, str]:  # fmt: skip
+def _run_job(
+    net: Any, sem: Any, text: str, encoder: Any, value: str | None, window: int | None,
+    regex: str | None, cancel: threading.Event, report: Any,
+) -> tuple[units.UnitsResult, str]:  # fmt: skip
     corpus = units.TextCorpus.from_text(net, text, encoder)
     hyps = [(regex, units.regex_mask(corpus, regex))] if regex else []
     res = units.analyse(
@@ -86,7 +88,9 @@ class UnitsPage(QWidget):
         self.window_spin = QSpinBox()
         self.window_spin.setRange(0, 1_000_000)
         self.window_spin.setSpecialValueText("continuous")
-        self.window_spin.setToolTip("0: the text is one continuous sequence; N: independent windows of N steps")
+        self.window_spin.setToolTip(
+            "0: the text is one continuous sequence; N: independent windows of N steps"
+        )
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(lambda: self.run())
         self.cancel_button = QPushButton("Cancel")
@@ -123,7 +127,9 @@ class UnitsPage(QWidget):
         self.rank_button = QPushButton("Rank units")
         self.rank_button.clicked.connect(self.rank)
         self.match_button = QPushButton("Match selection")
-        self.match_button.setToolTip("LSTMVis: the units on over the selected text, and where else they all are")
+        self.match_button.setToolTip(
+            "LSTMVis: the units on over the selected text, and where else they all are"
+        )
         self.match_button.clicked.connect(self.match_selection)
         self.ranking = QListWidget()
         self.ranking.setFont(mono_font())
@@ -174,7 +180,7 @@ class UnitsPage(QWidget):
     # ---------------------------------------------------------------------------------- inputs
 
     def set_model(self, model_file: Any, encoder: Any = None) -> None:
-        """A ModelFile (with `network`, `semantics`, `path`); the encoder defaults to its vocabulary sidecar."""
+        """A ModelFile (`network`, `semantics`, `path`); the encoder defaults to its vocabulary sidecar."""
         self.cancel()
         self.model_file = model_file
         if encoder is None and model_file is not None:
@@ -232,7 +238,9 @@ class UnitsPage(QWidget):
         self.rank_button.setEnabled(self._can_run() and not busy)
         self.cancel_button.setEnabled(busy)
         have = self.result is not None and not busy
-        self.match_button.setEnabled(have and self.result is not None and isinstance(self.result.corpus, units.TextCorpus))
+        self.match_button.setEnabled(
+            have and self.result is not None and isinstance(self.result.corpus, units.TextCorpus)
+        )
         self.stepper_button.setEnabled(have and self.selected is not None)
 
     def _on_progress(self, value: object) -> None:
@@ -257,8 +265,8 @@ class UnitsPage(QWidget):
         self.layer_box.blockSignals(False)
         st0 = res.layer()
         self.status.setText(
-            f"{st0.count:,} positions, {res.mode}; {len(layers)} recurrent layer(s). Click a dot, a ranked unit or a "
-            "context; select text and Match to find where the same units are on."
+            f"{st0.count:,} positions, {res.mode}; {len(layers)} recurrent layer(s). Click a dot, a ranked "
+            "unit or a context; select text and Match to find where the same units are on."
         )
         self._draw_scatter()
         self._fill_ranking()
@@ -339,7 +347,8 @@ class UnitsPage(QWidget):
         scale = self._scale(st, unit)
         self.text_view.set_values(lambda a, b: self._values(layer, unit, a, b), scale)
         self.text_title.setText(
-            f"Corpus coloured by {st.value} of unit {unit} of {layer} (red > 0 > blue, full colour at |{st.value}| = {scale:.2f})"
+            f"Corpus coloured by {st.value} of unit {unit} of {layer} "
+            f"(red > 0 > blue, full colour at |{st.value}| = {scale:.2f})"
         )
         self._fill_contexts(st, unit, scale)
         self._update_enabled()
@@ -359,8 +368,14 @@ class UnitsPage(QWidget):
         corpus = self.result.corpus if self.result else None
         if not isinstance(corpus, units.TextCorpus):
             return
-        parts = [f"<b>unit {unit} of {html.escape(st.layer)}</b>: mean {st.mean[unit]:+.3f}, std {st.std[unit]:.3f}"]
-        for title, pairs in (("largest", st.top(True)[unit][:SHOWN_TOP]), ("smallest", st.top(False)[unit][:SHOWN_BOTTOM])):
+        parts = [
+            f"<b>unit {unit} of {html.escape(st.layer)}</b>: "
+            f"mean {st.mean[unit]:+.3f}, std {st.std[unit]:.3f}"
+        ]
+        for title, pairs in (
+            ("largest", st.top(True)[unit][:SHOWN_TOP]),
+            ("smallest", st.top(False)[unit][:SHOWN_BOTTOM]),
+        ):
             parts.append(f"<br><i>{title} {st.value}</i>")
             for pos, val in pairs:
                 lo = max(0, pos - units.CONTEXT_BEFORE)
@@ -369,7 +384,9 @@ class UnitsPage(QWidget):
                 text = "".join(corpus.tokens[lo:hi]).replace("\n", "\u21b5")
                 line = coloured_html(text, vals, scale, mark=pos - lo)
                 pad = "&nbsp;" * max(0, 8 - len(str(pos)))
-                parts.append(f'<br>{pad}<a href="pos:{pos}">{pos}</a> {val:+.2f}&nbsp;&nbsp;<span>{line}</span>')
+                parts.append(
+                    f'<br>{pad}<a href="pos:{pos}">{pos}</a> {val:+.2f}&nbsp;&nbsp;<span>{line}</span>'
+                )
         self.contexts.setHtml("".join(parts))
 
     def _on_context_link(self, url: QUrl) -> None:
@@ -441,7 +458,9 @@ class UnitsPage(QWidget):
         self.ranking.addItem(head)
         corpus = res.corpus
         for a, b in runs:
-            text = corpus.context(a)[0].replace("\n", "\u21b5") if isinstance(corpus, units.TextCorpus) else ""
+            text = (
+                corpus.context(a)[0].replace("\n", "\u21b5") if isinstance(corpus, units.TextCorpus) else ""
+            )
             item = QListWidgetItem(f"{a:>8} ({b - a:>3}) {text}")
             item.setData(Qt.ItemDataRole.UserRole, ("pos", a))
             self.ranking.addItem(item)

@@ -76,9 +76,11 @@ def test_value_h_and_windows(classic, full_trace):
     st = res.layer()
     assert res.mode == "windows of 100" and st.value == "h"
     # independent windows: the state restarts every 100 characters
-    x = ids_to_input(corpus.ids[: 800].reshape(8, 100), 36)
+    x = ids_to_input(corpus.ids[:800].reshape(8, 100), 36)
     h = engine.trace(mf.network, x, mf.semantics).layers["lstm"].h.reshape(800, -1)
-    tail = engine.trace(mf.network, ids_to_input(corpus.ids[None, 800:], 36), mf.semantics).layers["lstm"].h[0]
+    tail = (
+        engine.trace(mf.network, ids_to_input(corpus.ids[None, 800:], 36), mf.semantics).layers["lstm"].h[0]
+    )
     h = np.concatenate([h, tail]).astype(np.float64)
     np.testing.assert_allclose(st.mean, h.mean(axis=0), atol=1e-5)
     assert st.top()[3][0][0] == int(np.argmax(h[:, 3]))
@@ -115,7 +117,7 @@ def test_progress_and_cancel(classic):
     units.analyse(mf.network, mf.semantics, corpus, every=300, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(300, 900), (600, 900), (900, 900)]
     calls = iter([False, True])
-    with pytest.raises(units.RunCancelled):
+    with pytest.raises(units.RunCancelledError):
         units.analyse(mf.network, mf.semantics, corpus, every=300, cancelled=lambda: next(calls))
 
 
@@ -204,7 +206,8 @@ def test_bidirectional_needs_windows(corpus_dir):
 
 
 @pytest.mark.parametrize(
-    "name", ["k1.2.2_dl4j_embedding_lstm_tf_full.h5", "k1.2.2_dl4j_simple_rnn_tf_full.h5", "k3.9.2_tekuv_gru.keras"]
+    "name",
+    ["k1.2.2_dl4j_embedding_lstm_tf_full.h5", "k1.2.2_dl4j_simple_rnn_tf_full.h5", "k3.9.2_tekuv_gru.keras"],
 )
 def test_corpus_models_numeric(corpus_dir, name):
     mf = load(corpus_dir / name)

@@ -27,10 +27,25 @@ def text_file(tmp_path):
 
 def test_report_contract(tmp_path, text_file):
     out = tmp_path / "r.json"
-    rc = main(["units", CLASSIC, "--text", str(text_file), "--hypothesis", "[aeiou]", "--top", "4", "--output", str(out)])
+    rc = main(
+        [
+            "units",
+            CLASSIC,
+            "--text",
+            str(text_file),
+            "--hypothesis",
+            "[aeiou]",
+            "--top",
+            "4",
+            "--output",
+            str(out),
+        ]
+    )
     assert rc == 0
     rep = json.loads(out.read_text())
-    assert rep["layer"] == "lstm" and rep["units"] == 128 and rep["steps"] == len(TEXT) and rep["value"] == "c"
+    assert (
+        rep["layer"] == "lstm" and rep["units"] == 128 and rep["steps"] == len(TEXT) and rep["value"] == "c"
+    )
     assert set(rep["saturation"]) == {"i", "f", "o"}
     assert all(len(rep["saturation"][g][s]) == 128 for g in "ifo" for s in ("left", "right"))
     assert len(rep["top"]) == 128 and all(len(t) == 4 for t in rep["top"])
@@ -40,7 +55,9 @@ def test_report_contract(tmp_path, text_file):
     ids = np.array([vocab.index(ch) for ch in TEXT])
     c = engine.trace(mf.network, ids_to_input(ids[None], 36), mf.semantics).layers["lstm"].c[0]
     best = rep["top"][9][0]
-    assert best["position"] == int(np.argmax(c[:, 9])) and best["value"] == pytest.approx(c[:, 9].max(), abs=1e-5)
+    assert best["position"] == int(np.argmax(c[:, 9])) and best["value"] == pytest.approx(
+        c[:, 9].max(), abs=1e-5
+    )
     assert [e["value"] for e in rep["top"][9]] == sorted((e["value"] for e in rep["top"][9]), reverse=True)
     assert TEXT[best["position"]] == best["context"][best["offset"]]
     hyp = rep["hypothesis"]
@@ -53,12 +70,30 @@ def test_report_contract(tmp_path, text_file):
 
 def test_value_h_window_and_numeric(tmp_path, text_file):
     out = tmp_path / "r.json"
-    assert main(["units", CLASSIC, "--text", str(text_file), "--value", "h", "--window", "50", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "units",
+                CLASSIC,
+                "--text",
+                str(text_file),
+                "--value",
+                "h",
+                "--window",
+                "50",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rep = json.loads(out.read_text())
     assert rep["value"] == "h" and rep["mode"] == "windows of 50" and rep["steps"] == len(TEXT)
     x = np.random.default_rng(0).random((3, 20, 36)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    assert main(["units", CLASSIC, "--input", str(tmp_path / "x.npy"), "--top", "2", "--output", str(out)]) == 0
+    assert (
+        main(["units", CLASSIC, "--input", str(tmp_path / "x.npy"), "--top", "2", "--output", str(out)]) == 0
+    )
     rep = json.loads(out.read_text())
     assert rep["steps"] == 60 and rep["mode"] == "batch"
     c = engine.trace(load(CLASSIC).network, x, load(CLASSIC).semantics).layers["lstm"].c.reshape(60, -1)

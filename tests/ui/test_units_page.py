@@ -51,7 +51,9 @@ def test_run_select_rank_match(qtbot, page):
     assert start == 0 and stop > 200
     # the text view's colours come from the exact values of unit 17
     vals = page._values("lstm", 17, 0, 50)
-    np.testing.assert_allclose(vals, res.values(page.model_file.network, page.model_file.semantics, "lstm", 0, 50)[:, 17])
+    np.testing.assert_allclose(
+        vals, res.values(page.model_file.network, page.model_file.semantics, "lstm", 0, 50)[:, 17]
+    )
     # a dot click selects the unit
     pts = page._plots["f"].listDataItems()[1].points()
     page._on_dot_clicked(None, [pts[5]])
