@@ -301,8 +301,8 @@ class UnitsPage(QWidget):
         for row, g in enumerate(gates):
             plot = self.scatter.addPlot(row=row, col=0)
             plot.setTitle(f"gate {g}: share of steps saturated", size="9pt")
-            plot.setLabel("bottom", "> 0.9")
-            plot.setLabel("left", "< 0.1")
+            plot.setLabel("bottom", "&gt; 0.9")
+            plot.setLabel("left", "&lt; 0.1")
             plot.setXRange(0, 1, padding=0.04)
             plot.setYRange(0, 1, padding=0.04)
             plot.plot([0, 1], [1, 0], pen=pg.mkPen("#bbbbbb", style=Qt.PenStyle.DashLine))
