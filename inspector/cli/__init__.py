@@ -19,6 +19,7 @@ import numpy as np
 
 from inspector.app.state import AppState, NoVocabularyError
 from inspector.cli import health as cli_health
+from inspector.cli import units as cli_units
 from inspector.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
     snap.set_defaults(func=cmd_snapshot)
-    for verb_module in (cli_health,):
+    for verb_module in (cli_health, cli_units):
         verb_module.add_parsers(sub)
     return p
 
