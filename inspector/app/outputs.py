@@ -69,13 +69,16 @@ class OutputKind:
     def summary(self) -> str:
         """One line for `info` / tooltips."""
         n = f"{self.units} " if self.units is not None else ""
-        what = {
-            "class_probabilities": f"probabilities of {n}classes (softmax)",
-            "next_symbol": f"next-symbol probabilities over {n}symbols (softmax): what comes next",
-            "binary_probability": f"{self.axis_label} (sigmoid), labels {self.labels[0]!r} / {self.labels[1]!r}",
-            "independent_probabilities": f"{n}independent probabilities (sigmoid per unit)",
-            "values": f"{n}values ({self.activation}), signed",
-        }[self.kind]
+        if self.kind == "binary_probability":
+            what = f"{self.axis_label} (sigmoid): {self.labels[-1]!r} vs {self.labels[0]!r}"
+        elif self.kind == "class_probabilities":
+            what = f"probabilities of {n}classes (softmax)"
+        elif self.kind == "next_symbol":
+            what = f"next-symbol probabilities over {n}symbols (softmax): what comes next"
+        elif self.kind == "independent_probabilities":
+            what = f"{n}independent probabilities (sigmoid per unit)"
+        else:
+            what = f"{n}value{'' if self.units == 1 else 's'} ({self.activation}), signed"
         return f"{self.name}: {what}{' per step' if self.per_step else ''}"
 
 
@@ -157,20 +160,21 @@ def _input_symbols(net: Network) -> int | None:
     return None
 
 
-def _probe_sizes(net: Network, semantics: Semantics) -> list[int | None]:
-    """Output sizes (last axis) by running the model once on zeros (one step when the length is free)."""
+def _probe(net: Network, semantics: Semantics) -> list[tuple[int, ...]] | None:
+    """Output shapes from one run on zeros (one step for sequence inputs); None when it cannot run."""
     try:
+        seq = engine.sequence_inputs(net)
         xs = []
         for i in range(engine.n_inputs(net)):
             shape = net.input_shapes[i] if i < len(net.input_shapes) else ()
-            dims = [1] + [1 if d is None else int(d) for d in shape[1:]]
-            if any(d > 10**6 for d in dims):
-                raise ValueError
+            dims = [1] + [1 if d is None or (k == 0 and seq[i]) else int(d) for k, d in enumerate(shape[1:])]
+            if int(np.prod(dims)) > 10**7:
+                return None
             xs.append(np.zeros(dims, dtype=np.float32))
         outs = engine.predict(net, xs if len(xs) > 1 else xs[0], semantics)
-        return [int(o.shape[-1]) if o.ndim >= 2 else 1 for o in outs]
+        return [tuple(int(d) for d in o.shape) for o in outs]
     except Exception:  # noqa: BLE001 - a best-effort probe; the config answer stands
-        return [None] * len(_output_layers(net))
+        return None
 
 
 def _output_layers(net: Network) -> list[Layer | None]:
@@ -198,17 +202,16 @@ def describe_outputs(
     """
     labels = labels or {}
     outs = _output_layers(network)
-    probed: list[int | None] | None = None
+    probed = _probe(network, semantics or Semantics())
     n_in = _input_symbols(network)
     result = []
     for i, lay in enumerate(outs):
         act, units, per_step, name = _final(network, lay)
-        if units is None:
-            probed = probed or _probe_sizes(network, semantics or Semantics())
-            units = probed[i] if i < len(probed) else None
+        shape = probed[i] if probed is not None and i < len(probed) else None
+        if shape is not None:
+            units, per_step = shape[-1] if len(shape) >= 2 else 1, len(shape) >= 3
         given = labels.get(name) or (labels.get("") if i == 0 else None)
-        given = list(given) if given is not None and (units is None or len(given) == units) else None
-        result.append(_kind(name, act, units, per_step, given, symbols, n_in))
+        result.append(_kind(name, act, units, per_step, list(given) if given else None, symbols, n_in))
     return result
 
 
@@ -222,6 +225,8 @@ def _kind(
     n_in: int | None,
 ) -> OutputKind:
     n = units or 0
+    if given is not None and len(given) != n and not (n == 1 and len(given) == 2):
+        given = None  # labels for another output size: not these
     if act == "softmax":
         if n > 2 and given is None and n_in == n:
             labs = (

@@ -448,7 +448,8 @@ def describe_encoder(tm: TextModel | None) -> str:
     extra = ""
     if isinstance(enc, LookupEncoder) and enc.spec.kind == "TextVectorization":
         s = enc.spec
-        extra = f", standardize={s.standardize}, split={s.split}, output_sequence_length={s.output_sequence_length}"
+        extra = f", standardize={s.standardize}, split={s.split}"
+        extra += f", output_sequence_length={s.output_sequence_length}"
     elif isinstance(enc, TokenizerEncoder):
         s2 = enc.spec
         extra = f", num_words={s2.num_words}, oov_token={s2.oov_token!r}, from {os.path.basename(s2.path)}"

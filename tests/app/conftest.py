@@ -35,7 +35,10 @@ def _run_oracles() -> dict[str, tuple[Path, str | None]]:
             continue
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
         todo[flavor] = subprocess.Popen(
-            [sys.executable, str(ORACLE), flavor, str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [sys.executable, str(ORACLE), flavor, str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
     for flavor, proc in todo.items():
         log, _ = proc.communicate(timeout=1200)

@@ -52,7 +52,9 @@ def test_num_words_drops_or_maps_to_oov(tfk: Oracle) -> None:
 def test_double_encoded_tokenizer(tfk: Oracle) -> None:
     out, man = tfk
     double = read_tokenizer(out / "tok_double.tokenizer.json")  # the last variant written: split_filters
-    assert dict(double.word_index) == dict(read_tokenizer(out / "tok_split_filters.tokenizer.json").word_index)
+    assert dict(double.word_index) == dict(
+        read_tokenizer(out / "tok_split_filters.tokenizer.json").word_index
+    )
     enc = TokenizerEncoder(double)
     for sentence, want in zip(man["sentences"], man["tokenizers"]["split_filters"]["seqs"]):
         assert enc.encode(sentence).ids.tolist() == want
@@ -74,7 +76,9 @@ def test_sentiment_model_on_typed_text(tfk: Oracle) -> None:
         if sm["pred_raw"][k] is not None:
             enc2, x2 = tm.encode(sentence)
             assert not enc2.padding.any()
-            assert _err("sentiment", engine.predict(tm.network, x2, mf.semantics)[0], sm["pred_raw"][k]) < 1e-5
+            assert (
+                _err("sentiment", engine.predict(tm.network, x2, mf.semantics)[0], sm["pred_raw"][k]) < 1e-5
+            )
         else:
             with pytest.raises(ValueError, match="empty"):
                 tm.encode(sentence)
@@ -116,13 +120,19 @@ def test_keras3_inline_vocabulary_and_stringlookup(k3: Oracle) -> None:
     for k, sentence in enumerate(man["sentences"]):
         enc, x = tm.encode(sentence)
         assert enc.ids.tolist() == man["inline"]["ids"][k]
-        assert _err("textvec keras3", engine.predict(tm.network, x, mf.semantics)[0], man["inline"]["pred"][k]) < 1e-5
+        assert (
+            _err("textvec keras3", engine.predict(tm.network, x, mf.semantics)[0], man["inline"]["pred"][k])
+            < 1e-5
+        )
     mf = io.load(out / "k3_stringlookup.keras")
     tm = find_text_model(mf)
     assert tm is not None and tm.encoder.kind.startswith("StringLookup")
     enc, x = tm.encode(man["stringlookup"]["text"])
     assert enc.ids.tolist() == man["stringlookup"]["ids"][0]
-    assert _err("stringlookup", engine.predict(tm.network, x, mf.semantics)[0], man["stringlookup"]["pred"][0]) < 1e-5
+    assert (
+        _err("stringlookup", engine.predict(tm.network, x, mf.semantics)[0], man["stringlookup"]["pred"][0])
+        < 1e-5
+    )
 
 
 def test_tf_keras_textvectorization_keras_archive(tfk: Oracle) -> None:
@@ -133,7 +143,14 @@ def test_tf_keras_textvectorization_keras_archive(tfk: Oracle) -> None:
     for k, sentence in enumerate(man["sentences"]):
         enc, x = tm.encode(sentence)
         assert enc.ids.tolist() == man["tfk_textvec"]["ids"][k]
-        assert _err("textvec tf_keras", engine.predict(tm.network, x, mf.semantics)[0], man["tfk_textvec"]["pred"][k]) < 1e-5
+        assert (
+            _err(
+                "textvec tf_keras",
+                engine.predict(tm.network, x, mf.semantics)[0],
+                man["tfk_textvec"]["pred"][k],
+            )
+            < 1e-5
+        )
 
 
 def test_unsupported_option_is_named(k3: Oracle) -> None:
@@ -145,7 +162,9 @@ def test_unsupported_option_is_named(k3: Oracle) -> None:
     lay = text.preprocessing_input(mf.network)
     assert lay is not None
     bad = dataclasses.replace(lay, raw_config={**lay.raw_config, "output_mode": "tf_idf", "ngrams": 2})
-    net = dataclasses.replace(mf.network, layers=tuple(bad if x.name == lay.name else x for x in mf.network.layers))
+    net = dataclasses.replace(
+        mf.network, layers=tuple(bad if x.name == lay.name else x for x in mf.network.layers)
+    )
     with pytest.raises(ValueError, match=r"unsupported output_mode='tf_idf', ngrams=2"):
         find_text_model(dataclasses.replace(mf, network=net), out / "k3_default.keras")
 

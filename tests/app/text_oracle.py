@@ -37,7 +37,7 @@ SENTENCES = [
 
 def _tf_keras(out: Path) -> dict:
     import numpy as np
-    import tf_keras as K
+    import tf_keras as K  # noqa: N812 - the Keras-2 API under a short name
     from tf_keras.preprocessing.sequence import pad_sequences
     from tf_keras.preprocessing.text import Tokenizer
 
@@ -66,7 +66,9 @@ def _tf_keras(out: Path) -> dict:
     tok.fit_on_texts(CORPUS)
     x = pad_sequences(tok.texts_to_sequences(CORPUS), maxlen=10)
     y = np.array([1, 0, 1, 0, 1, 0], dtype="float32")
-    m = K.Sequential([K.layers.Embedding(20, 8, mask_zero=True), K.layers.LSTM(6), K.layers.Dense(1, activation="sigmoid")])
+    m = K.Sequential(
+        [K.layers.Embedding(20, 8, mask_zero=True), K.layers.LSTM(6), K.layers.Dense(1, activation="sigmoid")]
+    )
     m.compile("adam", "binary_crossentropy")
     m.fit(x, y, epochs=3, verbose=0)
     m.save(out / "sentiment.h5")
@@ -86,14 +88,38 @@ def _tf_keras(out: Path) -> dict:
         return [K.layers.Embedding(v, 4)]
 
     kinds = {
-        "softmax_classifier": (K.Sequential(emb() + [K.layers.LSTM(5), K.layers.Dense(4, activation="softmax")]), "class_probabilities"),
-        "sigmoid_binary": (K.Sequential(emb() + [K.layers.GRU(5), K.layers.Dense(1, activation="sigmoid")]), "binary_probability"),
-        "multi_sigmoid": (K.Sequential(emb() + [K.layers.LSTM(5), K.layers.Dense(3, activation="sigmoid")]), "independent_probabilities"),
+        "softmax_classifier": (
+            K.Sequential(emb() + [K.layers.LSTM(5), K.layers.Dense(4, activation="softmax")]),
+            "class_probabilities",
+        ),
+        "sigmoid_binary": (
+            K.Sequential(emb() + [K.layers.GRU(5), K.layers.Dense(1, activation="sigmoid")]),
+            "binary_probability",
+        ),
+        "multi_sigmoid": (
+            K.Sequential(emb() + [K.layers.LSTM(5), K.layers.Dense(3, activation="sigmoid")]),
+            "independent_probabilities",
+        ),
         "regressor_gru": (K.Sequential([K.Input((None, 3)), K.layers.GRU(4), K.layers.Dense(1)]), "values"),
         "lstm_state": (K.Sequential([K.Input((None, 3)), K.layers.LSTM(6)]), "values"),
-        "softmax_activation_layer": (K.Sequential(emb() + [K.layers.LSTM(5), K.layers.Dense(3), K.layers.Activation("softmax")]), "class_probabilities"),
-        "next_char": (K.Sequential([K.Input((None, 30)), K.layers.LSTM(8), K.layers.Dense(30, activation="softmax")]), "next_symbol"),
-        "next_word_td": (K.Sequential(emb() + [K.layers.LSTM(8, return_sequences=True), K.layers.TimeDistributed(K.layers.Dense(30, activation="softmax"))]), "next_symbol"),
+        "softmax_activation_layer": (
+            K.Sequential(emb() + [K.layers.LSTM(5), K.layers.Dense(3), K.layers.Activation("softmax")]),
+            "class_probabilities",
+        ),
+        "next_char": (
+            K.Sequential([K.Input((None, 30)), K.layers.LSTM(8), K.layers.Dense(30, activation="softmax")]),
+            "next_symbol",
+        ),
+        "next_word_td": (
+            K.Sequential(
+                emb()
+                + [
+                    K.layers.LSTM(8, return_sequences=True),
+                    K.layers.TimeDistributed(K.layers.Dense(30, activation="softmax")),
+                ]
+            ),
+            "next_symbol",
+        ),
     }
     rng = np.random.default_rng(0)
     for name, (model, kind) in kinds.items():
@@ -108,7 +134,15 @@ def _tf_keras(out: Path) -> dict:
     # TextVectorization inside a tf_keras model, saved as .keras
     tv = K.layers.TextVectorization(max_tokens=30, output_sequence_length=9)
     tv.adapt(CORPUS)
-    m = K.Sequential([K.Input((1,), dtype="string"), tv, K.layers.Embedding(30, 4), K.layers.LSTM(5), K.layers.Dense(3, activation="softmax")])
+    m = K.Sequential(
+        [
+            K.Input((1,), dtype="string"),
+            tv,
+            K.layers.Embedding(30, 4),
+            K.layers.LSTM(5),
+            K.layers.Dense(3, activation="softmax"),
+        ]
+    )
     m.save(out / "tfk_textvec.keras")
     strings = np.array([[s] for s in SENTENCES], dtype=object)
     man["tfk_textvec"] = {"ids": tv(strings).numpy().tolist(), "pred": m.predict(strings, verbose=0).tolist()}
@@ -150,16 +184,27 @@ def _keras3(out: Path) -> dict:
         man["textvec"][name] = {"path": f"k3_{name}.keras", "ids": ids, "pred": preds}
     # inline vocabulary (no assets) in a Sequential
     tv = keras.layers.TextVectorization(vocabulary=["the", "cat", "dog", "great"], output_sequence_length=6)
-    m = keras.Sequential([keras.Input((1,), dtype="string"), tv, keras.layers.Embedding(10, 3), keras.layers.GRU(4)])
+    m = keras.Sequential(
+        [keras.Input((1,), dtype="string"), tv, keras.layers.Embedding(10, 3), keras.layers.GRU(4)]
+    )
     m.save(out / "k3_inline.keras")
     strings = tf.constant([[s] for s in SENTENCES])
-    man["inline"] = {"ids": np.asarray(tv(strings)).tolist(), "pred": np.asarray(m.predict(strings, verbose=0)).tolist()}
+    man["inline"] = {
+        "ids": np.asarray(tv(strings)).tolist(),
+        "pred": np.asarray(m.predict(strings, verbose=0)).tolist(),
+    }
     # StringLookup with a mask token over pre-split tokens
     sl = keras.layers.StringLookup(vocabulary=["a", "b", "c"], mask_token="")
-    m = keras.Sequential([keras.Input((None,), dtype="string"), sl, keras.layers.Embedding(6, 3), keras.layers.SimpleRNN(2)])
+    m = keras.Sequential(
+        [keras.Input((None,), dtype="string"), sl, keras.layers.Embedding(6, 3), keras.layers.SimpleRNN(2)]
+    )
     m.save(out / "k3_stringlookup.keras")
     toks = tf.constant([["a", "zz", "c", "b"]])
-    man["stringlookup"] = {"text": "a zz c b", "ids": np.asarray(sl(toks)).tolist(), "pred": np.asarray(m.predict(toks, verbose=0)).tolist()}
+    man["stringlookup"] = {
+        "text": "a zz c b",
+        "ids": np.asarray(sl(toks)).tolist(),
+        "pred": np.asarray(m.predict(toks, verbose=0)).tolist(),
+    }
     return man
 
 

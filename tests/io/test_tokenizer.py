@@ -15,7 +15,8 @@ from inspector.io.tokenizer import find_tokenizer, read_tokenizer
 # what tf_keras' Tokenizer(num_words=5, oov_token="<OOV>").fit_on_texts(["The cat sat.", "the dog ran!"])
 # .to_json() writes (copied from a real run): the inner fields are JSON strings inside the JSON
 REAL = (
-    '{"class_name": "Tokenizer", "config": {"num_words": 5, "filters": "!\\"#$%&()*+,-./:;<=>?@[\\\\]^_`{|}~\\t\\n", '
+    '{"class_name": "Tokenizer", "config": {"num_words": 5, '
+    '"filters": "!\\"#$%&()*+,-./:;<=>?@[\\\\]^_`{|}~\\t\\n", '
     '"lower": true, "split": " ", "char_level": false, "oov_token": "<OOV>", "document_count": 2, '
     '"word_counts": "{\\"the\\": 2, \\"cat\\": 1, \\"sat\\": 1, \\"dog\\": 1, \\"ran\\": 1}", '
     '"word_docs": "{\\"cat\\": 1}", "index_docs": "{\\"3\\": 1}", '
