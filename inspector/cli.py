@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
+    _text_args(info)  # text: which text encoding and output kinds (issue 14/15)
 
     for verb, what in (
         ("predict", "write what model.predict(X) returns"),
@@ -46,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(verb, help=what)
         sp.add_argument("model")
-        sp.add_argument(
+        src = sp.add_mutually_exclusive_group(required=True)  # text: --input or --text
+        src.add_argument("--text", help="input text, encoded as the model's own preprocessing does")
+        src.add_argument(
             "--input",
-            required=True,
             action="append",
             metavar="X.npy",
             help="input array (.npy); repeat for multi-input models, or one .npz "
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--output", required=True, metavar="Y.npy" if verb == "predict" else "T.npz")
         sp.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
+        _text_args(sp, padding=True)
 
     snap = sub.add_parser("snapshot", help="render the main window to a PNG, offscreen")
     snap.add_argument("model")
@@ -71,6 +74,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def _text_args(sp: argparse.ArgumentParser, padding: bool = False) -> None:
+    """text: --vocab / --tokenizer / --labels (and --padding / --maxlen for --text)."""
+    sp.add_argument("--vocab", metavar="FILE", help="vocabulary JSON (list of symbols) for --text")
+    sp.add_argument(
+        "--tokenizer", metavar="FILE", help="Keras Tokenizer JSON (tokenizer.to_json()) for --text"
+    )
+    sp.add_argument("--labels", metavar="FILE", help="class names JSON (default: <stem>.labels.json)")
+    if padding:
+        sp.add_argument(
+            "--padding", choices=("pre", "post", "none"), default="pre", help="pad_sequences side"
+        )
+        sp.add_argument("--maxlen", type=int, help="pad/truncate --text to this many steps (pad_sequences)")
+
+
+def _text_inputs(args, mf) -> list:
+    """text: `--text` -> [input array] through the model's own encoding (app.text.text_input)."""
+    from inspector.app.text import Padding, text_input
+
+    pad = Padding(args.padding, args.maxlen) if args.maxlen else None
+    net, _, x = text_input(
+        mf, args.text, path=args.model, vocab_file=args.vocab, tokenizer_file=args.tokenizer, padding=pad
+    )
+    return [net, x]
+
+
+def _text_info(args, mf) -> dict:
+    """text: the text encoding found and what each output is (for `info`)."""
+    from inspector.app.outputs import output_info
+    from inspector.app.text import describe_encoder, find_text_model, read_vocabulary_file, token_table
+    from inspector.io.labels import find_labels, read_labels
+
+    if mf.network is None:
+        return {}
+    vocab = read_vocabulary_file(args.vocab) if args.vocab else None
+    tm = find_text_model(mf, args.model, vocab=vocab, tokenizer=args.tokenizer)
+    labels = read_labels(args.labels) if args.labels else find_labels(args.model)
+    symbols = token_table(tm.encoder, tm.encoder.vocab_size) if tm is not None else None
+    net = tm.network if tm is not None else mf.network
+    outs = output_info(net, labels=labels, symbols=symbols, semantics=mf.semantics)
+    return {"text_encoding": describe_encoder(tm), "outputs": outs}
 
 
 def _load(path: str, config: str | None):
@@ -194,6 +239,10 @@ def _print_info(d: dict) -> None:
     print(f"model:    {d['model_class'] or 'weights only (no architecture)'}; hard_sigmoid = {hs}")
     if d["input_shapes"]:
         print("inputs:   " + ", ".join(str(tuple(s)) for s in d["input_shapes"]))
+    if "text_encoding" in d:  # text
+        print(f"text:     {d['text_encoding']}")
+        for o in d["outputs"]:
+            print(f"output:   {o['summary']}")
     total = sum(lay["params"] for lay in d["layers"])
     print(f"params:   {total:,}")
     print()
@@ -217,6 +266,8 @@ def _print_info(d: dict) -> None:
 def cmd_info(args) -> int:
     mf = _load(args.model, args.config)
     d = describe(mf)
+    if not mf.damage:
+        d.update(_text_info(args, mf))  # text
     if args.json:
         print(json.dumps(d, indent=2, default=_json_default, allow_nan=True))
     else:
@@ -243,7 +294,10 @@ def cmd_predict(args) -> int:
 
     mf = _load(args.model, args.config)
     net = _need_network(mf, args.model)
-    xs = _read_inputs(args.input)
+    if args.text is not None:  # text
+        net, *xs = _text_inputs(args, mf)
+    else:
+        xs = _read_inputs(args.input)
     outs = engine.predict(net, xs if len(xs) > 1 else xs[0], mf.semantics)
     out = Path(args.output)
     if len(outs) == 1:
@@ -276,7 +330,10 @@ def cmd_trace(args) -> int:
 
     mf = _load(args.model, args.config)
     net = _need_network(mf, args.model)
-    xs = _read_inputs(args.input)
+    if args.text is not None:  # text
+        net, *xs = _text_inputs(args, mf)
+    else:
+        xs = _read_inputs(args.input)
     tr = engine.trace(net, xs if len(xs) > 1 else xs[0], mf.semantics)
     arrays = trace_arrays(tr)
     if not arrays:

@@ -321,3 +321,26 @@ def output_over_time(
             raise ValueError(f"the target has {tarr.shape[0]} steps but the input has {T}")
         tgt = tarr[steps]
     return OutputSeries(steps, values.astype(np.float32), tgt, pre is not None)
+
+
+def output_info(
+    network: Network,
+    *,
+    labels: Mapping[str, Sequence[str]] | None = None,
+    symbols: Sequence[str] | None = None,
+    semantics: Semantics | None = None,
+) -> list[dict[str, object]]:
+    """JSON-able description of every output (for `info --json`): name, kind, units, per_step,
+    axis_label, summary and the first 50 labels."""
+    return [
+        {
+            "name": k.name,
+            "kind": k.kind,
+            "units": k.units,
+            "per_step": k.per_step,
+            "axis_label": k.axis_label,
+            "summary": k.summary,
+            "labels": list(k.labels[:50]),
+        }
+        for k in describe_outputs(network, labels=labels, symbols=symbols, semantics=semantics)
+    ]

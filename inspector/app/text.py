@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -459,3 +460,50 @@ def describe_encoder(tm: TextModel | None) -> str:
 def token_table(enc: TextEncoder, n: int) -> list[str]:
     """Display strings of ids 0..n-1 (output class labels for a next-symbol model)."""
     return [enc.token(i) for i in range(n)]
+
+
+def read_vocabulary_file(path: str | os.PathLike[str]) -> list[str]:
+    """A vocabulary JSON given explicitly (`--vocab`, File > Open vocabulary): same format as the sidecar.
+
+    Raises
+    ------
+    ModelFileError : '<file>: <reason>'.
+    """
+    from inspector.io.errors import ModelFileError
+    from inspector.io.sidecar import _parse
+
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise ModelFileError(p, "no such file")
+    got = _parse(Path(p))
+    if got is None:
+        raise ModelFileError(p, "not a vocabulary (a JSON list of strings or {token: id})")
+    return got
+
+
+def text_input(
+    model_file: ModelFile,
+    text: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    vocab_file: str | os.PathLike[str] | None = None,
+    tokenizer_file: str | os.PathLike[str] | None = None,
+    padding: Padding | None = None,
+) -> tuple[Network, Encoded, Array]:
+    """Typed text -> (the network to run, the Encoded steps, the input array (1, T[, V])): one function
+    for the CLI (`--text`) and the GUI.
+
+    Raises
+    ------
+    ValueError : no text encoding for this model, or the text cannot be encoded (one line).
+    ModelFileError : a given or found tokenizer / vocabulary / preprocessing vocabulary is unreadable.
+    """
+    vocab = read_vocabulary_file(vocab_file) if vocab_file is not None else None
+    tm = find_text_model(model_file, path, vocab=vocab, tokenizer=tokenizer_file)
+    if tm is None:
+        raise ValueError(
+            "no text encoding found for this model (no TextVectorization/StringLookup inside, "
+            "no <stem>.tokenizer.json or <stem>.vocab.json beside it): give --vocab or --tokenizer"
+        )
+    enc, x = tm.encode(text, padding)
+    return tm.network, enc, x

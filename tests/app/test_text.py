@@ -186,3 +186,30 @@ def test_report_largest_error() -> None:
     """Runs last in this module: prints the largest error against Keras seen above (for the report)."""
     print("largest |ours - keras|:", MAX_ERR)
     assert all(v < 1e-5 for v in MAX_ERR.values())
+
+
+def test_cli_text(tfk: Oracle, k3: Oracle, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from inspector.cli import main
+
+    out, man = tfk
+    model = str(out / "sentiment.h5")
+    y = tmp_path / "y.npy"
+    s = man["sentences"][1]
+    assert main(["predict", model, "--text", s, "--maxlen", "10", "--output", str(y)]) == 0
+    assert _err("sentiment", np.load(y), [man["sentiment"]["pred_padded"][1]]) < 1e-5
+    assert main(["predict", model, "--text", "", "--output", str(y)]) == 2
+    assert "empty after encoding" in capsys.readouterr().err
+    assert main(["predict", str(out / "regressor_gru.h5"), "--text", "hi", "--output", str(y)]) == 2
+    assert "--vocab or --tokenizer" in capsys.readouterr().err
+    # an explicit tokenizer for a model without a sidecar
+    assert main(["predict", str(out / "softmax_classifier.h5"), "--text", "the cat", "--tokenizer",
+                 str(out / "tok_plain.tokenizer.json"), "--output", str(y)]) == 0  # fmt: skip
+    assert np.load(y).shape == (1, 4)
+    assert main(["info", model]) == 0
+    info = capsys.readouterr().out
+    assert "text:     Keras Tokenizer (words)" in info and "P(positive)" in info
+    out3, man3 = k3
+    tr = tmp_path / "t.npz"
+    assert main(["trace", str(out3 / "k3_default.keras"), "--text", "The cat!", "--output", str(tr)]) == 0
+    with np.load(tr) as z:
+        assert z["lstm/h"].shape == (1, 12, 5)  # output_sequence_length=12: padding steps included
