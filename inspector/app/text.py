@@ -127,7 +127,8 @@ def text_to_word_sequence(text: str, filters: str, lower: bool, split: str) -> l
     """keras_preprocessing's `text_to_word_sequence`: lower, filters -> `split`, split, drop empties."""
     if lower:
         text = text.lower()
-    text = text.translate(str.maketrans({c: split for c in filters}))
+    table: dict[str, str | int | None] = {c: split for c in filters}
+    text = text.translate(str.maketrans(table))
     return [w for w in text.split(split) if w]
 
 

@@ -143,16 +143,19 @@ def lookup_spec(lay: Layer, model_path: str, asset_key: str) -> LookupSpec:
     cfg = lay.raw_config
     kind = lay.kind
     integer = kind == "IntegerLookup"
+    mask: Token | None
+    oov: Token | None
     if kind == "TextVectorization":
         mask, oov = "", "[UNK]"
     else:
         mask = cfg.get("mask_token")
         oov = cfg.get("oov_token", -1 if integer else "[UNK]")
     n_oov = int(cfg.get("num_oov_indices", 1) or 0)
-    raw = _read_asset(model_path, asset_key)
-    if raw is not None and integer:
+    lines = _read_asset(model_path, asset_key)
+    raw: list[Any] | None = lines
+    if lines is not None and integer:
         try:
-            raw = [int(t) for t in raw if t.strip()]
+            raw = [int(t) for t in lines if t.strip()]
         except ValueError:
             raise ReadError(f"layer {lay.name!r}: integer vocabulary file holds a non-integer") from None
     if raw is None:
