@@ -137,3 +137,31 @@ def test_corpus_regressor_over_time(corpus_dir: Path) -> None:
         want = engine.predict(mf.network, x[:, : t + 1], mf.semantics)[0][0]
         assert np.allclose(series.values[t], want, atol=1e-6)
     assert json.dumps(series.steps.tolist())
+
+
+def test_csv_series_names_and_target(tmp_path: Path) -> None:
+    from inspector.app.series import parse_csv_series, read_csv_series
+    from inspector.io.errors import ModelFileError
+
+    text = "temp,pressure,target\n1,2,0.5\n3,4,0.25\n5,6,-1\n"
+    s = parse_csv_series(text, n_features=2)
+    assert s.feature_names == ["temp", "pressure"] and s.target_name == "target"
+    assert (
+        s.x.tolist() == [[1, 2], [3, 4], [5, 6]]
+        and s.target is not None
+        and s.target.tolist() == [0.5, 0.25, -1]
+    )
+    assert s.model_input().shape == (1, 3, 2)
+    s = parse_csv_series(text)  # the model takes all three columns: no target split
+    assert s.target is None and s.x.shape == (3, 3)
+    s = parse_csv_series(text, target="pressure")
+    assert s.feature_names == ["temp", "target"] and s.target is not None and s.target.tolist() == [2, 4, 6]
+    assert parse_csv_series("1,2\n3,4\n").feature_names == ["feature 0", "feature 1"]
+    with pytest.raises(ValueError, match="row 2 has 1 columns"):
+        parse_csv_series("a,b\n1,2\n3\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,x\n", encoding="utf8")
+    with pytest.raises(ModelFileError, match="non-numeric"):
+        read_csv_series(bad)
+    with pytest.raises(ValueError, match="no column named 'z'"):
+        parse_csv_series(text, target="z")
