@@ -213,3 +213,28 @@ def test_cli_text(tfk: Oracle, k3: Oracle, tmp_path: Path, capsys: pytest.Captur
     assert main(["trace", str(out3 / "k3_default.keras"), "--text", "The cat!", "--output", str(tr)]) == 0
     with np.load(tr) as z:
         assert z["lstm/h"].shape == (1, 12, 5)  # output_sequence_length=12: padding steps included
+
+
+def test_sentiment_sample_against_its_keras_reference() -> None:
+    from inspector import resources
+    from inspector.app.outputs import describe_outputs, output_over_time
+    from inspector.io.labels import find_labels
+
+    path = resources.samples_dir() / "sentiment.h5"
+    ref = np.load(resources.samples_dir() / "sentiment.reference.npz", allow_pickle=False)
+    mf = io.load(path)
+    tm = find_text_model(mf, path)
+    assert tm is not None and isinstance(tm.encoder, TokenizerEncoder)
+    (kind,) = describe_outputs(tm.network, labels=find_labels(path))
+    assert kind.kind == "binary_probability" and kind.labels == ("negative", "positive")
+    for k, sentence in enumerate(ref["texts"].tolist()):
+        enc, x = tm.encode(sentence, Padding("pre", 24))
+        assert enc.ids.tolist() == ref["x"][k].tolist()
+        assert (
+            _err("sentiment sample", engine.predict(tm.network, x, mf.semantics)[0], ref["tf_keras"][k])
+            < 1e-5
+        )
+    _, x = tm.encode("a wonderful film but the ending is ridiculous")
+    series = output_over_time(tm.network, x, mf.semantics)
+    assert series.one_pass and series.values.shape == (8, 1)
+    assert series.values[2, 0] > 0.5  # "... wonderful film"
