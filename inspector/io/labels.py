@@ -15,9 +15,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from inspector.io._safe import ReadError, parse_json
-from inspector.io.errors import ModelFileError
-from inspector.io.tokenizer import sidecar_candidates
+from inspector.io._safe import ReadError
+from inspector.io.tokenizer import read_json_sidecar, sidecar_candidates
 
 MAX_LABELS_BYTES = 16 * 1024**2
 MAX_LABELS = 1_000_000
@@ -68,24 +67,8 @@ def parse_labels(obj: Any) -> Labels:
 
 
 def read_labels(path: str | os.PathLike[str]) -> Labels:
-    """Read a labels JSON file.
-
-    Raises
-    ------
-    ModelFileError : '<file>: <reason>'.
-    """
-    p = os.fspath(path)
-    try:
-        if not os.path.isfile(p):
-            raise ReadError("no such file" if not os.path.exists(p) else "not a regular file")
-        if os.path.getsize(p) > MAX_LABELS_BYTES:
-            raise ReadError("labels file is larger than 16 MiB: refused")
-        with open(p, "rb") as fh:
-            return parse_labels(parse_json(fh.read(MAX_LABELS_BYTES + 1), "labels file"))
-    except ReadError as exc:
-        raise ModelFileError(p, str(exc)) from None
-    except OSError as exc:
-        raise ModelFileError(p, f"cannot read: {exc.strerror or exc}") from None
+    """Read a labels JSON file (ModelFileError '<file>: <reason>' if it is not one)."""
+    return read_json_sidecar(path, MAX_LABELS_BYTES, "labels file", parse_labels)
 
 
 def parse_flow_list(text: str) -> list[str] | None:

@@ -16,17 +16,18 @@ accepted too.  Found beside a model as ``<stem>.tokenizer.json`` (or ``tokenizer
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from inspector.io._safe import ReadError, parse_json
 from inspector.io.errors import ModelFileError
 from inspector.io.sidecar import _stems
 
 MAX_TOKENIZER_BYTES = 64 * 1024**2
+T = TypeVar("T")
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 
 
@@ -108,26 +109,32 @@ def parse_tokenizer(obj: Any, path: str = "") -> TokenizerSpec:
     )
 
 
-def read_tokenizer(path: str | os.PathLike[str]) -> TokenizerSpec:
-    """Read a Keras Tokenizer JSON file.
+def read_json_sidecar(path: str | os.PathLike[str], cap: int, what: str, parse: Callable[[Any], T]) -> T:
+    """Read a small JSON file beside a model (size-capped, depth-limited) and `parse` it.
 
     Raises
     ------
-    ModelFileError : '<file>: <reason>' when the file is missing, too large or not a tokenizer.
+    ModelFileError : '<file>: <reason>' when the file is missing, larger than `cap` bytes, not JSON,
+        or `parse` raises ReadError.
     """
     p = os.fspath(path)
     try:
         if not os.path.isfile(p):
             raise ReadError("no such file" if not os.path.exists(p) else "not a regular file")
-        if os.path.getsize(p) > MAX_TOKENIZER_BYTES:
-            raise ReadError("tokenizer file is larger than 64 MiB: refused")
+        if os.path.getsize(p) > cap:
+            raise ReadError(f"{what} is larger than {cap // 1024**2} MiB: refused")
         with open(p, "rb") as fh:
-            data = fh.read(MAX_TOKENIZER_BYTES + 1)
-        return parse_tokenizer(parse_json(data, "tokenizer file"), p)
+            return parse(parse_json(fh.read(cap + 1), what))
     except ReadError as exc:
         raise ModelFileError(p, str(exc)) from None
     except OSError as exc:
         raise ModelFileError(p, f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_tokenizer(path: str | os.PathLike[str]) -> TokenizerSpec:
+    """Read a Keras Tokenizer JSON file (ModelFileError '<file>: <reason>' if it is not one)."""
+    p = os.fspath(path)
+    return read_json_sidecar(p, MAX_TOKENIZER_BYTES, "tokenizer file", lambda obj: parse_tokenizer(obj, p))
 
 
 def sidecar_candidates(model_path: str | os.PathLike[str], suffix: str) -> list[Path]:
