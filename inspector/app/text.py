@@ -314,6 +314,24 @@ def to_model_input(net: Network, enc: Encoded, i: int = 0) -> Array:
     raise ValueError(f"cannot feed text to an input of shape {tuple(shape)}")
 
 
+def encoded_ids(ids: Sequence[int], encoder: TextEncoder | None = None) -> Encoded:
+    """Typed ids (no text) as an Encoded, so they get the same padding and display as typed text.
+    Tokens are the encoder's symbols, or the ids themselves."""
+    toks = [encoder.token(int(i)) if encoder is not None else str(int(i)) for i in ids]
+    return _encoded([int(i) for i in ids], toks, encoder.kind if encoder is not None else "ids")
+
+
+def skipped_steps(net: Network, enc: Encoded, i: int = 0) -> Array:
+    """(T,) bool: steps the model skips because their id is 0 and the Embedding reading input `i` has
+    mask_zero=True (recurrent layers then carry their state over those steps)."""
+    from inspector.core.engine import _first_consumers  # the engine's own notion of "reads input i"
+
+    masked = any(
+        c.kind == "Embedding" and bool(c.config.get("mask_zero", False)) for c in _first_consumers(net, i)
+    )
+    return (enc.ids == 0) if masked else np.zeros(enc.ids.shape, dtype=bool)
+
+
 # ------------------------------------------------------------------ models with preprocessing inside
 
 
@@ -421,7 +439,7 @@ def find_text_model(
         return None
     p = os.fspath(path if path is not None else model_file.path)
     lay = preprocessing_input(net)
-    if lay is not None and tokenizer is None and vocab is None:
+    if lay is not None:  # the model's own preprocessing wins over any sidecar or explicit file
         specs = {s.layer: s for s in find_preprocessing(p, net)}
         enc = LookupEncoder(specs[lay.name])
         return TextModel(enc, strip_preprocessing(net, lay.name, enc.spec.output_sequence_length))

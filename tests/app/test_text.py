@@ -238,3 +238,16 @@ def test_sentiment_sample_against_its_keras_reference() -> None:
     series = output_over_time(tm.network, x, mf.semantics)
     assert series.one_pass and series.values.shape == (8, 1)
     assert series.values[2, 0] > 0.5  # "... wonderful film"
+
+
+def test_typed_ids_and_mask_zero_steps(tfk: Oracle) -> None:
+    out, man = tfk
+    mf = io.load(out / "sentiment.h5")  # Embedding(mask_zero=True)
+    tm = find_text_model(mf, out / "sentiment.h5")
+    assert tm is not None
+    enc = Padding("pre", 6).apply(text.encoded_ids([2, 4], tm.encoder))
+    assert enc.ids.tolist() == [0, 0, 0, 0, 2, 4] and enc.tokens[-1] != "4"
+    assert text.skipped_steps(tm.network, enc).tolist() == [True] * 4 + [False] * 2
+    mf2 = io.load(out / "softmax_classifier.h5")  # no mask_zero: padding steps are computed
+    assert mf2.network is not None
+    assert not text.skipped_steps(mf2.network, enc).any()
