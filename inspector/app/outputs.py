@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -286,6 +286,7 @@ def output_over_time(
     output: int = 0,
     target: Array | None = None,
     max_runs: int = 256,
+    outputs_at: Callable[[int], list[Array]] | None = None,
 ) -> OutputSeries:
     """The output at every step "if the sequence ended here" (for every cut of the sequence inputs).
 
@@ -295,6 +296,8 @@ def output_over_time(
     target : optional (T,) or (T, units) series aligned with the input steps (a CSV target column).
     max_runs : for non-causal models (Bidirectional, go_backwards ...), the number of cuts run at most
         (evenly spaced, the last step always included).
+    outputs_at : the GUI passes `Stepper.outputs_at` (cached, one pass for causal models) so nothing is
+        computed twice; then every step is read when T <= max_runs, else `max_runs` spaced steps.
 
     Raises
     ------
@@ -303,8 +306,11 @@ def output_over_time(
     xs = engine.prepare_inputs(net, inputs)
     seq = engine.sequence_inputs(net, xs)
     T = max((x.shape[1] for x, s in zip(xs, seq) if s), default=1)
-    pre = engine.prefix_outputs(net, xs, semantics, seq) if any(seq) else None
-    if pre is not None:
+    pre = engine.prefix_outputs(net, xs, semantics, seq) if any(seq) and outputs_at is None else None
+    if outputs_at is not None:
+        steps = np.unique(np.linspace(0, T - 1, num=min(T, max_runs)).round().astype(np.int64))
+        values = np.stack([_last(outputs_at(int(t))[output]) for t in steps])
+    elif pre is not None:
         steps = np.arange(T, dtype=np.int64)
         values = np.stack([_last(pre.at(int(t))[output]) for t in steps])
     else:

@@ -165,3 +165,15 @@ def test_csv_series_names_and_target(tmp_path: Path) -> None:
         read_csv_series(bad)
     with pytest.raises(ValueError, match="no column named 'z'"):
         parse_csv_series(text, target="z")
+
+
+def test_over_time_from_the_steppers_cache(tfk: Oracle) -> None:
+    from inspector.core.stepper import Stepper
+
+    out, man = tfk
+    mf = io.load(out / "regressor_gru.h5")
+    assert mf.network is not None
+    x = np.load(out / "regressor_x.npy")
+    st = Stepper(mf.network, x, mf.semantics)
+    series = output_over_time(mf.network, x, mf.semantics, outputs_at=st.outputs_at)
+    assert np.max(np.abs(series.values - np.asarray(man["regressor_prefix"]))) < 1e-5
