@@ -1,0 +1,144 @@
+"""The model's output at every step "if the sequence ended here", with an optional target overlaid.
+
+Draws plain arrays (`inspector.app.outputs.output_over_time` makes them) according to the output's
+`OutputKind`: a probability axis [0, 1] for probabilities (P(positive) for a binary output, the most
+likely classes for class probabilities), a signed value axis with a zero line for values.  Padding
+steps are shaded; the current step is a vertical line; tokens label the time axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from inspector.app.outputs import OutputKind
+
+MAX_CURVES = 6
+MAX_TICKS = 40
+_COLORS = [QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44), QColor(214, 39, 40),
+           QColor(148, 103, 189), QColor(140, 86, 75)]  # fmt: skip
+_TARGET = QColor(40, 40, 40)
+_PAD = QColor(200, 200, 200, 90)
+
+
+def curves_to_draw(values: np.ndarray, kind: OutputKind) -> list[int]:
+    """Which output units get a curve: the positive unit of a binary output, else the units that reach
+    the highest value (probabilities) or the largest magnitude (values) anywhere, at most MAX_CURVES."""
+    v = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
+    if v.shape[1] <= MAX_CURVES:
+        return list(range(v.shape[1]))
+    score = np.nanmax(v if kind.is_probability else np.abs(v), axis=0)
+    return sorted(np.argsort(-score, kind="stable")[:MAX_CURVES].tolist())
+
+
+class OutputOverTimeView(QWidget):
+    """Output per step, for one model output.  Feed it with `set_series`; move the cursor with `set_step`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel("Output if the sequence ended here")
+        self.title.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.showGrid(x=False, y=True, alpha=0.2)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.legend.setLabelTextColor(QColor(40, 40, 40))
+        self.cursor = pg.InfiniteLine(
+            angle=90, pen=pg.mkPen(QColor(120, 120, 120), width=1, style=Qt.DashLine)
+        )
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.plot, 1)
+        self.curves: dict[int, pg.PlotDataItem] = {}
+        self.target_curve: pg.PlotDataItem | None = None
+        self.kind: OutputKind | None = None
+
+    def clear(self) -> None:
+        """Nothing shown (e.g. after an input was rejected)."""
+        self.plot.clear()
+        self.legend.clear()
+        self.curves = {}
+        self.target_curve = None
+        self.kind = None
+        self.title.setText("Output if the sequence ended here")
+
+    def set_series(
+        self,
+        steps: np.ndarray,
+        values: np.ndarray,
+        kind: OutputKind,
+        *,
+        tokens: Sequence[str] | None = None,
+        target: np.ndarray | None = None,
+        padding: np.ndarray | None = None,
+    ) -> None:
+        """Draw `values` (K, units) at `steps` (K,), labelled by `kind`; `target` (K,) or (K, units) dashed;
+        `tokens` (T,) label the time axis; `padding` (T,) bool shades padded steps."""
+        self.clear()
+        self.kind = kind
+        steps = np.asarray(steps, dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64).reshape(len(steps), -1)
+        plot = self.plot.getPlotItem()
+        if padding is not None:
+            for t in np.flatnonzero(np.asarray(padding, dtype=bool)):
+                plot.addItem(
+                    pg.LinearRegionItem((t - 0.5, t + 0.5), movable=False, brush=_PAD, pen=pg.mkPen(None))
+                )
+        if not kind.is_probability:
+            plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(QColor(150, 150, 150), width=1)))
+        units = [v.shape[1] - 1] if kind.kind == "binary_probability" else curves_to_draw(v, kind)
+        for k, u in enumerate(units):
+            name = kind.axis_label if kind.kind == "binary_probability" else self._label(kind, u)
+            color = _COLORS[k % len(_COLORS)]
+            self.curves[u] = plot.plot(
+                steps, v[:, u], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                symbolBrush=color, symbolPen=None, name=name,
+            )  # fmt: skip
+        if target is not None:
+            tg = np.asarray(target, dtype=np.float64).reshape(len(steps), -1)
+            self.target_curve = plot.plot(
+                steps, tg[:, 0], pen=pg.mkPen(_TARGET, width=2, style=Qt.DashLine), name="target"
+            )
+        plot.addItem(self.cursor)
+        plot.enableAutoRange(x=True, y=not kind.is_probability)
+        plot.autoRange(items=[c for c in (*self.curves.values(), self.target_curve) if c is not None])
+        if kind.is_probability:
+            plot.setYRange(0.0, 1.0, padding=0.02)
+        plot.setLabel("left", kind.axis_label)
+        plot.setLabel("bottom", "step")
+        self._ticks(tokens)
+        more = (
+            ""
+            if len(units) >= (kind.units or 0) or kind.kind == "binary_probability"
+            else f" (top {len(units)})"
+        )
+        self.title.setText(f"{kind.name}: {kind.axis_label} if the sequence ended here{more}")
+        self.title.setToolTip(kind.summary)
+
+    def _label(self, kind: OutputKind, unit: int) -> str:
+        return kind.labels[unit] if unit < len(kind.labels) else f"unit {unit}"
+
+    def _ticks(self, tokens: Sequence[str] | None) -> None:
+        axis = self.plot.getPlotItem().getAxis("bottom")
+        if not tokens:
+            axis.setTicks(None)
+            return
+        every = max(1, int(np.ceil(len(tokens) / MAX_TICKS)))
+        major = [(t, self._short(tok)) for t, tok in enumerate(tokens) if t % every == 0]
+        axis.setTicks([major])
+
+    @staticmethod
+    def _short(tok: str) -> str:
+        tok = tok.replace("\n", "\u21b5")
+        if tok.startswith("<oov>:"):  # an unknown word: the word itself, marked
+            tok = tok[len("<oov>:") :] + "?"
+        return tok if len(tok) <= 10 else tok[:9] + "\u2026"
+
+    def set_step(self, t: int) -> None:
+        """Move the current-step line."""
+        self.cursor.setValue(float(t))
