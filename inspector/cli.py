@@ -1,4 +1,5 @@
-"""Command line: `keras-inspector [MODEL]` opens the app; `info|predict|trace|snapshot` run headless.
+"""Command line: `keras-inspector [MODEL]` opens the app; `info|predict|trace|snapshot|attribute|export`
+run headless.
 
 The parser is pure argparse; Qt is imported only when the GUI or `snapshot` is asked for, and the
 engine/readers never import TensorFlow.  Every failure the user can cause (a bad file, a bad input,
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # numpy is imported where it is used: `keras-inspector MODEL`
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-VERBS = ("info", "predict", "trace", "snapshot")
+VERBS = ("info", "predict", "trace", "snapshot", "attribute", "export")
 
 
 class CliError(Exception):
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--output", required=True, metavar="Y.npy" if verb == "predict" else "T.npz")
         sp.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
+        _add_ablate_args(sp)
+    _add_attribute_export(sub)
 
     snap = sub.add_parser("snapshot", help="render the main window to a PNG, offscreen")
     snap.add_argument("model")
@@ -68,6 +71,44 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
     return p
+
+
+def _add_ablate_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        metavar="LAYER:UNIT",
+        help="after each step of LAYER, set h[UNIT] (and c[UNIT] for an LSTM) to 0; repeatable",
+    )
+    sp.add_argument(
+        "--from",
+        dest="from_step",
+        type=int,
+        default=0,
+        metavar="T",
+        help="first step the --ablate interventions apply to (default 0)",
+    )
+
+
+def _add_attribute_export(sub) -> None:
+    at = sub.add_parser("attribute", help="which input steps mattered for the (first) output")
+    at.add_argument("model")
+    at.add_argument("--input", required=True, action="append", metavar="X.npy", help="input array (.npy)")
+    at.add_argument(
+        "--method",
+        choices=("occlusion", "decomposition"),
+        default="occlusion",
+        help="occlusion: A[n,t,k] = y[n,k] - y(step t of sample n set to 0)[n,k]; decomposition: "
+        "Murdoch & Szlam 2017 additive logit contributions (LSTM -> Dense)",
+    )
+    at.add_argument("--output", required=True, metavar="A.npy", help="(batch, time, outputs) float32")
+    at.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
+    ex = sub.add_parser("export", help="write the model as a standalone numpy program")
+    ex.add_argument("model")
+    ex.add_argument("--format", choices=("numpy",), default="numpy")
+    ex.add_argument("--output", required=True, metavar="DIR", help="folder for model.py and weights.npz")
+    ex.add_argument("--config", help="architecture JSON (model.to_json()) for a weights-only file")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -244,7 +285,8 @@ def cmd_predict(args) -> int:
     mf = _load(args.model, args.config)
     net = _need_network(mf, args.model)
     xs = _read_inputs(args.input)
-    outs = engine.predict(net, xs if len(xs) > 1 else xs[0], mf.semantics)
+    ivs = _interventions(net, args)
+    outs = engine.predict(net, xs if len(xs) > 1 else xs[0], mf.semantics, **ivs)
     out = Path(args.output)
     if len(outs) == 1:
         _save_npy(out, np.asarray(outs[0], dtype=np.float32))
@@ -255,29 +297,28 @@ def cmd_predict(args) -> int:
     return EXIT_OK
 
 
-def trace_arrays(tr) -> dict[str, np.ndarray]:
-    """Flatten a Trace into the `trace` file layout: L/h, L/c, L/gates/<key>."""
-    import numpy as np
+def _interventions(net, args) -> dict:
+    """--ablate / --from as the engine's `interventions=` keyword (empty: no keyword at all)."""
+    if not args.ablate:
+        return {}
+    from inspector.app.interventions import InterventionError, parse_ablate
 
-    arrays: dict[str, np.ndarray] = {}
-    for key, traj in tr.layers.items():
-        arrays[f"{key}/h"] = np.asarray(traj.h, dtype=np.float32)
-        if traj.c is not None:
-            arrays[f"{key}/c"] = np.asarray(traj.c, dtype=np.float32)
-        for g, v in traj.gates.items():
-            arrays[f"{key}/gates/{g}"] = np.asarray(v, dtype=np.float32)
-    return arrays
+    try:
+        return {"interventions": tuple(parse_ablate(net, a, args.from_step) for a in args.ablate)}
+    except InterventionError as exc:
+        raise CliError(f"{args.model}: {exc}") from None
 
 
 def cmd_trace(args) -> int:
     import numpy as np
 
+    from inspector.app.trace_export import trace_arrays
     from inspector.core import engine
 
     mf = _load(args.model, args.config)
     net = _need_network(mf, args.model)
     xs = _read_inputs(args.input)
-    tr = engine.trace(net, xs if len(xs) > 1 else xs[0], mf.semantics)
+    tr = engine.trace(net, xs if len(xs) > 1 else xs[0], mf.semantics, **_interventions(net, args))
     arrays = trace_arrays(tr)
     if not arrays:
         raise CliError(f"{args.model}: the model has no recurrent layer to trace")
@@ -308,7 +349,49 @@ def cmd_snapshot(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"info": cmd_info, "predict": cmd_predict, "trace": cmd_trace, "snapshot": cmd_snapshot}
+def cmd_attribute(args) -> int:
+    import numpy as np
+
+    from inspector.app import attribution
+
+    mf = _load(args.model, args.config)
+    net = _need_network(mf, args.model)
+    xs = _read_inputs(args.input)
+    x = xs if len(xs) > 1 else xs[0]
+    if args.method == "occlusion":
+        occ = attribution.occlusion(net, x, mf.semantics)
+        print(f"occluded step = {occ.counterfactual}")
+        scores = occ.scores
+    else:
+        dec = attribution.decompose(net, x, mf.semantics)
+        print(f"logit of {dec.head!r} = bias + sum over the steps of {dec.lstm!r} (Murdoch & Szlam 2017)")
+        scores = dec.contributions.astype(np.float32)
+        _save_npy(Path(args.output).with_suffix(".bias.npy"), dec.bias.astype(np.float32))
+    _save_npy(Path(args.output), scores)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from inspector.app.export_numpy import export_numpy
+
+    mf = _load(args.model, args.config)
+    _need_network(mf, args.model)
+    try:
+        res = export_numpy(mf, args.output)
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write ({_short(exc)})") from None
+    print(f"wrote {res.program} and {res.weights} ({res.n_arrays} arrays; layers: {', '.join(res.kinds)})")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "info": cmd_info,
+    "predict": cmd_predict,
+    "trace": cmd_trace,
+    "snapshot": cmd_snapshot,
+    "attribute": cmd_attribute,
+    "export": cmd_export,
+}
 
 
 def run_headless(argv: Sequence[str]) -> int:
