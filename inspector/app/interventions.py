@@ -93,7 +93,10 @@ def describe(iv: Any) -> str:
     if isinstance(iv, EditInput):
         who = "" if iv.sample is None else f" of sample {iv.sample}"
         val = np.asarray(iv.value)
-        what = str(val.item()) if val.size == 1 else f"a vector of {val.size}"
+        one_hot = val.size > 1 and np.all((val == 0) | (val == 1)) and val.sum() == 1
+        what = (
+            str(val.item()) if val.size == 1 else f"one-hot {int(np.argmax(val))}" if one_hot else "a vector"
+        )
         return f"edit input {iv.input_index} at step {iv.step}{who} -> {what}"
     kind = type(iv).__name__
     frm = f" from step {iv.from_step}" if getattr(iv, "from_step", 0) else ""
