@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import io
+import re
+import tokenize
 import json
 import os
 import subprocess
@@ -88,7 +91,12 @@ def test_export_reproduces_keras(oracle, flavor: str, case: str, tmp_path: Path)
     text = result.program.read_text()
     check_imports(text)
     inputs = [ref[f"in_{i}"] for i in range(o.require(case)["n_inputs"])]
-    want = [ref[k] for k in sorted((k for k in ref if k.startswith("out_")), key=lambda k: int(k[4:]))]
+    want = [
+        ref[k]
+        for k in sorted(
+            (k for k in ref if k.startswith("out_") and k[4:].isdigit()), key=lambda k: int(k[4:])
+        )
+    ]
     got = run_program(result.weights.parent, inputs, len(want), tmp_path / "elsewhere")
     err = compare(got, want)
     ERRORS[f"{flavor}/{case}"] = err
@@ -143,9 +151,12 @@ def test_hostile_names_only_compute(oracle, flavor: str, tmp_path: Path) -> None
     res = export_numpy(mf, tmp_path / "exported")
     text = res.program.read_text()
     check_imports(text)
-    for line in text.splitlines():
-        if "__import__" in line or "pwn_marker" in line:
-            assert line.lstrip().startswith("#"), line
+    # the hostile text reaches the program only in comments, or as a sanitised weights.npz key
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if "__import__" in tok.string or "pwn_marker" in tok.string:
+            assert tok.type == tokenize.COMMENT or (
+                tok.type == tokenize.STRING and re.fullmatch(r"'[A-Za-z0-9_./-]*'", tok.string)
+            ), tok
     cwd = tmp_path / "elsewhere"
     got = run_program(res.weights.parent, [ref["in_0"]], 1, cwd)
     assert not list(tmp_path.rglob("pwn_marker")) and not (REPO / "pwn_marker").exists()

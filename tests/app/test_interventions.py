@@ -153,7 +153,7 @@ def test_intervention_list_undo() -> None:
     ivs.clear()
     ivs.undo()
     ivs.undo()
-    assert ivs.items == (a,) and len(seen) == 6
+    assert ivs.items == (a,) and len(seen) == 7
     assert describe(b) == "edit input 0 at step 2 -> 5"
 
 
