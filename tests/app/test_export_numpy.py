@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
-import re
-import tokenize
 import json
 import os
+import re
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import numpy as np
