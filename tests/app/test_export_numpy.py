@@ -196,3 +196,41 @@ def test_samples_export_match_engine(path: Path, tmp_path: Path) -> None:
     x = np.random.default_rng(3).normal(size=(2, 9, *shape[2:])).astype(np.float32)
     got = run_program(res.weights.parent, [x], 1, tmp_path / "elsewhere")
     assert compare(got, engine.predict(mf.network, x, mf.semantics)) <= TOL
+
+
+CORPUS = REPO.parent / "shared" / "keras-corpus"
+CORPUS_FILES = (
+    sorted(p for p in CORPUS.glob("*") if p.suffix in (".h5", ".hdf5", ".keras")) if CORPUS.is_dir() else []
+)
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
+def test_corpus_export_matches_engine(path: Path, tmp_path: Path) -> None:
+    """Extra: every corpus model the engine runs either exports and matches the engine, or is refused."""
+    from inspector.core import engine
+    from inspector.io import ModelFileError
+
+    try:
+        mf = load(path)
+    except ModelFileError:
+        pytest.skip("not a Keras model")
+    if mf.network is None:
+        pytest.skip("weights only")
+    try:
+        res = export_numpy(mf, tmp_path / "exported")
+    except ExportError as exc:
+        assert "\n" not in str(exc) and "cannot export" in str(exc)
+        return
+    net = mf.network
+    rng = np.random.default_rng(0)
+    xs = []
+    for i, shape in enumerate(net.input_shapes):
+        T = shape[1] or 9
+        if len(shape) == 2 and engine.sequence_inputs(net)[i]:
+            emb = next(lay for lay in net.layers if lay.kind == "Embedding")
+            xs.append(rng.integers(0, emb.weights[0].value.shape[0], (2, T)).astype(np.int32))
+        else:
+            xs.append(rng.normal(size=(2, T, *[s or 4 for s in shape[2:]])).astype(np.float32))
+    want = engine.predict(net, xs if len(xs) > 1 else xs[0], mf.semantics)
+    got = run_program(res.weights.parent, xs, len(want), tmp_path / "elsewhere")
+    assert compare(got, want) <= TOL
