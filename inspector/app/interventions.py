@@ -71,7 +71,7 @@ def parse_ablate(net: Network, spec: str, from_step: int = 0) -> Any:
     ------
     InterventionError : malformed, unknown layer or unit out of range.
     """
-    from inspector.core.interventions import Ablate  # type: ignore[import-not-found,unused-ignore]
+    from inspector.core.interventions import Ablate  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     layer, sep, unit_text = spec.rpartition(":")
     if not sep or not layer or not unit_text.strip().isdigit():

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inspector.app.interventions import EditInput
+from inspector.core import engine
 from inspector.io import load
 from inspector.ui.intervention_panel import InterventionPanel
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "resources" / "samples" / "classic.keras"
 SHOTS = Path("/tmp/shots")
-HAS_CORE_IV = importlib.util.find_spec("inspector.core.interventions") is not None
+HAS_CORE_IV = importlib.util.find_spec("inspector.core.interventions") is not None and (
+    "interventions" in inspect.signature(engine.trace).parameters
+)
 
 
 @pytest.fixture
