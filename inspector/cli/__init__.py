@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from inspector.app.state import AppState, NoVocabularyError
+from inspector.app.state import NoVocabularyError
+from inspector.app.trace_export import trace_arrays
+from inspector.cli import export as cli_export
 from inspector.cli import health as cli_health
 from inspector.cli import units as cli_units
 from inspector.cli.common import (
@@ -27,11 +29,11 @@ from inspector.cli.common import (
     add_model,
     json_default,
     open_cli_model,
-    read_inputs,
     save_npy,
     short,
 )
-from inspector.core.engine import Trace
+from inspector.cli.runargs import add_ablate_args, add_text_args, interventions, run_inputs, text_info
+from inspector.core import engine
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import Layer, ModelFile
 from inspector.io.errors import ModelFileError
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="format, writer version, layers, weights with gate slices")
     add_model(info)
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    add_text_args(info)
     info.set_defaults(func=cmd_info)
 
     for verb, what, func in (
@@ -62,15 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sp = sub.add_parser(verb, help=what)
         add_model(sp)
-        sp.add_argument(
+        src = sp.add_mutually_exclusive_group(required=True)
+        src.add_argument("--text", help="input text, encoded the way the model's own preprocessing does")
+        src.add_argument(
             "--input",
-            required=True,
             action="append",
             metavar="X.npy",
             help="input (.npy, .npz or .csv; with or without the batch axis); repeat for multi-input "
             "models, or one .npz whose arrays are the inputs in order",
         )
         sp.add_argument("--output", required=True, metavar="Y.npy" if verb == "predict" else "T.npz")
+        add_text_args(sp, padding=True)
+        add_ablate_args(sp)
         sp.set_defaults(func=func)
 
     snap = sub.add_parser("snapshot", help="render the main window to a PNG, offscreen")
@@ -84,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
     snap.set_defaults(func=cmd_snapshot)
-    for verb_module in (cli_health, cli_units):
+    for verb_module in (cli_health, cli_units, cli_export):
         verb_module.add_parsers(sub)
     return p
 
@@ -175,6 +181,10 @@ def _print_info(d: dict[str, Any]) -> None:
     if d["uses_hard_sigmoid"]:
         hs = "clip(x/6+0.5) (Keras 3)" if d["hard_sigmoid"] == "keras3" else "clip(0.2x+0.5) (Keras 1/2)"
         print(f"hard_sigmoid: {hs}")
+    if "text_encoding" in d:
+        print(f"text:     {d['text_encoding']}")
+        for o in d["outputs"]:
+            print(f"output:   {o['summary']}")
     if d["input_shapes"]:
         print("inputs:   " + ", ".join(str(tuple(s)) for s in d["input_shapes"]))
     total = sum(lay["params"] for lay in d["layers"])
@@ -199,6 +209,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     mf = state.model_file
     assert mf is not None
     d = describe(mf)
+    if not mf.damage:
+        d.update(text_info(args, mf))
     if args.json:
         print(json.dumps(d, indent=2, default=json_default, allow_nan=True))
     else:
@@ -209,18 +221,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_args(args: argparse.Namespace) -> tuple[AppState, list[np.ndarray]]:
-    state = open_cli_model(args.model, args.config)
-    try:
-        state.require_network()
-    except ValueError as exc:
-        raise CliError(str(exc).replace("(config=model.json", "(--config model.json")) from None
-    return state, read_inputs(args.input)
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    state, xs = _run_args(args)
-    outs = state.predict(xs)
+    net, xs, sem = run_inputs(args)
+    outs = engine.predict(net, xs, sem, **interventions(net, args))
     out = Path(args.output)
     if len(outs) == 1:
         save_npy(out, np.asarray(outs[0], dtype=np.float32))
@@ -231,21 +234,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def trace_arrays(tr: Trace) -> dict[str, np.ndarray]:
-    """Flatten a Trace into the `trace` file layout: L/h, L/c, L/gates/<key>."""
-    arrays: dict[str, np.ndarray] = {}
-    for key, traj in tr.layers.items():
-        arrays[f"{key}/h"] = np.asarray(traj.h, dtype=np.float32)
-        if traj.c is not None:
-            arrays[f"{key}/c"] = np.asarray(traj.c, dtype=np.float32)
-        for g, v in traj.gates.items():
-            arrays[f"{key}/gates/{g}"] = np.asarray(v, dtype=np.float32)
-    return arrays
-
-
 def cmd_trace(args: argparse.Namespace) -> int:
-    state, xs = _run_args(args)
-    arrays = trace_arrays(state.trace(xs))
+    net, xs, sem = run_inputs(args)
+    arrays = trace_arrays(engine.trace(net, xs, sem, **interventions(net, args)))
     if not arrays:
         raise CliError(f"{args.model}: the model has no recurrent layer to trace")
     try:
