@@ -56,11 +56,13 @@ class ActivationInfo:
     name : the config name ('sigmoid', 'hard_sigmoid', 'tanh').
     symbol : short label for the figure ('\u03c3', 'hard \u03c3', 'tanh').
     formula : the formula, for hard_sigmoid the writer version's one.
+    caption : a short name for a figure ('sigmoid', 'hard_sigmoid of Keras 2').
     """
 
     name: str
     symbol: str
     formula: str
+    caption: str = ""
 
 
 def activation_info(spec: object, semantics: Semantics) -> ActivationInfo:
@@ -68,10 +70,11 @@ def activation_info(spec: object, semantics: Semantics) -> ActivationInfo:
     name = activations.activation_name(spec).lower()
     if name == "hard_sigmoid":
         if semantics.hard_sigmoid == "keras3":
-            formula = "clip(x/6 + 0.5, 0, 1), the hard_sigmoid of Keras 3"
+            formula, caption = "clip(x/6 + 0.5, 0, 1), the hard_sigmoid of Keras 3", "hard_sigmoid of Keras 3"
         else:
             formula = "clip(0.2\u00b7x + 0.5, 0, 1), the hard_sigmoid of Keras 1/2 and tf.keras"
-        return ActivationInfo(name, "hard \u03c3", formula)
+            caption = "hard_sigmoid of Keras 2"
+        return ActivationInfo(name, "hard \u03c3", formula, caption)
     known = {
         "sigmoid": ("\u03c3", "\u03c3(x) = 1 / (1 + e^\u2212x)"),
         "tanh": ("tanh", "tanh(x)"),
@@ -79,7 +82,7 @@ def activation_info(spec: object, semantics: Semantics) -> ActivationInfo:
         "relu": ("relu", "max(x, 0)"),
     }
     symbol, formula = known.get(name, (name, f"{name}(x)"))
-    return ActivationInfo(name, symbol, formula)
+    return ActivationInfo(name, symbol, formula, name)
 
 
 @dataclass(frozen=True)
