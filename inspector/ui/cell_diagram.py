@@ -63,6 +63,7 @@ class CellDiagram(QWidget):
         self._state: CellExplanation | None = None
         self._message = "Enter an input and select a recurrent unit to see its cell here."
         self._hot: list[_Hot] = []
+        self._elided: list[str] = []  # texts the last paint had to shorten with '…' (tests: none)
         self.setMinimumSize(480, 320)
         self.setMouseTracking(True)
         self.setAutoFillBackground(True)
@@ -103,10 +104,11 @@ class CellDiagram(QWidget):
         p.translate(dx, dy)
         p.scale(scale, scale)
         self._hot = []
+        self._elided = []
         e = self._state
         if e is None:
             p.setPen(MUTED)
-            _text(p, QRectF(40, 300, CANVAS_W - 80, 100), self._message, _font(20), Qt.AlignmentFlag.AlignCenter)
+            self._text(p, QRectF(40, 300, CANVAS_W - 80, 100), self._message, _font(20), Qt.AlignmentFlag.AlignCenter)
         else:
             self._draw_header(p, e)
             if e.kind == "LSTM":
@@ -117,15 +119,17 @@ class CellDiagram(QWidget):
                 self._draw_simple(p, e)
             self._draw_inputs(p, e)
             if e.notes:
-                p.setPen(MUTED)
-                _text(p, QRectF(165, 665, CANVAS_W - 175, 30), "  ".join(e.notes), _font(14, italic=True))
+                p.setPen(MUTED)  # wrapped (at most two short sentences), so never elided
+                p.setFont(_font(14, italic=True))
+                flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap
+                p.drawText(QRectF(165, 644, CANVAS_W - 175, 54), int(flags), "  ".join(e.notes))
         p.end()
 
     def _draw_header(self, p: QPainter, e: CellExplanation) -> None:
         where = f"step {e.time}" + (f" \u2014 input \u201c{e.input_label}\u201d" if e.input_label else "")
         title = f"{e.layer} ({e.kind}, {e.units} units) \u00b7 unit {e.unit} \u00b7 {where}"
         p.setPen(INK)
-        _text(p, QRectF(10, 4, CANVAS_W - 20, 32), title, _font(22, bold=True))
+        self._text(p, QRectF(10, 4, CANVAS_W - 20, 32), title, _font(22, bold=True))
         if e.kind == "LSTM":
             eq = "c = f\u00b7c\u208b\u2081 + i\u00b7c\u0303      h = o\u00b7tanh(c)"
         elif e.kind == "GRU":
@@ -133,7 +137,7 @@ class CellDiagram(QWidget):
         else:
             eq = f"h = {e.activation.symbol}(W\u00b7x + U\u00b7h\u208b\u2081 + b)"
         p.setPen(MUTED)
-        _text(p, QRectF(10, 36, CANVAS_W - 20, 26), eq, _font(17, italic=True))
+        self._text(p, QRectF(10, 36, CANVAS_W - 20, 26), eq, _font(17, italic=True))
 
     # -------------------------------------------------------------------------------- LSTM layout
     def _draw_lstm(self, p: QPainter, e: CellExplanation) -> None:
@@ -184,7 +188,7 @@ class CellDiagram(QWidget):
         # r feeds the candidate's recurrent term
         _arrow(p, [QPointF(cr + 245 / 2, 470), QPointF(ch - 245 / 2, 470)])
         p.setPen(INK)
-        _text(p, QRectF(cr + 245 / 2, 446, 20, 22), "r", _font(16, bold=True, italic=True), Qt.AlignmentFlag.AlignCenter)
+        self._text(p, QRectF(cr + 245 / 2, 446, 20, 22), "r", _font(16, bold=True, italic=True), Qt.AlignmentFlag.AlignCenter)
         self._node(p, mul_keep, "\u2299", "Multiply: the update gate keeps part of the old state, z\u00b7h\u208b\u2081.")
         self._node(p, plus, "+", "Add: the kept old state plus the new part gives the output h.")
         self._node(p, mul_new, "\u2299", "Multiply: (1\u2212z) lets the candidate in, (1\u2212z)\u00b7h\u0303.")
@@ -232,28 +236,28 @@ class CellDiagram(QWidget):
         p.drawRoundedRect(band, 8, 8)
         p.drawRect(QRectF(band.left(), band.top() + 17, band.width(), 17))
         p.setPen(INK)
-        _text(p, band.adjusted(10, 0, -6, 0), f"{g.label}  {g.title}", _font(19, bold=True))
+        self._text(p, band.adjusted(10, 0, -6, 0), f"{g.label}  {g.title}", _font(19, bold=True))
         y = rect.top() + 42
         pad = QRectF(rect.left() + 10, 0, rect.width() - 20, 0)
         for n, (label, value) in enumerate(g.terms):
             row = QRectF(pad.left(), y, pad.width(), 24)
             p.setPen(MUTED)
-            _text(p, row, ("+ " if n else "  ") + label, _font(16))
-            _signed(p, row, value, _font(16), Qt.AlignmentFlag.AlignRight)
+            self._text(p, row, ("+ " if n else "  ") + label, _font(16))
+            self._signed(p, row, value, _font(16), Qt.AlignmentFlag.AlignRight)
             y += 25
         y = rect.top() + 42 + 4 * 25 + 2  # the same rows on every card, however many terms
         p.setPen(QPen(MUTED, 1))
         p.drawLine(QLineF(pad.left(), y, pad.right(), y))
         row = QRectF(pad.left(), y + 2, pad.width(), 24)
-        value_w = _signed(p, row, g.pre, _font(16, bold=True), Qt.AlignmentFlag.AlignRight)
+        value_w = self._signed(p, row, g.pre, _font(16, bold=True), Qt.AlignmentFlag.AlignRight)
         p.setPen(MUTED)
-        _text(p, row.adjusted(0, 0, -value_w - 8, 0), "= pre-activation", _font(14, italic=True))
+        self._text(p, row.adjusted(0, 0, -value_w - 8, 0), "= pre-activation", _font(14, italic=True))
         y += 32
         p.setPen(INK)
-        _text(p, QRectF(pad.left(), y, pad.width(), 34), f"{g.label} = {plain(g.value)}", _font(26, bold=True))
+        self._text(p, QRectF(pad.left(), y, pad.width(), 34), f"{g.label} = {plain(g.value)}", _font(26, bold=True))
         self._bar(p, QRectF(pad.left(), y + 40, pad.width(), 12), g.value, signed=g.activation.name == "tanh", colour=colour)
         p.setPen(MUTED)
-        _text(p, QRectF(pad.left(), y + 56, pad.width(), 22), g.activation.caption, _font(15, italic=True))
+        self._text(p, QRectF(pad.left(), y + 56, pad.width(), 22), g.activation.caption, _font(15, italic=True))
         tip = (
             f"<b>{g.label} \u2014 {g.title}</b><br>{g.explanation}<br><br>{g.label} = {g.activation.symbol}"
             f"({g.formula})<br>{g.activation.symbol}: {g.activation.formula}"
@@ -281,14 +285,14 @@ class CellDiagram(QWidget):
         p.setPen(QPen(INK, 2))
         p.setBrush(QColor("#fff6d5"))
         p.drawEllipse(c, 14, 14)
-        _text(p, QRectF(c.x() - 14, c.y() - 15, 28, 28), symbol, _font(20, bold=True), Qt.AlignmentFlag.AlignCenter)
+        self._text(p, QRectF(c.x() - 14, c.y() - 15, 28, 28), symbol, _font(20, bold=True), Qt.AlignmentFlag.AlignCenter)
         self._hot.append(_Hot(QRectF(c.x() - 16, c.y() - 16, 32, 32), tip))
 
     def _box(self, p: QPainter, rect: QRectF, label: str, tip: str, size: float = 18) -> None:
         p.setPen(QPen(INK, 1.5))
         p.setBrush(QColor("#eef3fb"))
         p.drawRoundedRect(rect, 6, 6)
-        _text(p, rect.adjusted(4, 0, -4, 0), label, _font(size, bold=True), Qt.AlignmentFlag.AlignCenter)
+        self._text(p, rect.adjusted(4, 0, -4, 0), label, _font(size, bold=True), Qt.AlignmentFlag.AlignCenter)
         self._hot.append(_Hot(rect, tip))
 
     def _state_box(self, p: QPainter, rect: QRectF, name: str, value: float | None, key: str) -> None:
@@ -297,15 +301,27 @@ class CellDiagram(QWidget):
         p.drawRoundedRect(rect, 6, 6)
         inner = rect.adjusted(8, 0, -8, 0)
         p.setPen(INK)
-        _text(p, inner, name, _font(19, bold=True, italic=True))
-        _signed(p, inner, value, _font(18), Qt.AlignmentFlag.AlignRight)
+        self._text(p, inner, name, _font(19, bold=True, italic=True))
+        self._signed(p, inner, value, _font(18), Qt.AlignmentFlag.AlignRight)
         self._hot.append(_Hot(rect, STATE_EXPLANATIONS[key]))
 
     def _value_label(self, p: QPainter, rect: QRectF, prefix: str, value: float | None, left: bool = False) -> None:
         align = Qt.AlignmentFlag.AlignLeft if left else Qt.AlignmentFlag.AlignCenter
         text = prefix + num(value)
         p.setPen(POS if (value or 0) >= 0 else NEG)
-        _text(p, rect, text, _font(16, bold=True), align)
+        self._text(p, rect, text, _font(16, bold=True), align)
+
+    def _text(self, p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.AlignmentFlag | None = None) -> None:
+        if not _text(p, rect, text, font, align):
+            self._elided.append(text)
+
+    def _signed(self, p: QPainter, rect: QRectF, value: float | None, font: QFont, align: Qt.AlignmentFlag) -> float:
+        """Draw a signed number coloured by its sign; returns its width."""
+        pen = p.pen()
+        p.setPen(POS if (value or 0) >= 0 else NEG)
+        self._text(p, rect, num(value), font, align)
+        p.setPen(pen)
+        return QFontMetricsF(font).horizontalAdvance(num(value))
 
     # --------------------------------------------------------------------------------- tooltips
     def event(self, ev: QEvent) -> bool:
@@ -330,6 +346,10 @@ class CellDiagram(QWidget):
                 return hot.tip
         return ""
 
+    def elided_texts(self) -> list[str]:
+        """Texts the last paint could not fit even at 60 % of their size (drawn with '…')."""
+        return list(self._elided)
+
     def hot_spots(self) -> list[tuple[QRectF, str]]:
         """Every tooltip region as (rect in widget coordinates, tooltip) after the last paint."""
         scale, dx, dy = self._transform()
@@ -339,9 +359,10 @@ class CellDiagram(QWidget):
         ]
 
 
-def _text(p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.AlignmentFlag | None = None) -> None:
+def _text(p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.AlignmentFlag | None = None) -> bool:
     """Draw `text` in `rect` on one line, shrinking the font until it fits (never cut mid-word);
-    below 60 % of the size the end is elided with '…' (the tooltip has the full text)."""
+    below 60 % of the size the end is elided with '…' (the tooltip has the full text).
+    Returns False when it had to elide."""
     flags = align if align is not None else Qt.AlignmentFlag.AlignLeft
     if not flags & Qt.AlignmentFlag.AlignVertical_Mask:
         flags |= Qt.AlignmentFlag.AlignVCenter
@@ -350,19 +371,13 @@ def _text(p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.Alignment
     while QFontMetricsF(f).horizontalAdvance(text) > rect.width() and f.pixelSize() > max(8, size * 0.6):
         f.setPixelSize(f.pixelSize() - 1)
     fm = QFontMetricsF(f)
-    if fm.horizontalAdvance(text) > rect.width():
+    fits = fm.horizontalAdvance(text) <= rect.width()
+    if not fits:
         text = fm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
     p.setFont(f)
     p.drawText(rect, int(flags), text)
+    return fits
 
-
-def _signed(p: QPainter, rect: QRectF, value: float | None, font: QFont, align: Qt.AlignmentFlag) -> float:
-    """Draw a signed number coloured by its sign; returns its width."""
-    pen = p.pen()
-    p.setPen(POS if (value or 0) >= 0 else NEG)
-    _text(p, rect, num(value), font, align)
-    p.setPen(pen)
-    return QFontMetricsF(font).horizontalAdvance(num(value))
 
 
 def _arrow(p: QPainter, points: list[QPointF], head: bool = True) -> None:
