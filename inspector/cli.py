@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--config", help="architecture JSON for a weights-only file")
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
+    snap.add_argument(
+        "--steps",
+        metavar="A:B",
+        help="record steps A..B (both included) as an animation: OUTPUT .gif or .mp4 (imageio), "
+        "or a name without extension for a folder of numbered PNG frames",
+    )
+    snap.add_argument("--fps", type=float, default=4.0, help="frames per second with --steps (default 4)")
     return p
 
 
@@ -295,7 +302,7 @@ def cmd_snapshot(args) -> int:
         raise CliError(f"--size {args.size!r}: expected WxH, e.g. 1280x800") from None
     from inspector.ui import snapshot  # imports Qt
 
-    snapshot.render_snapshot(
+    note = snapshot.render_snapshot(
         args.model,
         text=args.text,
         input_npy=args.input,
@@ -304,7 +311,10 @@ def cmd_snapshot(args) -> int:
         output=args.output,
         size=(w, h),
         **({"config": args.config} if args.config else {}),
+        **({"steps": args.steps, "fps": args.fps} if args.steps else {}),
     )
+    if note:
+        print(f"keras-inspector: {note}", file=sys.stderr)
     return EXIT_OK
 
 

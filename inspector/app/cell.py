@@ -216,6 +216,7 @@ def _gate_terms(
         a = act if candidate else rec_act
         h1 = "h\u208b\u2081"
         reset: float | None = None
+        terms: tuple[tuple[str, float], ...]
         b_r = 0.0
         if spec.kind == "GRU" and spec.reset_after and spec.recurrent_bias is not None:
             b_r = float(spec.recurrent_bias[col])
@@ -319,7 +320,9 @@ def explain(
     act = activation_info(spec.activation, semantics)
     rec_act = activation_info(spec.recurrent_activation, semantics)
     if "hard_sigmoid" in (act.name, rec_act.name):
-        notes.append(f"hard_sigmoid here is {rec_act.formula if rec_act.name == 'hard_sigmoid' else act.formula}.")
+        notes.append(
+            f"hard_sigmoid here is {rec_act.formula if rec_act.name == 'hard_sigmoid' else act.formula}."
+        )
     common = dict(
         layer=traj.name,
         kind=traj.kind,
@@ -342,7 +345,7 @@ def explain(
         c0 = float(init[1]) if len(init) > 1 else 0.0
         c_prev = float(traj.c[sample, s - 1, unit]) if s > 0 else c0  # c is carried through masks
         c = float(traj.c[sample, s, unit])
-        tanh_c = float(activations.get(spec.activation, semantics)(np.float32(c)))
+        tanh_c = float(activations.get(spec.activation, semantics)(np.array([c], np.float32))[0])
         return CellExplanation(
             **common,  # type: ignore[arg-type]
             c_prev=c_prev,
@@ -368,7 +371,10 @@ def _num(v: float) -> str:
 
 def describe(e: CellExplanation) -> list[str]:
     """The explanation as plain text lines (for a caption, the clipboard or the command line)."""
-    lines = [f"{e.layer} ({e.kind}), unit {e.unit}, step {e.time}" + (f" ({e.input_label})" if e.input_label else "")]
+    lines = [
+        f"{e.layer} ({e.kind}), unit {e.unit}, step {e.time}"
+        + (f" ({e.input_label})" if e.input_label else "")
+    ]
     for g in e.gates:
         summed = " + ".join(f"{lab} {_num(v)}" for lab, v in g.terms)
         lines.append(
@@ -378,7 +384,8 @@ def describe(e: CellExplanation) -> list[str]:
         i, f, cc, o = (e.gate(k).value for k in "ifco")
         lines.append(
             f"c = f\u00b7c\u208b\u2081 + i\u00b7c\u0303 = {f:.3f}\u00b7{_num(e.c_prev or 0.0)} + "
-            f"{i:.3f}\u00b7{_num(cc)} = {_num(e.forget_term or 0.0)} {_num(e.input_term or 0.0)} = {_num(e.c)}"
+            f"{i:.3f}\u00b7{_num(cc)} = {_num(e.forget_term or 0.0)} {_num(e.input_term or 0.0)} "
+            f"= {_num(e.c)}"
         )
         lines.append(f"h = o\u00b7tanh(c) = {o:.3f}\u00b7{_num(e.tanh_c or 0.0)} = {_num(e.h)}")
     elif e.kind == "GRU":

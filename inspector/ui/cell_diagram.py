@@ -108,7 +108,9 @@ class CellDiagram(QWidget):
         e = self._state
         if e is None:
             p.setPen(MUTED)
-            self._text(p, QRectF(40, 300, CANVAS_W - 80, 100), self._message, _font(20), Qt.AlignmentFlag.AlignCenter)
+            self._text(
+                p, QRectF(40, 300, CANVAS_W - 80, 100), self._message, _font(20), Qt.AlignmentFlag.AlignCenter
+            )
         else:
             self._draw_header(p, e)
             if e.kind == "LSTM":
@@ -159,13 +161,23 @@ class CellDiagram(QWidget):
         _arrow(p, [tanh_c + QPointF(0, 16), QPointF(tanh_c.x(), mul_o.y()), mul_o + QPointF(-14, 0)])
         _arrow(p, [QPointF(co, CARD_TOP), mul_o + QPointF(0, 14)])
         _arrow(p, [mul_o + QPointF(14, 0), QPointF(955, mul_o.y())])
-        self._node(p, mul_f, "\u2299", "Multiply: the forget gate scales the old cell state, f\u00b7c\u208b\u2081.")
-        self._node(p, plus, "+", "Add: the kept memory plus the written candidate gives the new cell state c.")
+        self._node(
+            p, mul_f, "\u2299", "Multiply: the forget gate scales the old cell state, f\u00b7c\u208b\u2081."
+        )
+        self._node(
+            p, plus, "+", "Add: the kept memory plus the written candidate gives the new cell state c."
+        )
         self._node(p, mul_i, "\u2299", "Multiply: the input gate scales the candidate, i\u00b7c\u0303.")
         self._node(p, mul_o, "\u2299", "Multiply: the output gate scales tanh(c) into the output h.")
         box = QRectF(tanh_c.x() - 32, tanh_c.y() - 16, 64, 32)
         self._box(p, box, e.activation.symbol, STATE_EXPLANATIONS["tanh_c"])
-        self._value_label(p, QRectF(mul_f.x() + 18, LINE_Y + 12, 200, 24), "f\u00b7c\u208b\u2081 = ", e.forget_term, left=True)
+        self._value_label(
+            p,
+            QRectF(mul_f.x() + 18, LINE_Y + 12, 200, 24),
+            "f\u00b7c\u208b\u2081 = ",
+            e.forget_term,
+            left=True,
+        )
         self._value_label(p, QRectF(mul_i.x() - 100, 218, 200, 24), "i\u00b7c\u0303 = ", e.input_term)
         self._value_label(p, QRectF(box.right() + 6, box.top() - 2, 150, 24), "", e.tanh_c, left=True)
 
@@ -188,13 +200,36 @@ class CellDiagram(QWidget):
         # r feeds the candidate's recurrent term
         _arrow(p, [QPointF(cr + 245 / 2, 470), QPointF(ch - 245 / 2, 470)])
         p.setPen(INK)
-        self._text(p, QRectF(cr + 245 / 2, 446, 20, 22), "r", _font(16, bold=True, italic=True), Qt.AlignmentFlag.AlignCenter)
-        self._node(p, mul_keep, "\u2299", "Multiply: the update gate keeps part of the old state, z\u00b7h\u208b\u2081.")
+        self._text(
+            p,
+            QRectF(cr + 245 / 2, 446, 20, 22),
+            "r",
+            _font(16, bold=True, italic=True),
+            Qt.AlignmentFlag.AlignCenter,
+        )
+        self._node(
+            p,
+            mul_keep,
+            "\u2299",
+            "Multiply: the update gate keeps part of the old state, z\u00b7h\u208b\u2081.",
+        )
         self._node(p, plus, "+", "Add: the kept old state plus the new part gives the output h.")
-        self._node(p, mul_new, "\u2299", "Multiply: (1\u2212z) lets the candidate in, (1\u2212z)\u00b7h\u0303.")
-        self._box(p, QRectF(one_minus.x() - 26, 186, 52, 28), "1\u2212", "One minus z: the share of the candidate.")
-        self._value_label(p, QRectF(mul_keep.x() + 18, LINE_Y + 12, 200, 24), "z\u00b7h\u208b\u2081 = ", e.keep_term, left=True)
-        self._value_label(p, QRectF(mul_new.x() - 110, 218, 220, 24), "(1\u2212z)\u00b7h\u0303 = ", e.new_term)
+        self._node(
+            p, mul_new, "\u2299", "Multiply: (1\u2212z) lets the candidate in, (1\u2212z)\u00b7h\u0303."
+        )
+        self._box(
+            p, QRectF(one_minus.x() - 26, 186, 52, 28), "1\u2212", "One minus z: the share of the candidate."
+        )
+        self._value_label(
+            p,
+            QRectF(mul_keep.x() + 18, LINE_Y + 12, 200, 24),
+            "z\u00b7h\u208b\u2081 = ",
+            e.keep_term,
+            left=True,
+        )
+        self._value_label(
+            p, QRectF(mul_new.x() - 110, 218, 220, 24), "(1\u2212z)\u00b7h\u0303 = ", e.new_term
+        )
 
     def _draw_simple(self, p: QPainter, e: CellExplanation) -> None:
         xs = self._cards(p, e, ["h"], width=300.0, gap=0.0, left=400.0)
@@ -215,7 +250,14 @@ class CellDiagram(QWidget):
 
     # --------------------------------------------------------------------------------- pieces
     def _cards(
-        self, p: QPainter, e: CellExplanation, keys: list[str], *, width: float, gap: float, left: float = 165.0
+        self,
+        p: QPainter,
+        e: CellExplanation,
+        keys: list[str],
+        *,
+        width: float,
+        gap: float,
+        left: float = 165.0,
     ) -> dict[str, float]:
         """Draw one card per gate (left to right in `keys` order); returns each card's centre x."""
         centres = {}
@@ -254,10 +296,20 @@ class CellDiagram(QWidget):
         self._text(p, row.adjusted(0, 0, -value_w - 8, 0), "= pre-activation", _font(14, italic=True))
         y += 32
         p.setPen(INK)
-        self._text(p, QRectF(pad.left(), y, pad.width(), 34), f"{g.label} = {plain(g.value)}", _font(26, bold=True))
-        self._bar(p, QRectF(pad.left(), y + 40, pad.width(), 12), g.value, signed=g.activation.name == "tanh", colour=colour)
+        self._text(
+            p, QRectF(pad.left(), y, pad.width(), 34), f"{g.label} = {plain(g.value)}", _font(26, bold=True)
+        )
+        self._bar(
+            p,
+            QRectF(pad.left(), y + 40, pad.width(), 12),
+            g.value,
+            signed=g.activation.name == "tanh",
+            colour=colour,
+        )
         p.setPen(MUTED)
-        self._text(p, QRectF(pad.left(), y + 56, pad.width(), 22), g.activation.caption, _font(15, italic=True))
+        self._text(
+            p, QRectF(pad.left(), y + 56, pad.width(), 22), g.activation.caption, _font(15, italic=True)
+        )
         tip = (
             f"<b>{g.label} \u2014 {g.title}</b><br>{g.explanation}<br><br>{g.label} = {g.activation.symbol}"
             f"({g.formula})<br>{g.activation.symbol}: {g.activation.formula}"
@@ -285,7 +337,13 @@ class CellDiagram(QWidget):
         p.setPen(QPen(INK, 2))
         p.setBrush(QColor("#fff6d5"))
         p.drawEllipse(c, 14, 14)
-        self._text(p, QRectF(c.x() - 14, c.y() - 15, 28, 28), symbol, _font(20, bold=True), Qt.AlignmentFlag.AlignCenter)
+        self._text(
+            p,
+            QRectF(c.x() - 14, c.y() - 15, 28, 28),
+            symbol,
+            _font(20, bold=True),
+            Qt.AlignmentFlag.AlignCenter,
+        )
         self._hot.append(_Hot(QRectF(c.x() - 16, c.y() - 16, 32, 32), tip))
 
     def _box(self, p: QPainter, rect: QRectF, label: str, tip: str, size: float = 18) -> None:
@@ -305,17 +363,23 @@ class CellDiagram(QWidget):
         self._signed(p, inner, value, _font(18), Qt.AlignmentFlag.AlignRight)
         self._hot.append(_Hot(rect, STATE_EXPLANATIONS[key]))
 
-    def _value_label(self, p: QPainter, rect: QRectF, prefix: str, value: float | None, left: bool = False) -> None:
+    def _value_label(
+        self, p: QPainter, rect: QRectF, prefix: str, value: float | None, left: bool = False
+    ) -> None:
         align = Qt.AlignmentFlag.AlignLeft if left else Qt.AlignmentFlag.AlignCenter
         text = prefix + num(value)
         p.setPen(POS if (value or 0) >= 0 else NEG)
         self._text(p, rect, text, _font(16, bold=True), align)
 
-    def _text(self, p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.AlignmentFlag | None = None) -> None:
+    def _text(
+        self, p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.AlignmentFlag | None = None
+    ) -> None:
         if not _text(p, rect, text, font, align):
             self._elided.append(text)
 
-    def _signed(self, p: QPainter, rect: QRectF, value: float | None, font: QFont, align: Qt.AlignmentFlag) -> float:
+    def _signed(
+        self, p: QPainter, rect: QRectF, value: float | None, font: QFont, align: Qt.AlignmentFlag
+    ) -> float:
         """Draw a signed number coloured by its sign; returns its width."""
         pen = p.pen()
         p.setPen(POS if (value or 0) >= 0 else NEG)
@@ -354,7 +418,15 @@ class CellDiagram(QWidget):
         """Every tooltip region as (rect in widget coordinates, tooltip) after the last paint."""
         scale, dx, dy = self._transform()
         return [
-            (QRectF(h.rect.x() * scale + dx, h.rect.y() * scale + dy, h.rect.width() * scale, h.rect.height() * scale), h.tip)
+            (
+                QRectF(
+                    h.rect.x() * scale + dx,
+                    h.rect.y() * scale + dy,
+                    h.rect.width() * scale,
+                    h.rect.height() * scale,
+                ),
+                h.tip,
+            )
             for h in self._hot
         ]
 
@@ -379,7 +451,6 @@ def _text(p: QPainter, rect: QRectF, text: str, font: QFont, align: Qt.Alignment
     return fits
 
 
-
 def _arrow(p: QPainter, points: list[QPointF], head: bool = True) -> None:
     """A polyline with an arrow head at its last point."""
     p.setPen(QPen(MUTED, 2))
@@ -391,7 +462,13 @@ def _arrow(p: QPainter, points: list[QPointF], head: bool = True) -> None:
         if d.length() == 0:
             return
         ux, uy = (b.x() - a.x()) / d.length(), (b.y() - a.y()) / d.length()
-        tip = QPolygonF([b, b - QPointF(ux * 10 - uy * 5, uy * 10 + ux * 5), b - QPointF(ux * 10 + uy * 5, uy * 10 - ux * 5)])
+        tip = QPolygonF(
+            [
+                b,
+                b - QPointF(ux * 10 - uy * 5, uy * 10 + ux * 5),
+                b - QPointF(ux * 10 + uy * 5, uy * 10 - ux * 5),
+            ]
+        )
         p.setBrush(MUTED)
         p.drawPolygon(tip)
 

@@ -82,7 +82,9 @@ def _background(target: Any) -> QColor:
     return view.palette().color(view.backgroundRole()) if view is not None else QColor("white")
 
 
-def render_image(target: Any, *, width: int | None = None, height: int | None = None, dpi: float | None = None) -> QImage:
+def render_image(
+    target: Any, *, width: int | None = None, height: int | None = None, dpi: float | None = None
+) -> QImage:
     """The target drawn into a new image of width x height pixels (default: its size on screen).
 
     With both sides given and another aspect ratio than the target's, the figure is scaled uniformly
@@ -128,7 +130,12 @@ def _render_widget(widget: QWidget, painter: QPainter) -> None:
 
 
 def export_png(
-    target: Any, path: str | Path, *, width: int | None = None, height: int | None = None, dpi: float | None = 96
+    target: Any,
+    path: str | Path,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    dpi: float | None = 96,
 ) -> Path:
     """Write `target` as a PNG of width x height pixels at `dpi`; returns the path."""
     out = Path(path)
@@ -176,7 +183,9 @@ def _render_svg(target: Any, item: Any, out: Path, title: str) -> None:
     gen.setFileName(str(out))
     gen.setSize(size)
     gen.setViewBox(QRect(0, 0, size.width(), size.height()))
-    gen.setTitle(title or (target.windowTitle() if isinstance(target, QWidget) else "") or type(target).__name__)
+    gen.setTitle(
+        title or (target.windowTitle() if isinstance(target, QWidget) else "") or type(target).__name__
+    )
     painter = QPainter(gen)
     painter.fillRect(QRectF(0, 0, size.width(), size.height()), _background(target))
     try:
@@ -252,7 +261,9 @@ class ExportDialog(QDialog):
         form.addRow("Height", self.height_box)
         form.addRow("DPI", self.dpi_box)
         form.addRow(note)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self._choose_file)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -272,13 +283,19 @@ class ExportDialog(QDialog):
             self.last_path = export_svg(self.target, out)
         else:
             self.last_path = export_png(
-                self.target, out, width=self.width_box.value(), height=self.height_box.value(), dpi=self.dpi_box.value()
+                self.target,
+                out,
+                width=self.width_box.value(),
+                height=self.height_box.value(),
+                dpi=self.dpi_box.value(),
             )
         return self.last_path
 
     def _choose_file(self) -> None:
         fmt = self.format.currentText()
-        path, _ = QFileDialog.getSaveFileName(self, "Export figure", f"{self.name}.{fmt.lower()}", f"{fmt} (*.{fmt.lower()})")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export figure", f"{self.name}.{fmt.lower()}", f"{fmt} (*.{fmt.lower()})"
+        )
         if not path:
             return
         try:

@@ -43,7 +43,8 @@ class RecorderError(ValueError):
 
 @dataclass(frozen=True)
 class RecordResult:
-    """What was written: `path` (file or frame folder), `frames`, `kind` ('gif' | 'mp4' | 'png-frames'), `note`."""
+    """What was written: `path` (file or frame folder), `frames` (count), `kind` ('gif' | 'mp4' |
+    'png-frames') and a `note` for the user ('' unless something was substituted)."""
 
     path: Path
     frames: int
@@ -139,7 +140,9 @@ def write_frames(frames: Sequence[QImage], output: str | Path, fps: float) -> Re
     if suffix == ".gif" and iio is None:
         folder = out.with_name(out.stem + "_frames")
         _write_pngs(frames, folder)
-        note = f"imageio is not installed: wrote {len(frames)} numbered PNG frames to {folder} instead of a GIF"
+        note = (
+            f"imageio is not installed: wrote {len(frames)} numbered PNG frames to {folder} instead of a GIF"
+        )
         return RecordResult(folder, len(frames), "png-frames", note)
     if not suffix:
         _write_pngs(frames, out)
@@ -213,7 +216,9 @@ class RecordDialog(QDialog):
         form.addRow("To step", self.last)
         form.addRow("Speed", self.fps)
         form.addRow(hint)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self._choose_file)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -223,14 +228,20 @@ class RecordDialog(QDialog):
         a, b = sorted((self.first.value(), self.last.value()))
         try:
             self.result_info = record(
-                self.targets[self.target.currentText()], self.set_step, range(a, b + 1), path, self.fps.value()
+                self.targets[self.target.currentText()],
+                self.set_step,
+                range(a, b + 1),
+                path,
+                self.fps.value(),
             )
         finally:
             self.set_step(self._current)
         return self.result_info
 
     def _choose_file(self) -> None:
-        filters = "GIF (*.gif);;MP4 (*.mp4);;Folder of PNG frames (*)" if _imageio() else "Folder of PNG frames (*)"
+        filters = (
+            "GIF (*.gif);;MP4 (*.mp4);;Folder of PNG frames (*)" if _imageio() else "Folder of PNG frames (*)"
+        )
         path, _ = QFileDialog.getSaveFileName(self, "Record animation", "stepping.gif", filters)
         if not path:
             return

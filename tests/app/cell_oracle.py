@@ -38,7 +38,9 @@ def main(out: Path) -> None:
     for name, (cls, units, extra) in CASES.items():
         keras.utils.set_random_seed(3)
         inp = keras.Input((None, D))
-        layer = getattr(keras.layers, cls)(units, return_sequences=True, return_state=True, name=name, **extra)
+        layer = getattr(keras.layers, cls)(
+            units, return_sequences=True, return_state=True, name=name, **extra
+        )
         outs = layer(inp)
         model = keras.Model(inp, outs)
         weights = layer.get_weights()

@@ -63,7 +63,13 @@ def reference(name: str, ref: dict) -> list[dict]:
                 cols = slice(k * u, (k + 1) * u)
                 wx, uh, bb = xt @ W[:, cols], h @ U[:, cols], b[cols]
                 pre = wx + uh + bb
-                st[key] = {"wx": wx, "uh": uh, "b": bb, "pre": pre, "value": np.tanh(pre) if key == "c" else rec(pre)}
+                st[key] = {
+                    "wx": wx,
+                    "uh": uh,
+                    "b": bb,
+                    "pre": pre,
+                    "value": np.tanh(pre) if key == "c" else rec(pre),
+                }
             st["forget_term"] = st["f"]["value"] * c
             st["input_term"] = st["i"]["value"] * st["c"]["value"]
             c = st["forget_term"] + st["input_term"]
@@ -193,7 +199,11 @@ def test_masked_steps_carry_the_state() -> None:
     u, d = 2, 3
     ws = (
         Weight("kernel", rng.normal(0, 0.5, (d, 4 * u)).astype(np.float32), gates=gate_slices("LSTM", u)),
-        Weight("recurrent_kernel", rng.normal(0, 0.5, (u, 4 * u)).astype(np.float32), gates=gate_slices("LSTM", u)),
+        Weight(
+            "recurrent_kernel",
+            rng.normal(0, 0.5, (u, 4 * u)).astype(np.float32),
+            gates=gate_slices("LSTM", u),
+        ),
         Weight("bias", rng.normal(0, 0.5, (4 * u,)).astype(np.float32), gates=gate_slices("LSTM", u)),
     )
     cfg = {"units": u, "return_sequences": True, "zero_output_for_mask": True}

@@ -39,7 +39,12 @@ def _cases(ui_models) -> dict:
         out[sample] = (mf, _one_hot(text, vocab), None, text)
     rng = np.random.default_rng(0)
     out["gru"] = (io.load(str(ui_models["gru"])), rng.normal(0, 1, (1, 6, 5)).astype(np.float32), None, "")
-    out["bidi"] = (io.load(str(ui_models["bidi"])), rng.normal(0, 1, (1, 7, 3)).astype(np.float32), "bidi/backward", "")
+    out["bidi"] = (
+        io.load(str(ui_models["bidi"])),
+        rng.normal(0, 1, (1, 7, 3)).astype(np.float32),
+        "bidi/backward",
+        "",
+    )
     out["rnn"] = (io.load(str(ui_models["embed_rnn"])), rng.integers(1, 50, (1, 9)), None, "")
     return out
 

@@ -118,3 +118,25 @@ def test_dialog_records_and_returns_to_the_current_step(qtbot, counter, tmp_path
     res = dlg.record_to(tmp_path / "d.gif")
     assert res.frames == 3 and shown[-1] == 6
     assert np.array_equal(shown[:3], [1, 2, 3])
+
+
+def test_snapshot_cli_records_the_classic_sample(
+    qapp, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    iio = pytest.importorskip("imageio.v3")
+    from inspector import cli
+    from inspector.resources import sample_model_path
+
+    model = str(sample_model_path())
+    out = tmp_path / "anim.gif"
+    argv = ["snapshot", model, "--text", "to be", "--steps", "1:3", "--fps", "2", "--size", "800x500"]
+    assert cli.main([*argv, "--output", str(out)]) == 0
+    frames = iio.imread(out, index=None)
+    assert frames.shape[:3] == (3, 500, 800)
+    assert iio.immeta(out, index=0).get("duration") == 500
+    for bad, message in (("2:9", "outside 0..4"), ("x", "expected A:B")):
+        argv_bad = ["snapshot", model, "--text", "to be", "--steps", bad, "--output", str(tmp_path / "b.gif")]
+        assert cli.main(argv_bad) == 2
+        assert message in capsys.readouterr().err
+    assert cli.main(["snapshot", model, "--steps", "0:1", "--output", str(tmp_path / "c.gif")]) == 2
+    assert "--steps needs an input" in capsys.readouterr().err
