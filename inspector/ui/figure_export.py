@@ -228,15 +228,61 @@ def save_window(window: QWidget, path: str | Path, dpi: float | None = 96) -> Pa
     return out
 
 
-class ExportDialog(QDialog):
+class SaveDialog(QDialog):
+    """A form of settings with Save / Cancel: Save asks for a file and calls `save_to(path)`.
+
+    Subclasses fill `self.form`, call `finish(note)` and implement `save_to`, `default_name`, `filters`.
+    A ValueError from `save_to` (the export and recorder errors are ValueErrors) is shown, the dialog stays.
+    Signals: none.
+    """
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.form = QFormLayout(self)
+
+    def finish(self, note: str) -> None:
+        label = QLabel(note)
+        label.setWordWrap(True)
+        self.form.addRow(label)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._choose_file)
+        buttons.rejected.connect(self.reject)
+        self.form.addRow(buttons)
+
+    def save_to(self, path: str | Path) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def default_name(self) -> str:
+        return "figure.png"
+
+    def filters(self) -> str:
+        return "All files (*)"
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, self.windowTitle(), self.default_name(), self.filters())
+        if not path:
+            return
+        try:
+            self.save_to(path)
+        except ValueError as exc:
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.warning(self, self.windowTitle(), str(exc))
+            return
+        self.accept()
+
+
+class ExportDialog(SaveDialog):
     """Export one figure: format, pixel size (aspect kept unless both are edited) and DPI, then a file.
 
     Signals: none (`accept()` writes the file; `last_path` says where).
     """
 
     def __init__(self, target: Any, parent: QWidget | None = None, name: str = "figure") -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export figure")
+        super().__init__("Export figure", parent)
         self.target = target
         self.name = name
         self.last_path: Path | None = None
@@ -253,20 +299,14 @@ class ExportDialog(QDialog):
         self._aspect = nat.height() / max(1, nat.width())
         self.width_box.valueChanged.connect(self._on_width)
         self.format.currentTextChanged.connect(self._on_format)
-        note = QLabel("Heatmap cells are drawn sharp (no smoothing) at any size.")
-        note.setWordWrap(True)
-        form = QFormLayout(self)
-        form.addRow("Format", self.format)
-        form.addRow("Width", self.width_box)
-        form.addRow("Height", self.height_box)
-        form.addRow("DPI", self.dpi_box)
-        form.addRow(note)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self._choose_file)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        for label, widget in (
+            ("Format", self.format),
+            ("Width", self.width_box),
+            ("Height", self.height_box),
+            ("DPI", self.dpi_box),
+        ):
+            self.form.addRow(label, widget)
+        self.finish("Heatmap cells are drawn sharp (no smoothing) at any size.")
 
     def _on_width(self, w: int) -> None:
         self.height_box.setValue(max(1, round(w * self._aspect)))
@@ -291,25 +331,20 @@ class ExportDialog(QDialog):
             )
         return self.last_path
 
-    def _choose_file(self) -> None:
-        fmt = self.format.currentText()
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export figure", f"{self.name}.{fmt.lower()}", f"{fmt} (*.{fmt.lower()})"
-        )
-        if not path:
-            return
-        try:
-            self.export_to(path)
-        except FigureExportError as exc:
-            from PySide6.QtWidgets import QMessageBox
+    def save_to(self, path: str | Path) -> Path:
+        return self.export_to(path)
 
-            QMessageBox.warning(self, "Export figure", str(exc))
-            return
-        self.accept()
+    def default_name(self) -> str:
+        return f"{self.name}.{self.format.currentText().lower()}"
+
+    def filters(self) -> str:
+        fmt = self.format.currentText()
+        return f"{fmt} (*.{fmt.lower()})"
 
 
 __all__ = [
     "ExportDialog",
+    "SaveDialog",
     "FigureExportError",
     "copy_image",
     "export_figure",

@@ -22,17 +22,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (
-    QApplication,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
-    QFormLayout,
-    QLabel,
-    QSpinBox,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QComboBox, QSpinBox, QWidget
+
+from inspector.ui.figure_export import SaveDialog
 
 MAX_FRAMES = 2000
 
@@ -174,7 +166,7 @@ def record(
     return write_frames(grab_frames(widget, set_step, steps, max_width=max_width), output, fps)
 
 
-class RecordDialog(QDialog):
+class RecordDialog(SaveDialog):
     """Choose what to record (a panel or the whole page), the steps, the frame rate and the file.
 
     Signals: none (`accept()` records; `result_info` holds the RecordResult).
@@ -188,8 +180,7 @@ class RecordDialog(QDialog):
         current: int = 0,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Record animation")
+        super().__init__("Record animation", parent)
         self.targets = dict(targets)
         self.set_step = set_step
         self.result_info: RecordResult | None = None
@@ -205,23 +196,15 @@ class RecordDialog(QDialog):
         self.fps.setSuffix(" frames/s")
         self._current = current
         kinds = "GIF" + (", MP4" if ffmpeg_available() else "") if _imageio() else "numbered PNG frames"
-        hint = QLabel(
-            f"Writes {kinds}."
-            + ("" if ffmpeg_available() else " MP4 needs imageio-ffmpeg, which is not installed.")
-        )
-        hint.setWordWrap(True)
-        form = QFormLayout(self)
-        form.addRow("Record", self.target)
-        form.addRow("From step", self.first)
-        form.addRow("To step", self.last)
-        form.addRow("Speed", self.fps)
-        form.addRow(hint)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self._choose_file)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        for label, widget in (
+            ("Record", self.target),
+            ("From step", self.first),
+            ("To step", self.last),
+            ("Speed", self.fps),
+        ):
+            self.form.addRow(label, widget)
+        mp4 = "" if ffmpeg_available() else " MP4 needs imageio-ffmpeg, which is not installed."
+        self.finish(f"Writes {kinds}.{mp4}")
 
     def record_to(self, path: str | Path) -> RecordResult:
         """Record with the dialog's settings to `path`; the view returns to the step it showed before."""
@@ -238,18 +221,12 @@ class RecordDialog(QDialog):
             self.set_step(self._current)
         return self.result_info
 
-    def _choose_file(self) -> None:
-        filters = (
-            "GIF (*.gif);;MP4 (*.mp4);;Folder of PNG frames (*)" if _imageio() else "Folder of PNG frames (*)"
-        )
-        path, _ = QFileDialog.getSaveFileName(self, "Record animation", "stepping.gif", filters)
-        if not path:
-            return
-        try:
-            self.record_to(path)
-        except RecorderError as exc:
-            from PySide6.QtWidgets import QMessageBox
+    def save_to(self, path: str | Path) -> RecordResult:
+        return self.record_to(path)
 
-            QMessageBox.warning(self, "Record animation", str(exc))
-            return
-        self.accept()
+    def default_name(self) -> str:
+        return "stepping.gif" if _imageio() else "stepping_frames"
+
+    def filters(self) -> str:
+        frames = "Folder of PNG frames (*)"
+        return f"GIF (*.gif);;MP4 (*.mp4);;{frames}" if _imageio() else frames
