@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--select", metavar="LAYER/WEIGHT", help="weight to show, e.g. lstm_1/kernel")
     snap.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     snap.add_argument("--output", required=True, metavar="FILE.png")
+    snap.add_argument(
+        "--steps",
+        metavar="A:B",
+        help="record steps A..B (both included) as an animation: OUTPUT .gif (imageio), "
+        "or a name without extension for a folder of numbered PNG frames",
+    )
+    snap.add_argument("--fps", type=float, default=4.0, help="frames per second with --steps (default 4)")
     snap.set_defaults(func=cmd_snapshot)
     for verb_module in (cli_health, cli_units, cli_export):
         verb_module.add_parsers(sub)
@@ -254,7 +261,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from inspector.ui import snapshot  # imports Qt
 
     try:
-        snapshot.render_snapshot(
+        note = snapshot.render_snapshot(
             args.model,
             text=args.text,
             input_file=args.input,
@@ -264,12 +271,16 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             output=args.output,
             size=(w, h),
             config=args.config,
+            steps=args.steps,
+            fps=args.fps,
         )
     except NoVocabularyError:
         raise CliError(
             f"{args.model}: --text needs the model's vocabulary: pass --vocab FILE "
             "(a JSON list of tokens in one-hot / id order)"
         ) from None
+    if note:
+        print(f"keras-inspector: {note}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -69,7 +69,9 @@ def render_snapshot(
     output: str = "snapshot.png",
     size: tuple[int, int] = (1280, 800),
     config: str | None = None,
-) -> None:
+    steps: str | None = None,
+    fps: float = 4.0,
+) -> str:
     """Render the main window for `model` to `output` (PNG), offscreen.
 
     Parameters
@@ -81,6 +83,12 @@ def render_snapshot(
     select : weight display path to show (e.g. 'lstm_1/kernel'); default: the first recurrent kernel.
     output : PNG path.   size : window size (width, height).
     config : architecture JSON for a weights-only file.
+    steps : 'A:B' records steps A..B (both included) to `output` (.gif / .mp4 / a folder of PNG frames)
+        at `fps` frames per second instead of one PNG (inspector.ui.recorder).
+
+    Returns
+    -------
+    a note for the user ('' normally; says so when a GIF became PNG frames because imageio is missing).
 
     Raises
     ------
@@ -89,6 +97,8 @@ def render_snapshot(
     """
     if text is not None and input_file is not None:
         raise ValueError("give either --text or --input, not both")
+    if steps is not None and (step is not None or (text is None and input_file is None)):
+        raise ValueError("--steps needs an input (--text or --input) and no --step")
     app = _ensure_app()
     session = Session(sync=True)
     failures: list[str] = []
@@ -144,8 +154,13 @@ def render_snapshot(
         out = Path(output)
         if out.parent and not out.parent.exists():
             raise ValueError(f"{output}: folder does not exist")
+        if steps is not None:
+            from inspector.ui.recorder import parse_steps, record
+
+            return record(window, session.set_step, parse_steps(steps, session.n_steps), out, fps).note
         if not window.grab().save(str(out), "PNG"):
             raise ValueError(f"{output}: cannot write the PNG")
+        return ""
     finally:
         window.close()
         window.deleteLater()
