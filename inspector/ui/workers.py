@@ -64,6 +64,8 @@ class _Job(QRunnable):
             self._relay.failed.emit(self._req_id, error_message(exc))
         else:
             self._relay.done.emit(self._req_id, result)
+        finally:  # memory fix (issue 16): PySide keeps every started non-auto-delete job alive, so
+            self._fn, self._args = None, ()  # drop its inputs (a ModelFile, a WeightMatrix) once run
 
 
 class TaskRunner(QObject):
