@@ -77,9 +77,7 @@ def _killers(tmp_path: Path, seeds: dict) -> list[tuple[str, Path, Path | None]]
     return out
 
 
-def test_crashed_hung_and_killed_readers_leave_nothing(
-    tmp_path: Path, seeds: dict, big_model: Path
-) -> None:
+def test_crashed_hung_and_killed_readers_leave_nothing(tmp_path: Path, seeds: dict, big_model: Path) -> None:
     """After a reader that segfaults, one that hangs (stopped at the timeout) and one killed from
     outside mid-read, this process has no zombie child, no extra descriptor, no memory file."""
     reader_pool.shutdown()

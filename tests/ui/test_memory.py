@@ -17,6 +17,7 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 from hostile import memory  # noqa: E402
+from hostile.hostile_ui import drop  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not memory.available(), reason="needs Linux /proc")
 
@@ -43,19 +44,6 @@ def window(qtbot, ui_settings: Path):
     yield win
     QThreadPool.globalInstance().waitForDone()
     reader_pool.shutdown()
-
-
-def drop(win, path: Path) -> None:  # noqa: ANN001 - MainWindow
-    """What a drag and drop of `path` onto the window does."""
-    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
-
-    data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(
-        QPointF(20, 20), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
-    )
-    win.dropEvent(event)
 
 
 def settle(qtbot, win, path: Path) -> None:  # noqa: ANN001
