@@ -188,6 +188,23 @@ def build(
     return attach.finish_network(net, lambda s: mapping.get(id(s)), ctx, strict=True), missing
 
 
+def _keras0_file(path: str, f: h5py.File, plan: ReadPlan) -> ModelFile:
+    """A Keras 0.x `save_weights` file: weights only, layers guessed from their arrays."""
+    layers = read_keras0(f, plan)
+    wl = tuple(attach.guess_layer(n, r, Ctx("1", None, False)) for n, r in layers if r)
+    return ModelFile(
+        path,
+        "Keras 0.x HDF5 weights",
+        "keras0-h5",
+        None,
+        None,
+        None,
+        wl,
+        Semantics.for_version("1"),
+        ("Keras 0.x weights: architecture unknown",),
+    )
+
+
 def read(
     path: str, f: h5py.File, config_obj: Any | None, config_version: str | None, plan: ReadPlan
 ) -> ModelFile:
@@ -199,19 +216,7 @@ def read(
     writer = _attr_or_skip(f, "keras_version", skipped_root)
     full = "model_config" in root
     if "nb_layers" in root and not full and "layer_names" not in root:
-        layers = read_keras0(f, plan)
-        wl = tuple(attach.guess_layer(n, r, Ctx("1", None, False)) for n, r in layers if r)
-        return ModelFile(
-            path,
-            "Keras 0.x HDF5 weights",
-            "keras0-h5",
-            None,
-            None,
-            None,
-            wl,
-            Semantics.for_version("1"),
-            ("Keras 0.x weights: architecture unknown",),
-        )
+        return _keras0_file(path, f, plan)
     if (
         "layer_names" not in root
         and "layer_names0" not in root
