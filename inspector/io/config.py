@@ -1,4 +1,4 @@
-"""Every Keras config dialect -> one canonical, weightless description (KERAS_FORMATS.md §4.4, §7, §8.2).
+"""Every Keras config dialect -> one canonical, weightless description (docs/formats.md, "Model configs").
 
 `parse_model(obj, version)` turns a `{"class_name": ..., "config": ...}` model config (Keras 1
 Sequential lists, Keras 2 dicts and 4-tuple connections, tf.keras quirks, Keras 3 args/kwargs
@@ -96,7 +96,8 @@ KNOWN = (
     }
 )
 
-#: Keras 3 ops that Masking produces in Functional graphs (§7.2c): dropped, the engine propagates masks
+#: Keras 3 ops that Masking produces in Functional graphs: dropped, the engine propagates masks
+#: (docs/formats.md, "Model configs")
 MASK_OPS = frozenset({"NotEqual", "Any"})
 
 _K1_MERGE_MODES = {
@@ -154,7 +155,10 @@ class NetSpec:
 
 @dataclass(frozen=True)
 class Dialect:
-    """Which Keras wrote the config: decides defaults (§8.2) and node-index offsets (§7.3)."""
+    """Which Keras wrote the config: decides defaults and node-index offsets.
+
+    See docs/formats.md, "Configs across versions" and "Model configs".
+    """
 
     version: str
 
@@ -555,7 +559,7 @@ def _functional(
         if r[0] not in by_name:
             raise ReadError(f"model '{name}': connection to unknown layer {r[0]!r}")
 
-    # node-index offsets of nested models (§7.3)
+    # node-index offsets of nested models (docs/formats.md, "Model configs")
     call_off: dict[str, int] = {}
     io_off: dict[str, int] = {}
     for s in keep:

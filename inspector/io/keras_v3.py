@@ -1,10 +1,12 @@
-"""Keras v3 layout: `.keras` archives (zip or unzipped folder) and standalone `.weights.h5` (§6).
+"""Keras v3 layout: `.keras` archives (zip or unzipped folder) and standalone `.weights.h5`.
+
+See docs/formats.md, "Keras 3 layout".
 
 The archive is never extracted: `config.json` and `metadata.json` are read in memory, and
 `model.weights.h5` (`variables.h5` for 2.11) is opened by h5py in place through a read-only window
 onto the archive (Keras stores it uncompressed), or from memory when it was compressed.  Variables
 live at `<container>/<key>/.../vars/<i>` where keys are snake_case class names with per-container
-counters, *not* layer names (§6.3); `container` is `layers` or, for tf.keras 2.12-2.14,
+counters, *not* layer names; `container` is `layers` or, for tf.keras 2.12-2.14,
 `_layer_checkpoint_dependencies`.
 """
 

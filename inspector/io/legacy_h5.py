@@ -1,4 +1,4 @@
-"""Legacy HDF5: Keras 0.x/1.x/2.x, tf.keras and Keras-3-legacy `.h5` (KERAS_FORMATS.md §2-§4).
+"""Legacy HDF5: Keras 0.x/1.x/2.x, tf.keras and Keras-3-legacy `.h5` (docs/formats.md, "Legacy HDF5").
 
 Full models (`model.save('m.h5')`, root attribute `model_config`, weights under `model_weights`)
 and weights-only files (`save_weights`, `layer_names` on the root).  Weights are read per layer
@@ -109,7 +109,7 @@ def read_layers(
 
 
 def read_keras0(f: h5py.File, plan: ReadPlan) -> list[tuple[str, list[RawArray]]]:
-    """Keras 0.x `save_weights`: groups layer_{k} with datasets param_{p} (§1)."""
+    """Keras 0.x `save_weights`: groups layer_{k} with datasets param_{p} (docs/formats.md, "Legacy HDF5")."""
     n = int(f.attrs["nb_layers"])
     if n < 0 or n > 100000:
         raise ReadError(f"nb_layers={n}: absurd")
