@@ -72,10 +72,8 @@ def result_file() -> tuple[int, str]:
         return -1, fh.name
     if hasattr(os, "memfd_create"):
         return os.memfd_create("inspector-sandbox", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING), ""
-    fh = tempfile.TemporaryFile(prefix="inspector-")  # unlinked at once: only the fd names it
-    fd = os.dup(fh.fileno())
-    fh.close()
-    return fd, ""
+    with tempfile.TemporaryFile(prefix="inspector-") as tmp:  # unlinked at once: only the fd names it
+        return os.dup(tmp.fileno()), ""
 
 
 def map_result(fd: int, path: str) -> Any:

@@ -24,7 +24,9 @@ def shape_of(v: Any) -> tuple[int | None, ...] | None:
     return None
 
 
-def first_layer_input(entry: Mapping[str, Any], spec: LayerSpec) -> tuple[tuple | None, str | None]:
+def first_layer_input(
+    entry: Mapping[str, Any], spec: LayerSpec
+) -> tuple[tuple[int | None, ...] | None, str | None]:
     """Input shape / dtype declared on the first layer of a Sequential (no InputLayer entry)."""
     raw = spec.raw_config
     inner = raw.get("layer") if isinstance(raw.get("layer"), Mapping) else None
@@ -65,7 +67,7 @@ def _is_conn(x: Any) -> bool:
     )
 
 
-def _conns(x: Any, depth: int = 0) -> list[list]:
+def _conns(x: Any, depth: int = 0) -> list[list[Any]]:
     """Flatten a Keras 1/2 node structure into its connection entries."""
     if depth > 50:
         return []
@@ -121,8 +123,8 @@ def parse_nodes(spec: LayerSpec, nodes: Any) -> list[RawCall]:
         if isinstance(node, Mapping):  # Keras 3
             args = node.get("args") or []
             kwargs = node.get("kwargs") or {}
-            inputs = _kts(args)
-            init = _kts(kwargs.get("initial_state")) if isinstance(kwargs, Mapping) else []
+            inputs: list[Ref] = _kts(args)
+            init: list[Ref] = _kts(kwargs.get("initial_state")) if isinstance(kwargs, Mapping) else []
             if _has_constant(args[1:] if isinstance(args, list) else []) or (
                 isinstance(args, list) and args and _has_constant(args[0]) and not _kts(args[0])
             ):
@@ -138,8 +140,8 @@ def parse_nodes(spec: LayerSpec, nodes: Any) -> list[RawCall]:
             out.append(RawCall(inputs, init))
             continue
         conns = _conns(node)
-        inputs: list[Ref] = []
-        init: list[Ref] = []
+        inputs = []
+        init = []
         for c in conns:
             if c[0] == "_CONSTANT_VALUE":
                 spec.runnable = False

@@ -145,9 +145,10 @@ def prestart() -> None:
     except OSError:
         return
     with _lock:
-        if _spare is None:
-            _spare, child = child, None
-    if child is not None:
+        spare_taken = _spare is None
+        if spare_taken:
+            _spare = child
+    if not spare_taken:  # another thread started one meanwhile
         child.discard()
 
 

@@ -105,7 +105,7 @@ def _encode(
     raise TypeError(f"cannot transfer a {type(obj).__name__}")
 
 
-def _decode(node: Any, array: Callable[[dict], np.ndarray], memo: list[Any] | None = None) -> Any:
+def _decode(node: Any, array: Callable[[dict[str, Any]], np.ndarray], memo: list[Any] | None = None) -> Any:
     """Inverse of `_encode`; builds only the classes in `_CLASSES` (anything else is an error).
 
     Objects are numbered in the order they are first met, as `_encode` numbered them; a reference
@@ -151,7 +151,7 @@ def _decode(node: Any, array: Callable[[dict], np.ndarray], memo: list[Any] | No
 _MAX_ZEROS = 1 << 32
 
 
-def _zeros(node: dict) -> np.ndarray:
+def _zeros(node: dict[str, Any]) -> np.ndarray:
     """A read-only, zero-stride array of zeros standing for an array that was not read."""
     dtype = np.dtype(str(node["dtype"]))
     if dtype.kind not in "biufc" or dtype.hasobject:
@@ -167,7 +167,7 @@ def _pad(n: int) -> int:
 
 
 def dump_result(
-    result: dict, write: Callable[[Any], object], zeros: Any = (), arena: Placed | None = None
+    result: dict[str, Any], write: Callable[[Any], object], zeros: Any = (), arena: Placed | None = None
 ) -> None:
     """Serialise a child's result through `write`: raw array bytes, JSON header, 8-byte header length, tag.
 
@@ -191,7 +191,7 @@ def dump_result(
             pos += _pad(pos)
         table.append([pos, arr.nbytes])
         if arr.nbytes:
-            write(memoryview(arr).cast("B"))
+            write(arr.data.cast("B"))
         pos += arr.nbytes
     header = json.dumps({"tree": tree, "arrays": table}).encode("utf-8")
     write(header + len(header).to_bytes(8, "little") + TAG)
@@ -212,7 +212,7 @@ def load_result(data: Any) -> Any:
     head = json.loads(bytes(buf[end : end + n]).decode("utf-8"))
     buf = buf.toreadonly()
 
-    def array(node: dict) -> np.ndarray:
+    def array(node: dict[str, Any]) -> np.ndarray:
         off, nbytes = (int(v) for v in head["arrays"][int(node["__nd__"])])
         dtype = np.dtype(str(node["dtype"]))
         if dtype.kind not in "biufc" or dtype.hasobject:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 from inspector.core.network import ModelFile
 from inspector.io import reader_pool
@@ -135,7 +136,7 @@ def load_isolated(
 def _run(
     child: ReaderProcess,
     p: str,
-    request: dict,
+    request: dict[str, Any],
     timeout: float,
     on_preview: Callable[[str, ModelFile], object] | None,
 ) -> ModelFile:
@@ -247,7 +248,7 @@ def _size_mb(path: str | os.PathLike[str] | None) -> int:
 # ----------------------------------------------------------------------------------------- child
 
 
-def _write_preview(req: dict, where: str) -> None:
+def _write_preview(req: dict[str, Any], where: str) -> None:
     """The architecture and one weight, written and announced before the whole file is read."""
     from inspector.io.preview import read_preview
 
@@ -314,7 +315,7 @@ def _child(argv: list[str]) -> int:
     arena = Arena(fd)
     try:
         mf = load(req["path"], config=req["config"], plan=ReadPlan(allocate=arena.empty))
-        result: dict = {"status": "ok", "value": mf}
+        result: dict[str, Any] = {"status": "ok", "value": mf}
     except ModelFileError as exc:
         result = {"status": "error", "value": exc.path, "reason": exc.reason}
     os.lseek(fd, arena.size, os.SEEK_SET)
