@@ -9,10 +9,13 @@ as one `ModelFileError(path, one-line reason)`.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.core.network import ModelFile
 from inspector.io.errors import ModelFileError
+
+if TYPE_CHECKING:
+    from inspector.io._safe import ReadPlan
 
 __all__ = ["ModelFileError", "load"]
 
@@ -41,7 +44,12 @@ def _read_config(path: str) -> tuple[Any, str | None]:
     return obj, (str(ver) if isinstance(ver, str) else None)
 
 
-def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None = None) -> ModelFile:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    config: str | os.PathLike[str] | None = None,
+    plan: ReadPlan | None = None,
+) -> ModelFile:
     """Read any Keras model or weights file.
 
     Parameters
@@ -50,6 +58,8 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
         its unzipped folder), or a Keras 3 `.weights.h5` file.
     config : optional path to a `model.to_json()` JSON file giving the architecture of a
         weights-only file (weights are then matched to layers as Keras does).
+    plan : how datasets are read (`inspector.io._safe.ReadPlan`): by default every dataset, into
+        ordinary memory.  The preview and the reader process pass their own.
 
     Returns
     -------
@@ -63,8 +73,9 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
     import zipfile
 
     from inspector.io import detect, keras_v3, legacy_h5
-    from inspector.io._safe import ReadError
+    from inspector.io._safe import ReadError, ReadPlan
 
+    plan = plan if plan is not None else ReadPlan()
     p = os.fspath(path)
     cfg_obj, cfg_ver = _read_config(os.fspath(config)) if config is not None else (None, None)
     try:
@@ -78,9 +89,9 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
                 raise ReadError(f"truncated or corrupted HDF5 file ({_first_line(exc)})") from None
             with f:
                 if legacy_h5.is_legacy(f):
-                    return legacy_h5.read(p, f, cfg_obj, cfg_ver)
+                    return legacy_h5.read(p, f, cfg_obj, cfg_ver, plan)
                 if keras_v3.is_v3_weights(f):
-                    return keras_v3.from_weights_h5(p, f, cfg_obj, cfg_ver)
+                    return keras_v3.from_weights_h5(p, f, cfg_obj, cfg_ver, plan)
                 keys = ", ".join(list(f.keys())[:6]) or "nothing"
                 raise ReadError(
                     "HDF5 file without Keras metadata (no model_config, layer_names or layers group; "
@@ -88,7 +99,7 @@ def load(path: str | os.PathLike[str], *, config: str | os.PathLike[str] | None 
                 )
         if kind in ("zip", "dir"):
             try:
-                return keras_v3.read_archive(p, cfg_obj)
+                return keras_v3.read_archive(p, cfg_obj, plan)
             except zipfile.BadZipFile as exc:
                 raise ReadError(f"corrupted zip archive ({_first_line(exc)})") from None
         if kind == "lfs":

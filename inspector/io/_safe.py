@@ -7,16 +7,14 @@ safety rules live in one place:
   would otherwise open another file named inside this one);
 * virtual datasets and datasets with external raw storage are refused for the same reason;
 * sizes are checked *before* allocating (a 4-byte compressed chunk can claim terabytes);
-* a dataset read is one function (`read_dataset`) so it can be made lazy later.
+* a dataset read is one function (`read_dataset`), told how to read by an explicit `ReadPlan`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,18 +196,33 @@ def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
     return bits.view(np.float32)
 
 
-@dataclass
-class ShapePlan:
-    """While active (`shapes_only`), `read_dataset` reads only the datasets named in `real`.
+#: makes an empty array of a shape and dtype (the reader process's `arena.Arena.empty`)
+Allocate = Callable[[tuple[int, ...], Any], np.ndarray]
 
-    Every other dataset becomes a placeholder: `np.zeros` of the decoded shape and dtype, which
-    costs address space but no memory or I/O until touched (the kernel maps zero pages lazily).
-    `placeholders` maps each placeholder's data address to (the placeholder, its dataset name), so
-    a weight built from one can be traced back to the dataset to read for real.
+
+@dataclass
+class ReadPlan:
+    """How `read_dataset` reads the datasets of one `load`; passed explicitly down every reader.
+
+    only : None reads every dataset.  Otherwise a preview pass: only the datasets named here are
+        read; every other one becomes a placeholder (`np.zeros` of the decoded shape and dtype,
+        which costs address space but no memory or I/O until touched: the kernel maps zero pages
+        lazily), and checks of whole-file integrity (a stored archive member's CRC) are left to the
+        full read that always follows.
+    allocate : makes the float32 arrays datasets are read into (the reader process allocates them
+        in its result file, so they are never copied again); None: ordinary numpy memory.
+    placeholders : data address of each placeholder -> (the placeholder, its dataset name), so a
+        weight built from one can be traced back to the dataset to read for real.
     """
 
-    real: frozenset[str] = frozenset()
+    only: frozenset[str] | None = None
+    allocate: Allocate | None = None
     placeholders: dict[int, tuple[np.ndarray, str]] = field(default_factory=dict)
+
+    @property
+    def preview(self) -> bool:
+        """True for a preview pass (see `only`)."""
+        return self.only is not None
 
     def source_of(self, value: np.ndarray) -> str | None:
         """The dataset a placeholder (or a view of one) stands for; None if `value` holds real data."""
@@ -219,46 +232,12 @@ class ShapePlan:
         return entry[1] if entry is not None else None
 
 
-_shape_plan: contextvars.ContextVar[ShapePlan | None] = contextvars.ContextVar("shape_plan", default=None)
-
-
-@contextmanager
-def shapes_only(real: Collection[str] = ()) -> Iterator[ShapePlan]:
-    """Within the block, `read_dataset` reads only the datasets named in `real` (see ShapePlan)."""
-    plan = ShapePlan(frozenset(real))
-    token = _shape_plan.set(plan)
-    try:
-        yield plan
-    finally:
-        _shape_plan.reset(token)
-
-
-_allocator: contextvars.ContextVar[Any] = contextvars.ContextVar("allocator", default=None)
-
-
-@contextmanager
-def allocating(empty: Any) -> Iterator[None]:
-    """Within the block, `read_dataset` reads float32 datasets into arrays made by `empty(shape, dtype)`
-    (the sandbox reader allocates them in its result file, so they are never copied again)."""
-    token = _allocator.set(empty)
-    try:
-        yield
-    finally:
-        _allocator.reset(token)
-
-
-def shapes_only_active() -> bool:
-    """True inside `shapes_only`: a preview pass, whose checks of whole-file integrity can wait for
-    the full read that always follows it."""
-    return _shape_plan.get() is not None
-
-
-def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
-    """Read one weight dataset as a float32 copy; returns (array, stored dtype name).
+def read_dataset(ds: h5py.Dataset, plan: ReadPlan) -> tuple[np.ndarray, str]:
+    """Read one weight dataset as a float32 array; returns (array (ds.shape) float32, stored dtype name).
 
     Refuses virtual datasets, external raw storage, non-numeric dtypes and anything over
-    MAX_DATASET_BYTES (checked from the declared shape before reading).  Inside `shapes_only`,
-    datasets not named there are not read: a zero placeholder of the same shape is returned.
+    MAX_DATASET_BYTES (checked from the declared shape before reading).  In a preview `plan`,
+    datasets it does not name are not read: a zero placeholder of the same shape is returned.
     """
     if not isinstance(ds, h5py.Dataset):
         raise ReadError(f"'{ds.name}' is a group, expected a weight array")
@@ -278,8 +257,7 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
     bf16 = dt.kind == "V" and dt.itemsize == 2 and (declared_s in (None, "bfloat16"))
     if not bf16 and dt.kind not in "fiub":
         raise ReadError(f"'{ds.name}' has dtype {dt} which is not a numeric weight array")
-    plan = _shape_plan.get()
-    if plan is not None and ds.name not in plan.real:
+    if plan.only is not None and ds.name not in plan.only:
         placeholder = np.zeros(ds.shape, dtype=np.float32)
         if placeholder.size:
             plan.placeholders[data_address(placeholder)] = (placeholder, ds.name)
@@ -289,9 +267,8 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
         if n:
             ds.read_direct(raw)
         return np.ascontiguousarray(_bfloat16_to_float32(raw.view(np.uint16))), "bfloat16"
-    empty = _allocator.get()
-    if empty is not None and dt.kind == "f" and dt.itemsize == 4 and n:
-        out = empty(tuple(ds.shape), np.float32)
+    if plan.allocate is not None and dt.kind == "f" and dt.itemsize == 4 and n:
+        out = plan.allocate(tuple(ds.shape), np.float32)
         ds.read_direct(out)  # libhdf5 writes straight into `out` (byte order converted if need be)
         return out, dt.name
     value = np.asarray(ds[()])
@@ -299,12 +276,12 @@ def read_dataset(ds: h5py.Dataset) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(value, dtype=np.float32), stored
 
 
-def read_raw(group: h5py.Group, name: str, *, prefix: str = "") -> RawArray:
+def read_raw(group: h5py.Group, name: str, plan: ReadPlan, *, prefix: str = "") -> RawArray:
     """Read `group[name]` (name may contain '/') as a RawArray; missing -> ReadError with the path."""
     ds = child(group, name)
     if ds is None:
         raise ReadError(f"weight '{name}' listed in '{group.name}' is missing from the file")
-    value, stored = read_dataset(ds)  # type: ignore[arg-type]
+    value, stored = read_dataset(ds, plan)  # type: ignore[arg-type]
     return RawArray(name=name, value=value, stored_dtype=stored, source=prefix + ds.name)
 
 
@@ -342,10 +319,6 @@ def parse_json(data: str | bytes, what: str) -> Any:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise ReadError(f"{what} is not valid JSON ({exc})") from None
-
-
-def fail(path: str | None, reason: str) -> ModelFileError:
-    return ModelFileError(path, reason)
 
 
 def damage_reason(exc: BaseException, what: str) -> str:

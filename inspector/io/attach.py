@@ -2,11 +2,12 @@
 
 Two ways arrays reach a layer:
 
-* legacy HDF5 (§2.4-§2.5): one flat list per *top-level* layer, ordered trainable-first across
-  everything below it (Bidirectional halves, TimeDistributed inner layer, nested models);
+* legacy HDF5 (docs/formats.md, "Legacy HDF5"): one flat list per *top-level* layer, ordered
+  trainable-first across everything below it (Bidirectional halves, TimeDistributed inner layer,
+  nested models);
   `distribute()` splits it into per-leaf lists using each leaf's known array roles;
-* Keras 3 (§6.3): per-leaf `vars` groups found by walking keys (done in keras_v3.py), which then
-  calls `finish()` with a leaf -> arrays mapping.
+* Keras 3 (docs/formats.md, "Variables and keys"): per-leaf `vars` groups found by walking keys
+  (done in keras_v3.py), which then calls `finish()` with a leaf -> arrays mapping.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Sniff what a file is from its first bytes, never from its extension (KERAS_FORMATS.md §1)."""
+"""Sniff what a file is from its first bytes, never from its extension.
+
+See docs/formats.md, "Telling files apart".
+"""
 
 from __future__ import annotations
 
@@ -55,3 +58,16 @@ def lfs_size(path: str) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def json_kind(path: str) -> str | None:
+    """For a file dropped or opened beside a model: 'vocabulary' (a JSON list), 'architecture' (a
+    JSON object, e.g. model.to_json()), or None (not JSON, or unreadable).  Never raises."""
+    try:
+        if sniff(path) != "json":
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return None
+    return "vocabulary" if head.startswith(b"[") else "architecture" if head.startswith(b"{") else None

@@ -1,10 +1,12 @@
-"""Keras v3 layout: `.keras` archives (zip or unzipped folder) and standalone `.weights.h5` (§6).
+"""Keras v3 layout: `.keras` archives (zip or unzipped folder) and standalone `.weights.h5`.
+
+See docs/formats.md, "Keras 3 layout".
 
 The archive is never extracted: `config.json` and `metadata.json` are read in memory, and
 `model.weights.h5` (`variables.h5` for 2.11) is opened by h5py in place through a read-only window
 onto the archive (Keras stores it uncompressed), or from memory when it was compressed.  Variables
 live at `<container>/<key>/.../vars/<i>` where keys are snake_case class names with per-container
-counters, *not* layer names (§6.3); `container` is `layers` or, for tf.keras 2.12-2.14,
+counters, *not* layer names; `container` is `layers` or, for tf.keras 2.12-2.14,
 `_layer_checkpoint_dependencies`.
 """
 
@@ -25,6 +27,7 @@ from inspector.io import attach
 from inspector.io._safe import (
     RawArray,
     ReadError,
+    ReadPlan,
     UnsafeError,
     attr_text,
     child,
@@ -32,7 +35,6 @@ from inspector.io._safe import (
     group_keys,
     parse_json,
     read_dataset,
-    shapes_only_active,
 )
 from inspector.io.config import RECURRENT_KINDS, LayerSpec, NetSpec, parse_model, to_snake_case
 from inspector.io.weights import Ctx, convert_leaf, infer_kind
@@ -157,9 +159,10 @@ class _Archive:
             raise ReadError(f"{name!r} is too large")
         return p
 
-    def open_h5(self, name: str, cap: int) -> tuple[Any, Any]:
+    def open_h5(self, name: str, cap: int, *, check_crc: bool = True) -> tuple[Any, Any]:
         """(h5py-openable object, the file to close after) for an HDF5 member, read in place if stored
-        uncompressed (a window onto the archive), else decompressed into memory."""
+        uncompressed (a window onto the archive), else decompressed into memory.  `check_crc=False`
+        skips the CRC of a stored member (a preview pass: the full read that follows checks it)."""
         if self.zip is None:
             fh = open(self._folder_member(name, cap), "rb")  # noqa: SIM115 - closed by the caller
             return fh, fh
@@ -177,7 +180,7 @@ class _Archive:
                 start += int.from_bytes(local[28:30], "little")
                 if start + info.file_size > os.fstat(fh.fileno()).st_size:
                     raise ReadError(f"archive member {name!r} extends past the end of the file (truncated?)")
-                if not shapes_only_active():  # a preview pass: the full read checks it
+                if check_crc:
                     _check_crc(fh, start, info)
             except BaseException:
                 fh.close()
@@ -194,7 +197,7 @@ class _Archive:
 # vars groups
 
 
-def read_vars(grp: Any, prefix: str) -> list[RawArray]:
+def read_vars(grp: Any, prefix: str, plan: ReadPlan) -> list[RawArray]:
     """Datasets '0', '1', ... of a vars group in numeric order (h5py lists '10' before '2')."""
     if not isinstance(grp, h5py.Group):
         return []
@@ -205,7 +208,7 @@ def read_vars(grp: Any, prefix: str) -> list[RawArray]:
         ds = child(grp, str(i))
         if not isinstance(ds, h5py.Dataset):
             raise ReadError(f"'{grp.name}/{i}' is not a dataset")
-        value, stored = read_dataset(ds)
+        value, stored = read_dataset(ds, plan)
         out.append(RawArray(str(i), value, stored, prefix + ds.name))
     return out
 
@@ -231,8 +234,9 @@ def _container(grp: Any) -> h5py.Group | None:
 class _V3Walker:
     """Maps each leaf LayerSpec to its vars arrays by replaying Keras' key derivation."""
 
-    def __init__(self, prefix: str, problems: list[str]) -> None:
+    def __init__(self, prefix: str, problems: list[str], plan: ReadPlan) -> None:
         self.prefix = prefix
+        self.plan = plan
         self.problems = problems
         self.mapping: dict[int, list[RawArray]] = {}
         self.skipped: list[str] = []  # layers whose arrays could not be read (the file is damaged)
@@ -275,7 +279,7 @@ class _V3Walker:
             self.layer(spec.children[0], child(grp, "layer"))
         else:
             try:
-                raws = _leaf_vars(grp, spec.kind, self.prefix)
+                raws = _leaf_vars(grp, spec.kind, self.prefix, self.plan)
             except UnsafeError:
                 raise
             except (ReadError, OSError) as exc:  # OSError: libhdf5 could not read a damaged object
@@ -285,12 +289,12 @@ class _V3Walker:
                 self.mapping[id(spec)] = raws
 
 
-def _leaf_vars(grp: Any, kind: str | None, prefix: str) -> list[RawArray]:
+def _leaf_vars(grp: Any, kind: str | None, prefix: str, plan: ReadPlan) -> list[RawArray]:
     raws: list[RawArray] = []
     if kind in RECURRENT_KINDS or kind is None:
-        raws = read_vars(child(grp, "cell/vars"), prefix)
+        raws = read_vars(child(grp, "cell/vars"), prefix, plan)
     if not raws:
-        raws = read_vars(child(grp, "vars"), prefix)
+        raws = read_vars(child(grp, "vars"), prefix, plan)
     return raws
 
 
@@ -331,16 +335,18 @@ def _creation_order(g: h5py.Group, keys: list[str]) -> list[str]:
         return sorted(keys, key=natural)
 
 
-def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str) -> Layer | None:
+def _leaf_from_group(
+    name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str, plan: ReadPlan
+) -> Layer | None:
     base = re.sub(r"_\d+$", "", key)
     kind_hint = _KIND_BY_KEY.get(base)
-    raws = _leaf_vars(grp, None, prefix)
+    raws = _leaf_vars(grp, None, prefix, plan)
     if kind_hint in ("Bidirectional",):
         kids = []
         for side in ("forward_layer", "backward_layer"):
             sg = child(grp, side)
             if isinstance(sg, h5py.Group):
-                k = _leaf_from_group(_vars_name(sg) or side, "?", sg, ctx, prefix)
+                k = _leaf_from_group(_vars_name(sg) or side, "?", sg, ctx, prefix, plan)
                 if k is not None:
                     kids.append(k)
         if not kids:
@@ -349,7 +355,7 @@ def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str
     if kind_hint == "TimeDistributed":
         sg = child(grp, "layer")
         inner = (
-            _leaf_from_group(_vars_name(sg) or "layer", "?", sg, ctx, prefix)
+            _leaf_from_group(_vars_name(sg) or "layer", "?", sg, ctx, prefix, plan)
             if isinstance(sg, h5py.Group)
             else None
         )
@@ -358,7 +364,7 @@ def _leaf_from_group(name: str, key: str, grp: h5py.Group, ctx: Ctx, prefix: str
         return Layer(name=name, kind="TimeDistributed", children=(inner,), runnable=False)
     if kind_hint in ("Sequential", "Functional"):
         sub = _container(grp)
-        layers = _guess_container(sub, ctx, prefix) if sub is not None else ()
+        layers = _guess_container(sub, ctx, prefix, plan) if sub is not None else ()
         if not layers:
             return None
         return Layer(name=name, kind=kind_hint, network=Network(name, kind_hint, layers), runnable=False)
@@ -416,7 +422,7 @@ def _role(kind: str, i: int) -> str:
 
 
 def _guess_container(
-    container: h5py.Group, ctx: Ctx, prefix: str, skipped: list[str] | None = None
+    container: h5py.Group, ctx: Ctx, prefix: str, plan: ReadPlan, skipped: list[str] | None = None
 ) -> tuple[Layer, ...]:
     """Layers guessed from a container's groups.  skipped: when given, a group that cannot be read
     (a name that is not valid UTF-8, arrays that are not numeric) is noted there and left out."""
@@ -433,7 +439,7 @@ def _guess_container(
         grp = container[key]
         name = _vars_name(grp) or key
         try:
-            lay = _leaf_from_group(name, key, grp, ctx, prefix)
+            lay = _leaf_from_group(name, key, grp, ctx, prefix, plan)
         except UnsafeError:
             raise
         except (ReadError, OSError) as exc:
@@ -460,6 +466,7 @@ def from_weights_h5(
     f: h5py.File,
     config_obj: Any | None,
     version: str | None,
+    plan: ReadPlan,
     *,
     prefix: str = "",
     fmt: str = "Keras 3 weights (.weights.h5)",
@@ -477,7 +484,7 @@ def from_weights_h5(
                 raise config_obj.exc
             net, _ = parse_model(config_obj, version)
             problems += net.problems
-            walker = _V3Walker(prefix, problems)
+            walker = _V3Walker(prefix, problems, plan)
             walker.net(net, container)
             if walker.skipped:
                 raise ReadError(walker.skipped[0])
@@ -490,14 +497,14 @@ def from_weights_h5(
             if container is None:
                 raise
             # the weights are still listed (guessed from the tree); the reason becomes the damage
-            mf = from_weights_h5(path, f, None, version, prefix=prefix, fmt=fmt, fid=fid)
+            mf = from_weights_h5(path, f, None, version, plan, prefix=prefix, fmt=fmt, fid=fid)
             what = "config.json" if prefix else "architecture"
             return dataclasses.replace(mf, damage=mf.damage or damage_reason(exc, what))
         wl = attach.weight_layers(network)
         attach.collect_problems(network.layers, problems)
     else:
         skipped: list[str] = []
-        wl = _guess_container(container, ctx, prefix, skipped) if container is not None else ()
+        wl = _guess_container(container, ctx, prefix, plan, skipped) if container is not None else ()
         attach.collect_problems(wl, problems)
         if container is None:
             raise ReadError(
@@ -535,8 +542,8 @@ class _BrokenConfig:
         self.exc = exc
 
 
-def read_archive(path: str, config_obj: Any | None) -> ModelFile:
-    """A `.keras` zip (or an unzipped save folder)."""
+def read_archive(path: str, config_obj: Any | None, plan: ReadPlan) -> ModelFile:
+    """A `.keras` zip (or an unzipped save folder); `plan`: how datasets are read (`_safe.ReadPlan`)."""
     arc = _Archive(path)
     try:
         if arc.has("model.weights.npz") and not any(arc.has(m) for m in WEIGHT_MEMBERS):
@@ -565,7 +572,7 @@ def read_archive(path: str, config_obj: Any | None) -> ModelFile:
         member = next((m for m in WEIGHT_MEMBERS if arc.has(m)), None)
         if member is None:
             raise ReadError("Keras archive without model.weights.h5")
-        data, owner = arc.open_h5(member, MAX_WEIGHTS_MEMBER)
+        data, owner = arc.open_h5(member, MAX_WEIGHTS_MEMBER, check_crc=not plan.preview)
     finally:
         arc.close()
     label = "Keras 3" if (version or "3").startswith("3") else "tf.keras"
@@ -577,7 +584,9 @@ def read_archive(path: str, config_obj: Any | None) -> ModelFile:
             raise ReadError(f"{member} in the archive is truncated or not HDF5 ({first})") from None
         with f:
             fmt = f"{label} archive (.keras)"
-            mf = from_weights_h5(path, f, cfg, version, prefix=f"{member}:", fmt=fmt, fid="keras3-archive")
+            mf = from_weights_h5(
+                path, f, cfg, version, plan, prefix=f"{member}:", fmt=fmt, fid="keras3-archive"
+            )
     finally:
         if owner is not None:
             owner.close()

@@ -1,4 +1,4 @@
-"""Legacy HDF5: Keras 0.x/1.x/2.x, tf.keras and Keras-3-legacy `.h5` (KERAS_FORMATS.md §2-§4).
+"""Legacy HDF5: Keras 0.x/1.x/2.x, tf.keras and Keras-3-legacy `.h5` (docs/formats.md, "Legacy HDF5").
 
 Full models (`model.save('m.h5')`, root attribute `model_config`, weights under `model_weights`)
 and weights-only files (`save_weights`, `layer_names` on the root).  Weights are read per layer
@@ -18,6 +18,7 @@ from inspector.io import attach
 from inspector.io._safe import (
     RawArray,
     ReadError,
+    ReadPlan,
     UnsafeError,
     attr_list,
     attr_names,
@@ -50,7 +51,7 @@ def is_legacy(f: h5py.File) -> bool:
 
 
 def read_layers(
-    g: h5py.Group, problems: list[str], skipped: list[str] | None = None
+    g: h5py.Group, problems: list[str], plan: ReadPlan, skipped: list[str] | None = None
 ) -> list[tuple[str, list[RawArray]]]:
     """(layer name, arrays in weight_names order) for every entry of `layer_names` on group g.
 
@@ -94,7 +95,7 @@ def read_layers(
                 wnames = list(attr_names(sub, "weight_names") or [])
             if any(w is None for w in wnames):
                 raise ReadError("weight names are not valid UTF-8")
-            out.append((lname, [read_raw(sub, w) for w in wnames if w is not None]))
+            out.append((lname, [read_raw(sub, w, plan) for w in wnames if w is not None]))
         except UnsafeError:
             raise
         except (ReadError, OSError) as exc:  # OSError: libhdf5 could not read a damaged object
@@ -107,8 +108,8 @@ def read_layers(
     return out
 
 
-def read_keras0(f: h5py.File) -> list[tuple[str, list[RawArray]]]:
-    """Keras 0.x `save_weights`: groups layer_{k} with datasets param_{p} (§1)."""
+def read_keras0(f: h5py.File, plan: ReadPlan) -> list[tuple[str, list[RawArray]]]:
+    """Keras 0.x `save_weights`: groups layer_{k} with datasets param_{p} (docs/formats.md, "Legacy HDF5")."""
     n = int(f.attrs["nb_layers"])
     if n < 0 or n > 100000:
         raise ReadError(f"nb_layers={n}: absurd")
@@ -118,7 +119,7 @@ def read_keras0(f: h5py.File) -> list[tuple[str, list[RawArray]]]:
         if not isinstance(g, h5py.Group):
             raise ReadError(f"group layer_{k} missing")
         p = int(g.attrs.get("nb_params", 0))
-        out.append((f"layer_{k}", [read_raw(g, f"param_{i}") for i in range(p)]))
+        out.append((f"layer_{k}", [read_raw(g, f"param_{i}", plan) for i in range(p)]))
     return out
 
 
@@ -187,27 +188,35 @@ def build(
     return attach.finish_network(net, lambda s: mapping.get(id(s)), ctx, strict=True), missing
 
 
-def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | None) -> ModelFile:
-    """Read an open legacy HDF5 file (see module docstring).  `config_obj`: a parsed model.to_json()."""
+def _keras0_file(path: str, f: h5py.File, plan: ReadPlan) -> ModelFile:
+    """A Keras 0.x `save_weights` file: weights only, layers guessed from their arrays."""
+    layers = read_keras0(f, plan)
+    wl = tuple(attach.guess_layer(n, r, Ctx("1", None, False)) for n, r in layers if r)
+    return ModelFile(
+        path,
+        "Keras 0.x HDF5 weights",
+        "keras0-h5",
+        None,
+        None,
+        None,
+        wl,
+        Semantics.for_version("1"),
+        ("Keras 0.x weights: architecture unknown",),
+    )
+
+
+def read(
+    path: str, f: h5py.File, config_obj: Any | None, config_version: str | None, plan: ReadPlan
+) -> ModelFile:
+    """Read an open legacy HDF5 file (see module docstring).  `config_obj`: a parsed model.to_json();
+    `plan`: how datasets are read (`_safe.ReadPlan`)."""
     problems: list[str] = []
     root = f.attrs
     skipped_root: list[str] = []
     writer = _attr_or_skip(f, "keras_version", skipped_root)
     full = "model_config" in root
     if "nb_layers" in root and not full and "layer_names" not in root:
-        layers = read_keras0(f)
-        wl = tuple(attach.guess_layer(n, r, Ctx("1", None, False)) for n, r in layers if r)
-        return ModelFile(
-            path,
-            "Keras 0.x HDF5 weights",
-            "keras0-h5",
-            None,
-            None,
-            None,
-            wl,
-            Semantics.for_version("1"),
-            ("Keras 0.x weights: architecture unknown",),
-        )
+        return _keras0_file(path, f, plan)
     if (
         "layer_names" not in root
         and "layer_names0" not in root
@@ -222,7 +231,7 @@ def read(path: str, f: h5py.File, config_obj: Any | None, config_version: str | 
     writer = writer or _attr_or_skip(g, "keras_version", skipped)
     dialect = Dialect(writer or "1")
     ctx = Ctx(layout_version=layout, backend=backend, tf_keras=dialect.tf_keras)
-    file_layers = read_layers(g, problems, skipped)
+    file_layers = read_layers(g, problems, plan, skipped)
     if not any(arrays for _, arrays in file_layers) and skipped:
         raise ReadError(skipped[0])
     skipped = list(dict.fromkeys(skipped))

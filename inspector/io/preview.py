@@ -2,7 +2,7 @@
 
 Opening a 200 MB model, a user wants to see the weight they care about at once, not after every
 dataset has been read.  `read_preview` reads the file twice *without its weights*: every dataset
-becomes a zero placeholder that costs no I/O and no memory (`_safe.shapes_only`), so both passes
+becomes a zero placeholder that costs no I/O and no memory (a preview `_safe.ReadPlan`), so both passes
 cost the metadata only.  The first pass finds which weight to show (the one asked for, else
 `default_weight`) and the dataset it was built from; the second reads that one dataset for real.
 Everything else in the result is a placeholder and must not be shown as data: the caller shows
@@ -40,19 +40,19 @@ def read_preview(
     its real values and every other array is a zero placeholder, and the list of placeholders.
     """
     from inspector.io import load
-    from inspector.io._safe import shapes_only
+    from inspector.io._safe import ReadPlan
 
     try:
-        with shapes_only() as plan:
-            mf = load(path, config=config)
+        plan = ReadPlan(only=frozenset())
+        mf = load(path, config=config, plan=plan)
         weight_path = wanted if find_weight(mf, wanted) is not None else default_weight(mf)
         found = find_weight(mf, weight_path)
         source = plan.source_of(found[1].value) if found is not None else None
         if source is None:
             return None
         del mf, plan, found
-        with shapes_only({source}) as plan:
-            mf = load(path, config=config)
+        plan = ReadPlan(only=frozenset({source}))
+        mf = load(path, config=config, plan=plan)
     except ModelFileError:
         return None
     found = find_weight(mf, weight_path)

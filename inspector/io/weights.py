@@ -1,7 +1,7 @@
 """Per-layer weight layouts: which arrays a layer owns, and conversion to the Keras 2/3 layout.
 
 Everything that knows about Keras-1 per-gate arrays, cuDNN blocks, Theano kernel flips and role
-names lives here (KERAS_FORMATS.md §2.4, §4.2-§4.5, §5).  Input: the file's arrays for one leaf
+names lives here (docs/formats.md, "Weight layouts").  Input: the file's arrays for one leaf
 layer (a layer that owns weights directly, i.e. not a wrapper or nested model) in file order.
 Output: `Weight` objects named by role, float32, gate-sliced.
 """
@@ -161,7 +161,8 @@ def _w(name: str, value: np.ndarray, raws: Sequence[RawArray], gates: tuple = ()
 
 
 def _cudnn_kernel_block(k: np.ndarray) -> np.ndarray:
-    # cuDNN reads each flat gate block as a row-major (units, input_dim) matrix (§5).
+    # cuDNN reads each flat gate block as a row-major (units, input_dim) matrix
+    # (docs/formats.md, "CuDNN conversion")
     d, u = k.shape
     return np.reshape(k.ravel(), (u, d)).T
 
@@ -222,7 +223,8 @@ def convert_recurrent(
         )
     bias = vals[2] if len(vals) == 3 else None
     if bias is not None and kind in ("LSTM", "GRU") and bias.shape == (2 * n * u,):
-        # cuDNN layout (§5): per-gate reshape+transpose, fold/reshape the double bias
+        # cuDNN layout: per-gate reshape+transpose, fold/reshape the double bias
+        # (docs/formats.md, "CuDNN conversion")
         kernel = np.concatenate([_cudnn_kernel_block(b) for b in np.hsplit(kernel, n)], axis=-1)
         rec = np.concatenate([b.T for b in np.hsplit(rec, n)], axis=-1)
         if kind == "LSTM":

@@ -52,6 +52,8 @@ class _Job(QRunnable):
             self._relay.failed.emit(error_message(exc))
         else:
             self._relay.done.emit(result)
+        finally:  # memory (issue 16): PySide keeps every started non-auto-delete job alive, so drop
+            self._fn, self._args = None, ()  # its inputs (a ModelFile, a WeightMatrix) once it has run
 
 
 class QtRunner:

@@ -4,7 +4,7 @@ Two kinds of generators:
 
 * `write_seeds(folder)` writes small **valid** files in every format the reader accepts (Keras 1
   and tf.keras legacy .h5, full and weights-only, a Functional model, a Keras 3 `.keras` archive,
-  a Keras 3 `.weights.h5` and a Keras 3 legacy `.h5`), following /work/shared/KERAS_FORMATS.md.
+  a Keras 3 `.weights.h5` and a Keras 3 legacy `.h5`), following docs/formats.md.
   They are the starting points of the mutation fuzzer and the "good file" of the GUI test.
 * `CASES`: one `Case` per hostile situation of issue 5.  `case.build(folder)` writes the file (and
   whatever it needs next to it: a config, a FIFO, a sentinel module) and returns its path;
@@ -178,7 +178,8 @@ def write_legacy_h5(
     userblock: int = 0,
     libver: str | None = None,
 ) -> Path:
-    """A legacy HDF5 file (KERAS_FORMATS §2/§3): full model when `config` is given, else weights-only.
+    """A legacy HDF5 file (docs/formats.md, "Legacy HDF5"): full model when `config` is given, else
+    weights-only.
 
     layers : layer name -> (weight names, arrays), in `layer_names` order (weightless layers get
         an empty float64 `weight_names`, as Keras writes them).
@@ -327,7 +328,10 @@ def k3_weights_h5(
     weights: dict[str, list[np.ndarray]] | None = None,
     edit: Callable[[h5py.File], None] | None = None,
 ) -> bytes:
-    """The bytes of a Keras 3 `model.weights.h5` for model A (KERAS_FORMATS §6.2), optionally edited."""
+    """The bytes of a Keras 3 `model.weights.h5` for model A, optionally edited.
+
+    See docs/formats.md, "Variables and keys".
+    """
     w = weights or model_a_weights()
     bio = io.BytesIO()
     with h5py.File(bio, "w") as f:
@@ -474,7 +478,7 @@ def model_b_k1_config(extra_layers: list[dict] | None = None) -> dict:
 def model_b_k1_layers() -> dict[str, tuple[list[str], list[np.ndarray]]]:
     r = _rng("model-b")
     lstm_names, lstm_arrays = [], []
-    for gate in ("i", "c", "f", "o"):  # Keras 1 trainable_weights order (§4.2)
+    for gate in ("i", "c", "f", "o"):  # Keras 1 trainable_weights order (docs/formats.md, "Gate orders")
         for m, shape in (("W", (3, 4)), ("U", (4, 4)), ("b", (4,))):
             lstm_names.append(f"lstm_1_{m}_{gate}:0")
             lstm_arrays.append(_f32(r, *shape))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,9 +20,11 @@ import numpy as np
 import pytest
 
 from hostile import files
-from inspector.io import sandbox
+from inspector.io import reader_pool
+from inspector.io.arena import Arena
 from inspector.io.errors import ModelFileError
-from inspector.io.sandbox import dump_result, load_isolated, load_result
+from inspector.io.result_codec import TAG, dump_result, load_result
+from inspector.io.sandbox import ReaderNotIsolatedWarning, load_isolated
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,14 +147,14 @@ def test_sandbox_arrays_are_shared_read_only_float32(seeds: dict) -> None:
 def test_prestarted_reader_is_used_and_replaced(seeds: dict, tmp_path: Path, monkeypatch) -> None:
     """`prestart` keeps one reader waiting; each load uses it and a fresh one follows, also after a
     crash; `shutdown` stops it."""
-    monkeypatch.setattr(sandbox, "RESPAWN_DELAY_S", 0.0)
+    monkeypatch.setattr(reader_pool, "RESPAWN_DELAY_S", 0.0)
     good = seeds["tf_h5_full"].path
     try:
-        sandbox.prestart()
-        spare = sandbox._spare
+        reader_pool.prestart()
+        spare = reader_pool._spare
         assert spare is not None and spare.alive()
-        sandbox.prestart()  # idempotent
-        assert sandbox._spare is spare
+        reader_pool.prestart()  # idempotent
+        assert reader_pool._spare is spare
         time.sleep(1.0)  # let it import numpy and h5py
         t0 = time.perf_counter()
         load_isolated(good)
@@ -168,13 +171,13 @@ def test_prestarted_reader_is_used_and_replaced(seeds: dict, tmp_path: Path, mon
         assert mf.network is not None and nxt.proc.returncode == 0
         assert warm < 5.0
     finally:
-        sandbox.shutdown()
-    assert sandbox._spare is None
+        reader_pool.shutdown()
+    assert reader_pool._spare is None
 
 
-def _wait_for_spare(previous: object) -> sandbox._Child:
+def _wait_for_spare(previous: object) -> reader_pool.ReaderProcess:
     for _ in range(100):
-        s = sandbox._spare
+        s = reader_pool._spare
         if s is not None and s is not previous:
             return s
         time.sleep(0.05)
@@ -191,7 +194,7 @@ def test_child_ignores_an_inspector_folder_in_the_working_dir(
     for f in (tmp_path / "inspector" / "__init__.py", fake / "__init__.py", fake / "sandbox.py"):
         f.write_text(f"open({str(mark)!r}, 'w').close()\n")
     monkeypatch.chdir(tmp_path)
-    sandbox.shutdown()  # a reader started elsewhere would not tell
+    reader_pool.shutdown()  # a reader started elsewhere would not tell
     load_isolated(seeds["tf_h5_full"].path)
     assert not mark.exists()
 
@@ -220,13 +223,14 @@ def _dumped(result: dict) -> bytes:
 def _forged(tree: object, arrays: list | None = None, payload: bytes = b"") -> bytes:
     """A result in the sandbox's format: payload, JSON header, its length, the tag."""
     header = json.dumps({"tree": tree, "arrays": arrays or []}).encode()
-    return payload + header + len(header).to_bytes(8, "little") + sandbox._TAG
+    return payload + header + len(header).to_bytes(8, "little") + TAG
 
 
 def test_sandbox_result_is_data_only() -> None:
     """The parent builds only core dataclasses and numeric arrays from a child's result, no pickle."""
-    src = (REPO / "inspector" / "io" / "sandbox.py").read_text()
-    assert "pickle" not in src and "marshal" not in src
+    for name in ("sandbox.py", "result_codec.py", "arena.py", "reader_pool.py"):
+        src = (REPO / "inspector" / "io" / name).read_text()
+        assert "pickle" not in src and "marshal" not in src
     for tree in (
         {"__dc__": "Popen", "f": {"args": "true"}},  # a class outside inspector.core.network
         {"__dc__": "ModelFile", "f": {"path": {"__dc__": "CompletedProcess", "f": {}}}},
@@ -266,7 +270,7 @@ def test_child_ends_itself_when_nobody_kills_it(seeds: dict, tmp_path: Path) -> 
     made = files.write_byte_patch(hang, tmp_path, seeds) if hang is not None else None
     if made is None:
         pytest.skip("no hang recipe applies to this h5py/libhdf5")
-    child = sandbox._Child()
+    child = reader_pool.ReaderProcess()
     try:
         req = {
             "path": str(made[0]),
@@ -352,7 +356,7 @@ def test_arena_arrays_stay_in_place_and_the_rest_follows(tmp_path: Path) -> None
         pytest.skip("Linux memfd only")
     fd = os.memfd_create("t")
     try:
-        arena = sandbox.Arena(fd)
+        arena = Arena(fd)
         big = arena.empty((512, 1024), np.float32)  # 2 MiB: in the arena
         big[...] = np.arange(big.size, dtype=np.float32).reshape(big.shape)
         small = arena.empty((3, 4), np.float32)  # small: ordinary memory
@@ -422,3 +426,24 @@ def test_a_failing_preview_receiver_does_not_fail_the_read() -> None:
 
     mf = load_isolated(path, preview="", on_preview=boom)
     assert mf.network is not None
+
+
+def test_reader_that_cannot_start_is_said_not_hidden(seeds: dict, monkeypatch, caplog) -> None:
+    """No reader process (fork refused, no interpreter): the file is still read, but the loss of
+    crash protection is visible: a ModelFile problem, a warning and a log record."""
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    reader_pool.shutdown()  # no pre-warmed reader to fall back on
+    monkeypatch.setattr(reader_pool.subprocess, "Popen", refuse)
+    fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+    with caplog.at_level("WARNING", logger="inspector.io.sandbox"):
+        with pytest.warns(ReaderNotIsolatedWarning, match="without crash protection"):
+            mf = load_isolated(seeds["tf_h5_full"].path)
+    assert mf.network is not None
+    assert mf.problems[0].startswith("read inside the app, without crash protection")
+    assert "Resource temporarily unavailable" in mf.problems[0]
+    assert any("without crash protection" in r.getMessage() for r in caplog.records)
+    if fds_before:  # the memory files made for the process that never started are closed
+        assert len(os.listdir("/proc/self/fd")) <= fds_before

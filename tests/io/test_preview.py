@@ -14,7 +14,7 @@ import pytest
 
 from inspector.core.network import default_weight, find_weight
 from inspector.io import load
-from inspector.io._safe import shapes_only
+from inspector.io._safe import ReadPlan
 from inspector.io.preview import read_preview
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_wanted_weight_is_previewed_when_present() -> None:
     assert weight == "lstm/kernel"
 
 
-def test_shapes_only_reads_only_the_named_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preview_plan_reads_only_the_named_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     path = _sample("classic.h5")
     reads: list[str] = []
     original = h5py.Dataset.__getitem__
@@ -72,12 +72,12 @@ def test_shapes_only_reads_only_the_named_dataset(monkeypatch: pytest.MonkeyPatc
         return original(self, key)
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
-    with shapes_only() as plan:
-        load(path)
+    plan = ReadPlan(only=frozenset())
+    load(path, plan=plan)
     assert reads == [] and len(plan.placeholders) >= 5
     name = next(iter(plan.placeholders.values()))[1]
-    with shapes_only({name}) as plan2:
-        load(path)
+    plan2 = ReadPlan(only=frozenset({name}))
+    load(path, plan=plan2)
     assert reads == [name]
     assert name not in {n for _, n in plan2.placeholders.values()}
 
