@@ -499,8 +499,5 @@ def open_model(
     if state.model_file is None:
         raise ModelFileError(None, failures[-1] if failures else f"{os.fspath(path)}: cannot be opened")
     if vocabulary is not None:
-        vocab = read_vocabulary(vocabulary)
-        if vocab is None:
-            raise ValueError(f"{os.fspath(vocabulary)}: not a vocabulary (a JSON list of tokens)")
-        state.set_vocabulary(vocab)
+        state.set_vocabulary(read_vocabulary(vocabulary))
     return state

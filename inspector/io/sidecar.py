@@ -105,24 +105,3 @@ def find_vocabulary(model_path: str | os.PathLike[str]) -> list[str] | None:
         except (OSError, ValueError):
             continue
     return None
-
-
-def read_vocabulary(path: str | os.PathLike[str]) -> list[str] | None:
-    """A vocabulary file the user chose: the sidecar JSON format, or one token per line (a .txt).
-
-    Returns None when the file is unreadable or malformed (never raises).
-    """
-    p = Path(path)
-    got = _parse(p)
-    if got is not None:
-        return got
-    try:
-        if p.stat().st_size > MAX_VOCAB_BYTES:
-            return None
-        text = p.read_text(encoding="utf8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if text.lstrip().startswith(("[", "{")):
-        return None  # JSON, but not a vocabulary
-    lines = text.splitlines()
-    return lines if lines and len(lines) <= MAX_TOKENS else None

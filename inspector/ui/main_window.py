@@ -48,10 +48,7 @@ _BANNER_STYLES = {
 
 def read_vocabulary_file(path: str) -> list[str]:
     """A vocabulary file chosen by the user (the sidecar format, docs/formats.md); ValueError if malformed."""
-    vocab = read_vocabulary(path)
-    if vocab is None:
-        raise ValueError("not a JSON list of tokens (or a {token: index} object)")
-    return vocab
+    return read_vocabulary(path)
 
 
 def default_pages() -> list[tuple[str, Callable[[AppState], QWidget]]]:

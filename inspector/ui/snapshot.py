@@ -115,10 +115,7 @@ def render_snapshot(
             message = failures[-1] if failures else f"{model}: cannot be opened"
             raise ModelFileError(None, message)
         if vocab is not None:
-            symbols = read_vocabulary(vocab)
-            if symbols is None:
-                raise ValueError(f"{vocab}: not a vocabulary (a JSON list of tokens)")
-            session.set_vocabulary(symbols)
+            session.set_vocabulary(read_vocabulary(vocab))
         has_input = text is not None or input_file is not None
         if has_input:
             if session.network is None:
