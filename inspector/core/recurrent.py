@@ -7,9 +7,7 @@ masks, go_backwards); gate column blocks come from `Weight.gates` / `gate_slices
 
 Numerics: float32 throughout, like Keras (the weights are used as stored, so a step reads the
 recurrent kernel once, at float32 size).  Summation order differs from TF's, so results agree to
-about 1e-7 per step, not bit for bit (KERAS_FORMATS.md §8.8).  For big LSTM layers the order also
-depends on whether `_blas` ran the step loop on one BLAS thread or several (machine load), so two
-runs of the same input may differ at that level.
+about 1e-7 per step, not bit for bit (KERAS_FORMATS.md §8.8).  BLAS threads: `threads`.
 """
 
 from __future__ import annotations
@@ -21,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core import _blas, activations
+from inspector.core import activations
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import GATES_BY_KIND, Array, GateSlice, Layer, Semantics, gate_slices
+from inspector.core.threads import step_loop_threads
 
 # x_t.W is computed for a block of time steps at once (one BLAS call instead of T small ones),
 # limited to about this many values so long sequences with big batches stay bounded in memory.
@@ -268,19 +267,6 @@ def _fast_lstm_weights(kernel: Array, rec: Array, bias: Array, u: int) -> tuple[
     )
 
 
-_TRANSPOSED: dict[int, tuple[tuple[Any, ...], Any]] = {}
-
-
-def _transposed(a: Array) -> Array:
-    """a.T as a C-contiguous copy (cached while `a` lives).
-
-    On more than one BLAS thread, h @ _transposed(U).T (a matrix-vector product over contiguous
-    columns) takes ~10-25% less time than h @ U for batch 1; on one thread h @ U is ~5% faster.
-    The sums are ordered differently: results agree to float32 rounding (~1e-7), not bit for bit.
-    """
-    return _weak_cached(_TRANSPOSED, (a,), lambda: np.ascontiguousarray(a.T))
-
-
 def _time_major_xw(x: Array, idx: Array, W: Array, b: Array) -> Array:
     """x[:, idx] . W + b as (len(idx), B, n*u) float32, in one matrix product."""
     xt = np.ascontiguousarray(np.asarray(x[:, idx, :], dtype=np.float32).transpose(1, 0, 2))
@@ -308,12 +294,10 @@ def _run_lstm_fast(
         post = np.empty((T, B, 4 * u), f32)  # post-activation [i, f, o, g]
         hus = np.empty((T, B, 4 * u), f32)  # h.U, i/f/o columns halved
         cs = np.empty((T, B, u), f32)
-    # h.U per step on one BLAS thread or all, whichever _blas measures faster (x.W: the same count)
-    with _blas.step_loop(("LSTM", B, u), B * U.size) as loop:
+    with step_loop_threads(B):
 
         def operand() -> Array:
-            """U for the next run of steps: on several threads at batch 1 the faster layout of it."""
-            return _transposed(U).T if B == 1 and loop.threads > 1 else U
+            return U
 
         if not record:
             # per-step Python overhead is most of the time here: positional `out`, float32 scalars,
@@ -324,7 +308,7 @@ def _run_lstm_fast(
             for start in range(0, T, block):
                 xw = _time_major_xw(x, time_index[start : start + block], W, b)
                 xrows = list(xw)
-                for s0, s1 in loop.segments(start, min(T, start + block)):
+                for s0, s1 in [(start, min(T, start + block))]:
                     R = operand()
                     for s in range(s0, s1):
                         dot(h, R, z)
@@ -340,7 +324,7 @@ def _run_lstm_fast(
                         mul(zo, tmp, h)
         else:
             xw = _time_major_xw(x, time_index, W, b)
-            for s0, s1 in loop.segments(0, T):
+            for s0, s1 in [(0, T)]:
                 R = operand()
                 for s in range(s0, s1):
                     hu = hus[s]
@@ -477,14 +461,12 @@ def run(
         U_zr = np.ascontiguousarray(U[:, : 2 * u])
         U_h = np.ascontiguousarray(U[:, 2 * u :])
 
-    # h.U per step on one BLAS thread or all, whichever _blas measures faster (x.W: the same count)
-    work = B * (U.shape[0] * U.shape[1])
-    with _blas.step_loop((spec.kind, spec.reset_after, B, u), work) as loop:
+    with step_loop_threads(B):
         for block_start in range(0, T, block):
             idx = time_index[block_start : block_start + block]
             xw_block = np.asarray(x[:, idx, :], dtype=f32) @ W
             xw_block += b  # (B, blk, n*u), processing order
-            for s0, s1 in loop.segments(block_start, min(T, block_start + block)):
+            for s0, s1 in [(block_start, min(T, block_start + block))]:
                 for s in range(s0, s1):
                     xw = xw_block[:, s - block_start, :]
 
