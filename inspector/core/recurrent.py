@@ -2,12 +2,13 @@
 
 `run()` steps one recurrent layer over a whole sequence and returns a `Trajectory`: the hidden
 state, cell state, post-activation gates and the input / recurrent parts of every pre-activation,
-for every step, in processing order.  The maths is KERAS_FORMATS.md §8.3 (cells) and §8.4 (loop,
-masks, go_backwards); gate column blocks come from `Weight.gates` / `gate_slices()`.
+for every step, in processing order.  The maths is docs/formats.md, 'Recurrent cells' (one step of
+each cell: `inspector.core.cells`) and 'Recurrent loop' (masks, go_backwards); gate column blocks
+come from `Weight.gates` / `gate_slices()`.
 
 Numerics: float32 throughout, like Keras (the weights are used as stored, so a step reads the
 recurrent kernel once, at float32 size).  Summation order differs from TF's, so results agree to
-about 1e-7 per step, not bit for bit (KERAS_FORMATS.md §8.8).  BLAS threads: `threads`.
+about 1e-7 per step, not bit for bit (docs/formats.md, 'Numerics').  BLAS threads: `threads`.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _find_weight(layer: Layer, role: str, position: int) -> Array | None:
         if w.name == role:
             return w.value
     # Readers that could not name a weight keep the file's own name: fall back to Keras' fixed
-    # order kernel, recurrent_kernel, bias (KERAS_FORMATS.md §2.4).
+    # order kernel, recurrent_kernel, bias (docs/formats.md, 'Weight order').
     known = {"kernel", "recurrent_kernel", "bias"}
     if not any(w.name in known for w in layer.weights) and position < len(layer.weights):
         return layer.weights[position].value
@@ -124,8 +125,8 @@ def _find_weight(layer: Layer, role: str, position: int) -> Array | None:
 def spec_from_layer(layer: Layer, semantics: Semantics) -> RecurrentSpec:
     """Read a canonical LSTM/GRU/SimpleRNN `Layer` into a `RecurrentSpec`.
 
-    Missing config keys fall back to the defaults of KERAS_FORMATS.md §8.2 (readers normally fill
-    them); GRU `reset_after` is taken from the bias shape when the config does not say.
+    Missing config keys fall back to the defaults of docs/formats.md, 'Recurrent config defaults'
+    (readers normally fill them); GRU `reset_after` is taken from the bias shape when the config does not say.
 
     Raises
     ------
