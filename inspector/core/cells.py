@@ -43,7 +43,11 @@ def into(act: Callable[[Array], Array]) -> Into:
 
         return sigmoid
     if act is activations.tanh:
-        return lambda src, dst: np.tanh(src, dst)  # type: ignore[func-returns-value]
+
+        def tanh(src: Array, dst: Array) -> None:
+            np.tanh(src, dst)
+
+        return tanh
 
     def other(src: Array, dst: Array) -> None:
         dst[...] = act(src)
@@ -133,6 +137,7 @@ class LSTMCell(Cell):
         self.activate = lstm_gate_activation(self.activation, self.recurrent_activation, u)
 
     def step(self, s: int, xw: Array, h: Array, c: Array | None, h_out: Array, c_out: Array | None) -> None:
+        assert c is not None and c_out is not None
         g, tmp = self.g, self.tmp
         np.dot(h, self.U, self.hu)
         np.add(self.hu, xw, g)

@@ -382,7 +382,7 @@ def run(
     gates: dict[str, Array] = {}
     x_part: dict[str, Array] = {}
     h_part: dict[str, Array] = {}
-    if record:
+    if loop.post is not None and loop.h_parts is not None:
         for g in spec.gates:  # views of the blocks: nothing is copied
             gates[g.key], x_part[g.key], h_part[g.key] = g.take(loop.post), g.take(xw), g.take(loop.h_parts)
     traj = Trajectory(
