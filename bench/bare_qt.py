@@ -1,7 +1,7 @@
 """Reference for start_s_over_qt: the least a PySide6 app does to show a window.
 
-Same exit protocol as `INSPECTOR_EXIT_AFTER_SHOW=1` in inspector/app.py: on the first event-loop
-pass, paint the shown window (synchronous repaint), print one line and leave without any teardown.
+Same exit protocol as bench/start_app.py: on the first event-loop pass, paint the shown window
+(synchronous repaint), print one line and leave without any teardown.
 """
 
 import os

@@ -1,7 +1,7 @@
 """Core: Keras activation functions in numpy, version-aware (no Qt, no h5py).
 
 `hard_sigmoid` is the one activation whose formula depends on the Keras version that wrote the
-file (KERAS_FORMATS.md §8.1): Keras 1/2 and tf.keras compute clip(0.2x + 0.5, 0, 1), Keras 3
+file (docs/formats.md, 'hard_sigmoid'): Keras 1/2 and tf.keras compute clip(0.2x + 0.5, 0, 1), Keras 3
 computes clip(x/6 + 0.5, 0, 1).  `get()` picks the formula from `Semantics.hard_sigmoid`.
 
 Every function is overflow-safe: the test suite turns numpy warnings into errors, and Keras itself

@@ -7,15 +7,15 @@ step-by-step `Trajectory` of every recurrent layer it ran, keyed by its trace na
   Bidirectional, 'outer/lstm_1' for a layer inside a nested model 'outer';
 * a shared layer called more than once gets 'name@k' for its call k >= 1.
 
-Masks are propagated by the engine itself (KERAS_FORMATS.md §8.6), version-dependent behaviour
-comes from `Semantics` (§8.1 hard_sigmoid, §8.5 Bidirectional masked outputs).  Stateful layers
+Masks are propagated by the engine itself (docs/formats.md, 'Masks'), version-dependent behaviour
+comes from `Semantics` (docs/formats.md, 'hard_sigmoid' and 'Bidirectional').  Stateful layers
 start from zero states on every call (states are not stored in any file format).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 from inspector.core import layers as layer_ops
 from inspector.core import recurrent
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
+from inspector.core.interventions import Intervention, check_all_applied, control_for
 from inspector.core.network import RECURRENT_KINDS, Array, Layer, Network, Semantics, TensorRef
 from inspector.core.recurrent import Trajectory
 
@@ -39,10 +40,15 @@ class Trace:
     ----------
     outputs : one float32 array per model output, exactly `model.predict` (as a list).
     layers : trace name -> Trajectory, in the order the layers ran.
+    final_states : trace name -> the layer's state after its last step, [h, c] for LSTM, [h] for
+        GRU / SimpleRNN, (B, u) float32 each (masked steps carry the state, as in Keras).  Pass it
+        as `initial_states=` to run the next chunk of a long sequence; Bidirectional halves are
+        listed too but cannot be fed back.
     """
 
     outputs: list[Array]
     layers: dict[str, Trajectory] = field(default_factory=dict)
+    final_states: dict[str, list[Array]] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,14 +56,24 @@ class _Ctx:
     semantics: Semantics
     record: bool
     trajectories: dict[str, Trajectory] = field(default_factory=dict)
-    # how one layer call is evaluated: `_call_layer` normally, `_prefix_call` for prefix_outputs()
+    # how one layer call is evaluated: `_call_layer` normally, `prefix._prefix_call` for prefix_outputs()
     call: Callable[..., tuple[list[Any], list[Any]]] | None = None
+    interventions: tuple[Intervention, ...] = ()
+    initial_states: Mapping[str, Sequence[Array]] = field(default_factory=dict)
+    final_states: dict[str, list[Array]] = field(default_factory=dict)
 
     def run(self, *args: Any) -> tuple[list[Any], list[Any]]:
         return (self.call or _call_layer)(*args)
 
 
-def predict(net: Network, inputs: Array | Sequence[Array], semantics: Semantics) -> list[Array]:
+def predict(
+    net: Network,
+    inputs: Array | Sequence[Array],
+    semantics: Semantics,
+    *,
+    interventions: Sequence[Intervention] = (),
+    initial_states: Mapping[str, Sequence[Array]] | None = None,
+) -> list[Array]:
     """Run the network like Keras' `model.predict`.
 
     Parameters
@@ -67,6 +83,11 @@ def predict(net: Network, inputs: Array | Sequence[Array], semantics: Semantics)
         e.g. (B, T, d) float for an LSTM, (B, T) int ids for an Embedding.  Float inputs are cast to
         float32 as Keras does.  The time axis may differ from the length recorded in the file.
     semantics : the writer's inference behaviour (`ModelFile.semantics`).
+    interventions : `Ablate` / `ClampGate` objects (`inspector.core.interventions`), applied to the
+        recurrent layers they name (trace names, see the module doc).
+    initial_states : trace name of a recurrent layer -> its starting states, [h, c] for LSTM, [h]
+        otherwise, (B, u) each (e.g. `Trace.final_states` of the previous chunk).  Layers not
+        named start from zeros (or from the states their call gets in the model graph).
 
     Returns
     -------
@@ -74,28 +95,52 @@ def predict(net: Network, inputs: Array | Sequence[Array], semantics: Semantics)
 
     Raises
     ------
-    InputShapeError : an input does not fit the model.
-    UnsupportedLayerError : the network contains a layer or activation the engine cannot run.
+    InputShapeError : an input or initial state does not fit the model.
+    UnsupportedLayerError : the network contains a layer or activation the engine cannot run;
+        initial states for a Bidirectional layer or for a layer that did not run.
+    InterventionError : an intervention names no recurrent layer that ran, or a unit / gate the
+        layer does not have.
     """
-    return _forward(net, inputs, semantics, record=False).outputs
+    return _forward(net, inputs, semantics, False, interventions, initial_states).outputs
 
 
-def trace(net: Network, inputs: Array | Sequence[Array], semantics: Semantics) -> Trace:
-    """`predict()` plus the full step-by-step Trajectory of every recurrent layer that ran.
+def trace(
+    net: Network,
+    inputs: Array | Sequence[Array],
+    semantics: Semantics,
+    *,
+    interventions: Sequence[Intervention] = (),
+    initial_states: Mapping[str, Sequence[Array]] | None = None,
+) -> Trace:
+    """`predict()` plus the full step-by-step Trajectory and the final states of every recurrent layer.
 
     Parameters and errors as `predict()`.  Trajectories hold (B, T, u) float32 arrays per gate, so
     keep the batch small when tracing long sequences.
     """
-    return _forward(net, inputs, semantics, record=True)
+    return _forward(net, inputs, semantics, True, interventions, initial_states)
 
 
-def _forward(net: Network, inputs: Array | Sequence[Array], semantics: Semantics, *, record: bool) -> Trace:
+def _forward(
+    net: Network,
+    inputs: Array | Sequence[Array],
+    semantics: Semantics,
+    record: bool,
+    interventions: Sequence[Intervention],
+    initial_states: Mapping[str, Sequence[Array]] | None,
+) -> Trace:
     xs = prepare_inputs(net, inputs)
-    ctx = _Ctx(semantics, record)
+    ctx = _Ctx(
+        semantics, record, interventions=tuple(interventions), initial_states=dict(initial_states or {})
+    )
     # NaN/Inf weights or inputs are legal: Keras propagates them silently, and so do we.
     with np.errstate(all="ignore"):
         outs, _ = _run_network(net, xs, [None] * len(xs), ctx, prefix="")
-    return Trace([np.asarray(o, dtype=np.float32) for o in outs], ctx.trajectories)
+    check_all_applied(ctx.interventions, ctx.final_states)
+    unused = sorted(set(ctx.initial_states) - set(ctx.final_states))
+    if unused:
+        ran = ", ".join(repr(k) for k in ctx.final_states) or "none"
+        raise UnsupportedLayerError(f"initial_states for {unused[0]!r}: no such recurrent layer ran ({ran})")
+    return Trace([np.asarray(o, dtype=np.float32) for o in outs], ctx.trajectories, ctx.final_states)
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -369,10 +414,12 @@ def _recurrent_layer(
         _step_mask(mask, x, lay, ctx, initial_state),
         ctx.semantics,
         name=key,
-        initial_state=list(initial_state) or None,
+        initial_state=list(ctx.initial_states.get(key, initial_state)) or None,
         record=ctx.record,
         where=lay.name,
+        control=control_for(ctx.interventions, key, spec.units, spec.gates),
     )
+    ctx.final_states[key] = run.states
     if ctx.record:
         ctx.trajectories[key] = run.trajectory
     outs = recurrent.layer_outputs(spec, run)
@@ -385,7 +432,7 @@ def _recurrent_layer(
 def _bidirectional(
     lay: Layer, xs: list[Array], masks: list[Mask], ctx: _Ctx, key: str, initial_state: Sequence[Array]
 ) -> tuple[list[Array], list[Mask]]:
-    """KERAS_FORMATS.md §8.5: forward + time-reversed backward half, merged."""
+    """Forward + time-reversed backward half, merged (docs/formats.md, 'Bidirectional')."""
     if len(lay.children) != 2:
         raise UnsupportedLayerError(f"Bidirectional {lay.name!r} needs a forward and a backward layer")
     fwd_layer, bwd_layer = lay.children
@@ -413,6 +460,11 @@ def _bidirectional(
         x = np.swapaxes(x, 0, 1)
         mask = None if mask is None else np.swapaxes(np.asarray(mask), 0, 1)
     step_mask = _step_mask(mask, x, lay, ctx, initial_state)
+    for name in (key, f"{key}/forward", f"{key}/backward"):
+        if name in ctx.initial_states:
+            raise UnsupportedLayerError(
+                f"initial_states for Bidirectional {name!r}: not supported (its backward half runs backwards)"
+            )
     half = len(initial_state) // 2
     if initial_state and (len(initial_state) % 2 or half != fwd.n_states):
         raise InputShapeError(
@@ -429,7 +481,9 @@ def _bidirectional(
             initial_state=list(init) or None,
             record=ctx.record,
             where=lay.name,
+            control=control_for(ctx.interventions, f"{key}/{side}", spec.units, spec.gates),
         )
+        ctx.final_states[f"{key}/{side}"] = r.states
         if ctx.record:
             ctx.trajectories[f"{key}/{side}"] = r.trajectory
         runs.append(r)
@@ -488,157 +542,3 @@ def _time_distributed(
         raise UnsupportedLayerError(f"TimeDistributed {lay.name!r}: inner layer returns {len(outs)} tensors")
     y = outs[0].reshape(B, T, *outs[0].shape[1:])
     return [y], [mask]
-
-
-# ------------------------------------------------------------------------------------------ prefixes
-
-# Layers whose output at timestep t depends only on the input at timestep t (when applied to a
-# (batch, time, ...) tensor along its last axis): on a sequence they commute with cutting the input.
-_TIMESTEP_LOCAL = frozenset(
-    {
-        "InputLayer", "Identity", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
-        "AlphaDropout", "ActivityRegularization", "Dense", "Activation", "ReLU", "LeakyReLU", "ELU",
-        "ThresholdedReLU", "Masking", "Embedding", "Rescaling", "Add", "Subtract", "Multiply", "Average",
-        "Maximum", "Minimum",
-    }
-)  # fmt: skip
-_LAST_AXIS = frozenset(
-    {
-        "BatchNormalization",
-        "LayerNormalization",
-        "Softmax",
-        "Normalization",
-        "UnitNormalization",
-        "Concatenate",
-    }
-)
-
-
-class _NotCausalError(Exception):
-    """The network is not causal in a way prefix_outputs() can exploit."""
-
-
-@dataclass(frozen=True, eq=False)
-class _PV:
-    """A value in prefix mode.  tag 'seq': (B, T, ...), the value for prefix t is arr[:, :t+1];
-    'prefix': (T, B, ...), the value for prefix t is arr[t]; 'const': the same for every prefix."""
-
-    tag: str
-    arr: Array
-
-
-class PrefixOutputs:
-    """Model outputs for every cut of the input: `at(t)` = the outputs if the input ended after t."""
-
-    def __init__(self, values: list[_PV]) -> None:
-        self._values = values
-
-    def at(self, t: int) -> list[Array]:
-        out = []
-        for v in self._values:
-            if v.tag == "seq":
-                out.append(np.ascontiguousarray(v.arr[:, : t + 1]))
-            elif v.tag == "prefix":
-                out.append(v.arr[t])
-            else:
-                out.append(v.arr)
-        return out
-
-
-def prefix_outputs(
-    net: Network, inputs: Array | Sequence[Array], semantics: Semantics, seq_inputs: Sequence[bool]
-) -> PrefixOutputs | None:
-    """The model outputs for every prefix inputs[:, :t+1] of the sequence inputs, in one pass.
-
-    Works for causal models: forward recurrent layers (no go_backwards, no Bidirectional), layers
-    applied timestep by timestep, and anything applied after a recurrent layer has collapsed the
-    time axis.  Returns None for other models (then cut the input and `predict()` per prefix).
-
-    Parameters
-    ----------
-    seq_inputs : for each model input, whether it is cut (see `sequence_inputs()`).
-    """
-    xs = prepare_inputs(net, inputs)
-    ctx = _Ctx(semantics, record=False, call=_prefix_call)
-    vals = [_PV("seq" if s else "const", x) for x, s in zip(xs, seq_inputs)]
-    try:
-        with np.errstate(all="ignore"):
-            outs, _ = _run_network(net, vals, [None] * len(vals), ctx, prefix="")
-    except _NotCausalError:
-        return None
-    return PrefixOutputs([_PV(o.tag, np.asarray(o.arr, dtype=np.float32)) for o in outs])
-
-
-def _flat(v: _PV | None) -> Array | None:
-    return None if v is None else v.arr.reshape(-1, *v.arr.shape[2:])
-
-
-def _prefix_call(
-    lay: Layer, xs: list[_PV], masks: list[_PV | None], ctx: _Ctx, key: str, initial_state: Sequence[_PV]
-) -> tuple[list[_PV], list[_PV | None]]:
-    plain = _Ctx(ctx.semantics, record=False)
-    tags = {v.tag for v in [*xs, *initial_state]}
-    if lay.kind in NESTED_KINDS and lay.network is not None and lay.runnable:
-        return _run_network(lay.network, xs, masks, ctx, prefix=key + "/")
-    if tags <= {"const"}:
-        outs, ms = _call_layer(
-            lay, [v.arr for v in xs], [_raw(m) for m in masks], plain, key, [v.arr for v in initial_state]
-        )
-        return [_PV("const", o) for o in outs], [None if m is None else _PV("const", m) for m in ms]
-    if "seq" not in tags:
-        # Everything is per prefix (or constant): fold the prefix axis into the batch.
-        T = next(v.arr.shape[0] for v in [*xs, *initial_state] if v.tag == "prefix")
-        arrs = [_flat(_broadcast(v, T)) for v in xs]
-        ms_in = [None if m is None else _flat(_broadcast(m, T)) for m in masks]
-        init = [_flat(_broadcast(v, T)) for v in initial_state]
-        outs, ms = _call_layer(lay, arrs, ms_in, plain, key, init)
-        return [_PV("prefix", o.reshape(T, -1, *o.shape[1:])) for o in outs], [
-            None if m is None else _PV("prefix", m.reshape(T, -1, *m.shape[1:])) for m in ms
-        ]
-    if tags != {"seq"} or initial_state and any(v.tag != "const" for v in initial_state):
-        raise _NotCausalError
-    raw_x = [v.arr for v in xs]
-    raw_m = [_raw(m) for m in masks]
-    if min(np.ndim(a) for a in raw_x) < 3 and lay.kind not in ("Embedding", "InputLayer", "Identity"):
-        raise _NotCausalError  # a (batch, time) tensor: its last axis is the time axis
-    if lay.kind in RECURRENT_KINDS:
-        spec = recurrent.spec_from_layer(lay, ctx.semantics)
-        if spec.go_backwards or spec.time_major or spec.return_state:
-            raise _NotCausalError
-        seq_layer = lay
-        if not spec.return_sequences:
-            seq_layer = Layer(lay.name, lay.kind, {**lay.config, "return_sequences": True}, lay.weights)
-        outs, ms = _call_layer(seq_layer, raw_x, raw_m, plain, key, [v.arr for v in initial_state])
-        if spec.return_sequences:
-            return [_PV("seq", outs[0])], [None if ms[0] is None else _PV("seq", ms[0])]
-        # the last output of the input cut after t is the output emitted at step t
-        full = outs[0]
-        return [_PV("prefix", np.swapaxes(full, 0, 1))], [None]
-    local = lay.kind in _TIMESTEP_LOCAL or lay.kind == "TimeDistributed"
-    if lay.kind in _LAST_AXIS:
-        axis = lay.config.get("axis", -1)
-        nd = np.ndim(raw_x[0])
-        local = isinstance(axis, int) and axis % nd == nd - 1
-    if lay.kind == "Conv1D":
-        cfg = lay.config
-        local = str(cfg.get("padding")) == "causal" and tuple(np.atleast_1d(cfg.get("strides", 1))) == (1,)
-    if not local or initial_state:
-        raise _NotCausalError
-    outs, ms = _call_layer(lay, raw_x, raw_m, plain, key, ())
-    return [_PV("seq", o) for o in outs], [None if m is None else _PV("seq", m) for m in ms]
-
-
-def _raw(m: _PV | None) -> Array | None:
-    if m is None:
-        return None
-    if m.tag != "seq" and m.tag != "const":
-        raise _NotCausalError
-    return m.arr
-
-
-def _broadcast(v: _PV, T: int) -> _PV:
-    if v.tag == "prefix":
-        return v
-    if v.tag == "const":
-        return _PV("prefix", np.broadcast_to(v.arr, (T, *v.arr.shape)))
-    raise _NotCausalError

@@ -2,31 +2,31 @@
 
 `run()` steps one recurrent layer over a whole sequence and returns a `Trajectory`: the hidden
 state, cell state, post-activation gates and the input / recurrent parts of every pre-activation,
-for every step, in processing order.  The maths is KERAS_FORMATS.md §8.3 (cells) and §8.4 (loop,
-masks, go_backwards); gate column blocks come from `Weight.gates` / `gate_slices()`.
+for every step, in processing order.  The maths is docs/formats.md, 'Recurrent cells' (one step of
+each cell: `inspector.core.cells`) and 'Recurrent loop' (masks, go_backwards); gate column blocks
+come from `Weight.gates` / `gate_slices()`.
 
 Numerics: float32 throughout, like Keras (the weights are used as stored, so a step reads the
 recurrent kernel once, at float32 size).  Summation order differs from TF's, so results agree to
-about 1e-7 per step, not bit for bit (KERAS_FORMATS.md §8.8).  For big LSTM layers the order also
-depends on whether `_blas` ran the step loop on one BLAS thread or several (machine load), so two
-runs of the same input may differ at that level.
+about 1e-7 per step, not bit for bit (docs/formats.md, 'Numerics').  BLAS threads: `threads`.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from inspector.core import _blas, activations
+from inspector.core import activations, cells
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
+from inspector.core.interventions import StepControl
 from inspector.core.network import GATES_BY_KIND, Array, GateSlice, Layer, Semantics, gate_slices
+from inspector.core.threads import step_loop_threads
 
-# x_t.W is computed for a block of time steps at once (one BLAS call instead of T small ones),
-# limited to about this many values so long sequences with big batches stay bounded in memory.
+# predict computes x_t.W for blocks of about this many values (B * steps * n*u), so long sequences
+# with big batches stay bounded in memory.
 _XW_BLOCK_VALUES = 1 << 22
 
 
@@ -115,7 +115,7 @@ def _find_weight(layer: Layer, role: str, position: int) -> Array | None:
         if w.name == role:
             return w.value
     # Readers that could not name a weight keep the file's own name: fall back to Keras' fixed
-    # order kernel, recurrent_kernel, bias (KERAS_FORMATS.md §2.4).
+    # order kernel, recurrent_kernel, bias (docs/formats.md, 'Weight order').
     known = {"kernel", "recurrent_kernel", "bias"}
     if not any(w.name in known for w in layer.weights) and position < len(layer.weights):
         return layer.weights[position].value
@@ -125,8 +125,8 @@ def _find_weight(layer: Layer, role: str, position: int) -> Array | None:
 def spec_from_layer(layer: Layer, semantics: Semantics) -> RecurrentSpec:
     """Read a canonical LSTM/GRU/SimpleRNN `Layer` into a `RecurrentSpec`.
 
-    Missing config keys fall back to the defaults of KERAS_FORMATS.md §8.2 (readers normally fill
-    them); GRU `reset_after` is taken from the bias shape when the config does not say.
+    Missing config keys fall back to the defaults of docs/formats.md, 'Recurrent config defaults'
+    (readers normally fill them); GRU `reset_after` is taken from the bias shape when the config does not say.
 
     Raises
     ------
@@ -219,180 +219,109 @@ class RecurrentRun:
     states: list[Array]
 
 
-# ------------------------------------------------------------------ LSTM fast path (sigmoid / tanh, no mask)
-# The generic loop below costs ~15 numpy calls and several temporaries per step, which is most of
-# the time for small layers (LSTM(128): ~9 us of 13 us per step).  This path does the same math in
-# ~10 calls into fixed buffers: columns are reordered to [i, f, o, g] and the i, f, o columns halved,
-# so ONE tanh over z gives tanh(z/2) for the gates (sigmoid = 0.5 + 0.5 tanh(z/2), exactly as
-# `activations.sigmoid`) and tanh(z) for g.  Halving is exact in float32.  (bench/NOTES.md)
+def _checked(spec: RecurrentSpec, x: Array, mask: Array | None, where: str) -> tuple[Array, Array | None]:
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise InputShapeError(
+            f"layer {where!r} ({spec.kind}) expects 3-D input (batch, time, features), got {x.shape}"
+        )
+    if x.shape[2] != spec.input_dim:
+        raise InputShapeError(
+            f"layer {where!r} ({spec.kind}) expects {spec.input_dim} input features, got {x.shape[2]}"
+        )
+    if x.shape[1] == 0:
+        raise InputShapeError(f"layer {where!r} ({spec.kind}) got an empty sequence")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != x.shape[:2]:
+            raise InputShapeError(f"layer {where!r}: mask shape {mask.shape} does not match input {x.shape}")
+    return x, mask
 
 
-def _weak_cached(table: dict[int, tuple[tuple[Any, ...], Any]], arrays: tuple[Array, ...], make: Any) -> Any:
-    """`make()`, kept in `table` while every array of `arrays` lives (they are its inputs).
-
-    Keyed by the first array's id and checked against weak references to all of them, so an id
-    reused by a new array after the old one died cannot return a stale value.
-    """
-    hit = table.get(id(arrays[0]))
-    if hit is not None and all(ref() is a for ref, a in zip(hit[0], arrays)):
-        return hit[1]
-    value = make()
-    for key, (refs, _) in list(table.items()):  # list(): one atomic copy (worker threads)
-        if refs[0]() is None:
-            table.pop(key, None)
-    try:
-        table[id(arrays[0])] = (tuple(weakref.ref(a) for a in arrays), value)
-    except TypeError:  # an array type without weak references: just do not cache
-        pass
-    return value
-
-
-_FAST_LSTM_WEIGHTS: dict[int, tuple[tuple[Any, ...], Any]] = {}
-
-
-def _fast_lstm_weights(kernel: Array, rec: Array, bias: Array, u: int) -> tuple[Array, Array, Array]:
-    """kernel, recurrent kernel and bias in [i, f, o, g] column order with i, f, o halved (cached)."""
-
-    def reorder(a: Array) -> Array:
-        """[i, f, c, o] -> [i, f, o, c] column blocks, i/f/o halved: block copies (a fancy-indexed
-        copy of a 1024 x 4096 kernel took ~55 ms, holding the GIL the GUI thread needs)."""
-        a = np.asarray(a, dtype=np.float32)
-        out = np.empty(a.shape, np.float32)
-        np.multiply(a[..., : 2 * u], np.float32(0.5), out=out[..., : 2 * u])
-        np.multiply(a[..., 3 * u :], np.float32(0.5), out=out[..., 2 * u : 3 * u])
-        out[..., 3 * u :] = a[..., 2 * u : 3 * u]
-        return out
-
-    return _weak_cached(
-        _FAST_LSTM_WEIGHTS, (rec, kernel, bias), lambda: (reorder(kernel), reorder(rec), reorder(bias))
-    )
-
-
-_TRANSPOSED: dict[int, tuple[tuple[Any, ...], Any]] = {}
-
-
-def _transposed(a: Array) -> Array:
-    """a.T as a C-contiguous copy (cached while `a` lives).
-
-    On more than one BLAS thread, h @ _transposed(U).T (a matrix-vector product over contiguous
-    columns) takes ~10-25% less time than h @ U for batch 1; on one thread h @ U is ~5% faster.
-    The sums are ordered differently: results agree to float32 rounding (~1e-7), not bit for bit.
-    """
-    return _weak_cached(_TRANSPOSED, (a,), lambda: np.ascontiguousarray(a.T))
-
-
-def _time_major_xw(x: Array, idx: Array, W: Array, b: Array) -> Array:
-    """x[:, idx] . W + b as (len(idx), B, n*u) float32, in one matrix product."""
-    xt = np.ascontiguousarray(np.asarray(x[:, idx, :], dtype=np.float32).transpose(1, 0, 2))
-    xw = np.matmul(xt.reshape(-1, xt.shape[2]), W).reshape(xt.shape[0], xt.shape[1], -1)
-    xw += b
-    return xw
-
-
-def _run_lstm_fast(
-    spec: RecurrentSpec, x: Array, time_index: Array, h: Array, c: Array, *, name: str, record: bool
-) -> RecurrentRun:
-    """`run()` for an unmasked LSTM with sigmoid / tanh: same inputs, same results."""
-    f32 = np.float32
-    B, T, _ = x.shape
+def _initial(spec: RecurrentSpec, initial_state: Sequence[Array] | None, B: int, where: str) -> list[Array]:
+    """[h0] or [h0, c0], (B, u) float32 each: zeros, or copies of the given states."""
     u = spec.units
-    W, U, b = _fast_lstm_weights(spec.kernel, spec.recurrent_kernel, spec.bias, u)
-    block = T if record else max(1, _XW_BLOCK_VALUES // max(1, B * 4 * u))
-    hs = np.empty((T, B, u), f32)  # time-major inside: each step writes contiguous rows
-    z = np.empty((B, 4 * u), f32)
-    tmp = np.empty((B, u), f32)
-    h = np.asarray(h, dtype=f32)
-    c = np.array(c, dtype=f32)
-    matmul, dot, add, mul, tanh = np.matmul, np.dot, np.add, np.multiply, np.tanh
-    if record:
-        post = np.empty((T, B, 4 * u), f32)  # post-activation [i, f, o, g]
-        hus = np.empty((T, B, 4 * u), f32)  # h.U, i/f/o columns halved
-        cs = np.empty((T, B, u), f32)
-    # h.U per step on one BLAS thread or all, whichever _blas measures faster (x.W: the same count)
-    with _blas.step_loop(("LSTM", B, u), B * U.size) as loop:
+    if initial_state is None or len(initial_state) == 0:
+        return [np.zeros((B, u), np.float32) for _ in range(spec.n_states)]
+    if len(initial_state) != spec.n_states:
+        raise InputShapeError(
+            f"layer {where!r} ({spec.kind}) takes {spec.n_states} initial state(s), got {len(initial_state)}"
+        )
+    out = []
+    for st in initial_state:
+        a = np.asarray(st, dtype=np.float32)
+        if a.shape not in ((B, u), (u,), (1, u)):
+            raise InputShapeError(
+                f"layer {where!r} ({spec.kind}): initial state {a.shape}, expected {(B, u)}"
+            )
+        out.append(np.broadcast_to(a, (B, u)).copy())
+    return out
 
-        def operand() -> Array:
-            """U for the next run of steps: on several threads at batch 1 the faster layout of it."""
-            return _transposed(U).T if B == 1 and loop.threads > 1 else U
 
-        if not record:
-            # per-step Python overhead is most of the time here: positional `out`, float32 scalars,
-            # views made once per block (each saves a fraction of a microsecond per call)
-            sig, zi, zf, zo, zg = z[:, : 3 * u], z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-            half = f32(0.5)
-            hrows = list(hs)
-            for start in range(0, T, block):
-                xw = _time_major_xw(x, time_index[start : start + block], W, b)
-                xrows = list(xw)
-                for s0, s1 in loop.segments(start, min(T, start + block)):
-                    R = operand()
-                    for s in range(s0, s1):
-                        dot(h, R, z)
-                        add(z, xrows[s - start], z)
-                        tanh(z, z)
-                        mul(sig, half, sig)
-                        add(sig, half, sig)
-                        mul(c, zf, c)
-                        mul(zi, zg, tmp)
-                        add(c, tmp, c)
-                        tanh(c, tmp)
-                        h = hrows[s]
-                        mul(zo, tmp, h)
-        else:
-            xw = _time_major_xw(x, time_index, W, b)
-            for s0, s1 in loop.segments(0, T):
-                R = operand()
-                for s in range(s0, s1):
-                    hu = hus[s]
-                    matmul(h, R, out=hu)
-                    zt = post[s]
-                    add(hu, xw[s], out=zt)
-                    tanh(zt, out=zt)
-                    sig = zt[:, : 3 * u]
-                    sig *= 0.5
-                    sig += 0.5
-                    c_new = cs[s]
-                    mul(zt[:, u : 2 * u], c, out=c_new)  # f * c
-                    mul(zt[:, :u], zt[:, 3 * u :], out=tmp)  # i * g
-                    c_new += tmp
-                    c = c_new
-                    tanh(c, out=tmp)
-                    h = hs[s]
-                    mul(zt[:, 2 * u : 3 * u], tmp, out=h)  # o * tanh(c)
+def make_cell(
+    spec: RecurrentSpec, batch: int, semantics: Semantics, where: str, control: StepControl | None
+) -> cells.Cell:
+    """The cell of `spec` for a batch of `batch` sequences, with the clamps of `control`."""
+    act = activations.get(spec.activation, semantics, where=where)
+    rec_act = activations.get(spec.recurrent_activation, semantics, where=where)
+    clamps = control.clamps if control is not None else ()
+    if spec.kind == "LSTM":
+        return cells.LSTMCell(spec.recurrent_kernel, batch, act, rec_act, clamps)
+    if spec.kind == "GRU":
+        rb = spec.recurrent_bias if spec.reset_after else None
+        return cells.GRUCell(spec.recurrent_kernel, batch, act, rec_act, clamps, recurrent_bias=rb)
+    return cells.SimpleRNNCell(spec.recurrent_kernel, batch, act, rec_act, clamps)
 
-    def batch_major(a: Array, undo: float = 1.0) -> Array:
-        out = np.ascontiguousarray(a.transpose(1, 0, 2))
-        if undo != 1.0:
-            out *= f32(undo)  # exact: undoes the halving
-        return out
 
-    gates: dict[str, Array] = {}
-    x_part: dict[str, Array] = {}
-    h_part: dict[str, Array] = {}
-    if record:
-        for key, cols, undo in (
-            ("i", slice(0, u), 2.0),
-            ("f", slice(u, 2 * u), 2.0),
-            ("c", slice(3 * u, 4 * u), 1.0),
-            ("o", slice(2 * u, 3 * u), 2.0),
-        ):
-            gates[key] = batch_major(post[:, :, cols])
-            x_part[key] = batch_major(xw[:, :, cols], undo)
-            h_part[key] = batch_major(hus[:, :, cols], undo)
-    h_seq = batch_major(hs)
-    traj = Trajectory(
-        name=name,
-        kind=spec.kind,
-        units=u,
-        h=h_seq,
-        c=batch_major(cs) if record else None,
-        gates=gates,
-        x_part=x_part,
-        h_part=h_part,
-        mask=np.ones((B, T), dtype=bool),
-        time_index=time_index,
-    )
-    return RecurrentRun(traj, h_seq[:, -1], [np.array(h, dtype=f32), np.array(c, dtype=f32)])
+@dataclass
+class _Loop:
+    """The buffers of one run: outputs (B, T, u) and, when recording, the per-step gate blocks."""
+
+    spec: RecurrentSpec
+    cell: cells.Cell
+    h_seq: Array  # (B, T, u) outputs, processing order
+    record: bool
+    post: Array | None = None  # (B, T, n*u) gates
+    h_parts: Array | None = None  # (B, T, n*u) hu
+    c_seq: Array | None = None  # (B, T, u) LSTM cell state
+
+    def steps(
+        self, xw: Array, start: int, stop: int, mask: Array | None, states: list[Array], ablate: Sequence[Any]
+    ) -> list[Array]:
+        """Steps start..stop-1 (xw[:, 0] is step `start`), from `states`; returns the states after."""
+        cell, h_seq, zero_masked = self.cell, self.h_seq, self.spec.zero_output_for_mask
+        h, c = states[0], (states[1] if len(states) > 1 else None)
+        spare = (np.empty_like(h), np.empty_like(h))  # h', c' of a masked run
+        xw_rows = list(np.moveaxis(xw, 1, 0))  # per-step (B, n*u) views, made once
+        h_rows = list(np.moveaxis(h_seq[:, start:stop], 1, 0))
+        if self.c_seq is not None:
+            c_rows = list(np.moveaxis(self.c_seq[:, start:stop], 1, 0))
+        else:  # c' not kept: two buffers used in turn
+            c_rows = [np.empty_like(h), np.empty_like(h)] * ((stop - start + 1) // 2)
+        for k, s in enumerate(range(start, stop)):
+            if mask is None:
+                cell.step(s, xw_rows[k], h, c, h_rows[k], c_rows[k])
+                h, c = h_rows[k], (None if c is None else c_rows[k])
+            else:
+                cell.step(s, xw_rows[k], h, c, spare[0], spare[1])
+                m = mask[:, s, None]
+                prev = np.float32(0) if s == 0 or zero_masked else h_seq[:, s - 1]
+                h_seq[:, s] = np.where(m, spare[0], prev)
+                h = np.where(m, spare[0], h)
+                if c is not None:
+                    c = np.where(m, spare[1], c)
+                    if self.c_seq is not None:
+                        self.c_seq[:, s] = c
+            for unit, first in ablate:
+                if s >= first:
+                    h[:, unit] = 0.0
+                    h_seq[:, s, unit] = 0.0
+                    if c is not None:
+                        c[:, unit] = 0.0
+            if self.post is not None and self.h_parts is not None:
+                self.post[:, s] = cell.g
+                self.h_parts[:, s] = cell.hu
+        return [np.array(h)] if c is None else [np.array(h), np.array(c)]
 
 
 def run(
@@ -405,8 +334,9 @@ def run(
     initial_state: Sequence[Array] | None = None,
     record: bool = True,
     where: str = "",
+    control: StepControl | None = None,
 ) -> RecurrentRun:
-    """Step a recurrent layer over a batch of sequences.
+    """Step a recurrent layer over a batch of sequences (docs/formats.md, 'Recurrent loop').
 
     Parameters
     ----------
@@ -418,150 +348,56 @@ def run(
     initial_state : [h0] or [h0, c0] for LSTM, (B, u) each; zeros when None.
     record : when False, gates / x_part / h_part / c are not kept (predict only needs h).
     where : layer name for error messages.
+    control : ablations and gate clamps to apply (`interventions.control_for`), or None.
 
     Returns
     -------
     RecurrentRun with the Trajectory (h (B, T, u) float32 etc.), the last output and final states.
+
+    Raises
+    ------
+    InputShapeError : x, mask or an initial state does not fit the layer.
+    UnsupportedLayerError : an activation the engine cannot run.
     """
     where = where or name
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise InputShapeError(
-            f"layer {where!r} ({spec.kind}) expects 3-D input (batch, time, features), got {x.shape}"
-        )
-    B, T, d = x.shape
-    if d != spec.input_dim:
-        raise InputShapeError(
-            f"layer {where!r} ({spec.kind}) expects {spec.input_dim} input features, got {d}"
-        )
-    if T == 0:
-        raise InputShapeError(f"layer {where!r} ({spec.kind}) got an empty sequence")
-    u = spec.units
-    act = activations.get(spec.activation, semantics, where=where)
-    rec_act = activations.get(spec.recurrent_activation, semantics, where=where)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != (B, T):
-            raise InputShapeError(f"layer {where!r}: mask shape {mask.shape} does not match input {x.shape}")
+    x, mask = _checked(spec, x, mask, where)
+    B, T, _ = x.shape
+    u, nu, f32 = spec.units, spec.kernel.shape[1], np.float32
     time_index = np.arange(T)[::-1].copy() if spec.go_backwards else np.arange(T)
-    f32 = np.float32
-
-    h = np.zeros((B, u), f32)
-    c = np.zeros((B, u), f32) if spec.kind == "LSTM" else None
-    if initial_state is not None and len(initial_state) > 0:
-        if len(initial_state) != spec.n_states:
-            raise InputShapeError(
-                f"layer {where!r} ({spec.kind}) takes {spec.n_states} initial state(s), "
-                f"got {len(initial_state)}"
-            )
-        states = [np.broadcast_to(np.asarray(s, dtype=f32), (B, u)).copy() for s in initial_state]
-        h = states[0]
-        if spec.kind == "LSTM":
-            c = states[1]
-    if spec.kind == "LSTM" and mask is None and act is activations.tanh and rec_act is activations.sigmoid:
-        return _run_lstm_fast(spec, x, time_index, h, c, name=name, record=record)
-    out_prev = np.zeros((B, u), f32)
-    zero = np.zeros((B, u), f32)
-
-    W, U, b = spec.kernel, spec.recurrent_kernel, spec.bias
-    nu = W.shape[1]
-    h_seq = np.empty((B, T, u), f32)
-    # Recording keeps whole (B, T, n*u) blocks (gate k = columns k*u:(k+1)*u) and splits them once
-    # at the end: a few array writes per step instead of one per gate and quantity.
+    step_mask = None if mask is None else mask[:, time_index]
+    states = _initial(spec, initial_state, B, where)
+    loop = _Loop(spec, make_cell(spec, B, semantics, where, control), np.empty((B, T, u), f32), record)
     if record:
-        post = np.empty((B, T, nu), f32)
-        h_parts = np.empty((B, T, nu), f32)
-        c_seq = np.empty((B, T, u), f32) if c is not None else None
-    block = max(1, _XW_BLOCK_VALUES // max(1, B * nu)) if not record else T
-    if spec.kind == "GRU" and not spec.reset_after:
-        U_zr = np.ascontiguousarray(U[:, : 2 * u])
-        U_h = np.ascontiguousarray(U[:, 2 * u :])
-
-    # h.U per step on one BLAS thread or all, whichever _blas measures faster (x.W: the same count)
-    work = B * (U.shape[0] * U.shape[1])
-    with _blas.step_loop((spec.kind, spec.reset_after, B, u), work) as loop:
-        for block_start in range(0, T, block):
-            idx = time_index[block_start : block_start + block]
-            xw_block = np.asarray(x[:, idx, :], dtype=f32) @ W
-            xw_block += b  # (B, blk, n*u), processing order
-            for s0, s1 in loop.segments(block_start, min(T, block_start + block)):
-                for s in range(s0, s1):
-                    xw = xw_block[:, s - block_start, :]
-
-                    if spec.kind == "LSTM":
-                        hu = h @ U
-                        z = xw + hu
-                        gates = rec_act(z)  # i, f, o use their columns; column block 2 is overwritten with g
-                        g = act(z[:, 2 * u : 3 * u])
-                        gates[:, 2 * u : 3 * u] = g
-                        c_new = gates[:, u : 2 * u] * c
-                        c_new += gates[:, 0:u] * g
-                        h_new = gates[:, 3 * u :] * act(c_new)
-                    elif spec.kind == "GRU":
-                        if spec.reset_after:
-                            hu = h @ U
-                            hu += spec.recurrent_bias
-                            zr = rec_act(xw[:, : 2 * u] + hu[:, : 2 * u])
-                            hh = act(xw[:, 2 * u :] + zr[:, u:] * hu[:, 2 * u :])
-                        else:
-                            hu_zr = h @ U_zr
-                            zr = rec_act(xw[:, : 2 * u] + hu_zr)
-                            hu_h = (zr[:, u:] * h) @ U_h
-                            hh = act(xw[:, 2 * u :] + hu_h)
-                            hu = np.concatenate([hu_zr, hu_h], axis=1) if record else hu_zr
-                        zg = zr[:, :u]
-                        h_new = zg * h + (1.0 - zg) * hh
-                        if record:
-                            gates = np.concatenate([zr, hh], axis=1)
-                    else:  # SimpleRNN
-                        hu = h @ U
-                        h_new = act(xw + hu)
-                        gates = h_new
-
-                    if mask is None:
-                        h = h_new
-                        if c is not None:
-                            c = c_new
-                        out = h_new
-                    else:
-                        m = mask[:, time_index[s], None]
-                        out = np.where(m, h_new, zero if spec.zero_output_for_mask else out_prev)
-                        h = np.where(m, h_new, h)
-                        if c is not None:
-                            c = np.where(m, c_new, c)
-                    out_prev = out
-                    h_seq[:, s] = out
-                    if record:
-                        post[:, s] = gates
-                        h_parts[:, s] = hu
-                        if c_seq is not None:
-                            c_seq[:, s] = c
-
-    gate_dict: dict[str, Array] = {}
-    x_dict: dict[str, Array] = {}
-    h_dict: dict[str, Array] = {}
-    if record:
-        for k, g_slice in enumerate(spec.gates):
-            cols = slice(k * u, (k + 1) * u)
-            gate_dict[g_slice.key] = np.ascontiguousarray(post[:, :, cols])
-            x_dict[g_slice.key] = np.ascontiguousarray(xw_block[:, :, cols])
-            h_dict[g_slice.key] = np.ascontiguousarray(h_parts[:, :, cols])
+        loop.post, loop.h_parts = np.empty((B, T, nu), f32), np.empty((B, T, nu), f32)
+        loop.c_seq = np.empty((B, T, u), f32) if spec.kind == "LSTM" else None
+    # x.W for a block of steps at once (one BLAS call instead of one per step); all of it when recording
+    block = T if record else max(1, _XW_BLOCK_VALUES // max(1, B * nu))
+    ablate = control.ablate if control is not None else ()
+    for start in range(0, T, block):
+        stop = min(T, start + block)
+        xw = np.matmul(np.asarray(x[:, time_index[start:stop]], dtype=f32), spec.kernel)
+        xw += spec.bias  # (B, block, n*u), processing order
+        with step_loop_threads(B):
+            states = loop.steps(xw, start, stop, step_mask, states, ablate)
+    gates: dict[str, Array] = {}
+    x_part: dict[str, Array] = {}
+    h_part: dict[str, Array] = {}
+    if loop.post is not None and loop.h_parts is not None:
+        for g in spec.gates:  # views of the blocks: nothing is copied
+            gates[g.key], x_part[g.key], h_part[g.key] = g.take(loop.post), g.take(xw), g.take(loop.h_parts)
     traj = Trajectory(
         name=name,
         kind=spec.kind,
         units=u,
-        h=h_seq,
-        c=c_seq if record else None,
-        gates=gate_dict,
-        x_part=x_dict,
-        h_part=h_dict,
-        mask=np.ones((B, T), dtype=bool) if mask is None else mask[:, time_index],
+        h=loop.h_seq,
+        c=loop.c_seq,
+        gates=gates,
+        x_part=x_part,
+        h_part=h_part,
+        mask=np.ones((B, T), dtype=bool) if step_mask is None else step_mask,
         time_index=time_index,
     )
-    states = [np.asarray(h, dtype=f32)]
-    if c is not None:
-        states.append(np.asarray(c, dtype=f32))
-    return RecurrentRun(traj, h_seq[:, -1], states)
+    return RecurrentRun(traj, loop.h_seq[:, -1], states)
 
 
 def layer_outputs(spec: RecurrentSpec, result: RecurrentRun) -> list[Array]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inspector.core import engine
+from inspector.core import engine, prefix
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import Array, Network, Semantics
 from inspector.core.recurrent import Trajectory
@@ -97,7 +97,7 @@ class Stepper:
             self.n_steps = 1
         self._t = 0
         self._outputs: dict[int, list[Array]] = {self.n_steps - 1: self.trace.outputs}
-        self._prefix: engine.PrefixOutputs | None = None
+        self._prefix: prefix.PrefixOutputs | None = None
         self._prefix_tried = False
 
     @property
@@ -157,7 +157,7 @@ class Stepper:
             # timesteps then costs O(T), not O(T^2)); the others re-run the model per prefix.
             self._prefix_tried = True
             try:
-                self._prefix = engine.prefix_outputs(self.net, self._inputs, self.semantics, self._is_seq)
+                self._prefix = prefix.prefix_outputs(self.net, self._inputs, self.semantics, self._is_seq)
             except (InputShapeError, UnsupportedLayerError):
                 self._prefix = None
         if self._prefix is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector.core import engine
+from inspector.core import engine, prefix
 from inspector.core.network import Layer, Network, Semantics, Weight, gate_slices
 from inspector.core.stepper import Stepper
 
@@ -169,7 +169,7 @@ def test_prefix_outputs_of_causal_models_equal_truncated_predict(which: int) -> 
         x = rng.normal(size=(3, 6, 3)).astype(np.float32)
         x[1, 2:4] = 0
     seq = engine.sequence_inputs(net, [x])
-    po = engine.prefix_outputs(net, x, SEM, seq)
+    po = prefix.prefix_outputs(net, x, SEM, seq)
     assert po is not None
     st = Stepper(net, x, SEM)
     for t in range(6):
@@ -182,4 +182,4 @@ def test_prefix_outputs_of_causal_models_equal_truncated_predict(which: int) -> 
 
 
 def test_prefix_outputs_refuses_non_causal_models(x: np.ndarray) -> None:
-    assert engine.prefix_outputs(model(), x, SEM, [True]) is None  # Bidirectional
+    assert prefix.prefix_outputs(model(), x, SEM, [True]) is None  # Bidirectional
