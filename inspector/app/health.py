@@ -25,7 +25,6 @@ supports `initial_states` (only the running statistics are kept, never the whole
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -374,8 +373,6 @@ class _Acc:
 
 
 def _chunkable(net: Network, xs: list[Array], chunk: int) -> bool:
-    if "initial_states" not in inspect.signature(engine.trace).parameters:
-        return False  # the engine cannot carry states across chunks yet
     if len(xs) != 1 or not engine.sequence_inputs(net, xs)[0] or xs[0].shape[1] <= chunk:
         return False
     if net.input_shapes and len(net.input_shapes[0]) > 1 and net.input_shapes[0][1] is not None:
@@ -399,8 +396,8 @@ def traces(
     if _chunkable(net, xs, chunk):
         states = None
         for s in range(0, xs[0].shape[1], chunk):
-            tr = engine.trace(net, [xs[0][:, s : s + chunk]], semantics, initial_states=states)  # type: ignore[call-arg]
-            states = tr.final_states  # type: ignore[attr-defined]
+            tr = engine.trace(net, [xs[0][:, s : s + chunk]], semantics, initial_states=states)
+            states = tr.final_states
             yield tr
         return
     fixed = bool(net.input_shapes) and len(net.input_shapes[0]) > 1 and net.input_shapes[0][1] is not None

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
-from inspector.core import engine
+from inspector.core import engine, prefix
 from inspector.core.engine import Trace
 from inspector.core.network import RECURRENT_KINDS, Array, Network, Semantics
 
@@ -227,7 +227,7 @@ def outputs_over_steps(
     if full.ndim == 3 and full.shape[1] == T:
         return full  # already one output per step
     if not core:
-        pre = engine.prefix_outputs(net, xs, sem, seq)
+        pre = prefix.prefix_outputs(net, xs, sem, seq)
         if pre is not None:
             return np.stack([_flat_steps(pre.at(t)[output]) for t in range(T)], axis=1)
     steps = []

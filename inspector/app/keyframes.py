@@ -14,7 +14,6 @@ step needs the end of the sequence).  Those are run as independent windows inste
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -115,40 +114,12 @@ def not_chunkable(net: Network) -> str | None:
     return None
 
 
-_CORE_CARRIES = "initial_states" in inspect.signature(engine.trace).parameters
-
-
 def trace_carrying(
     net: Network, inputs: Sequence[Array], semantics: Semantics, states: States | None
 ) -> tuple[Trace, States]:
     """`engine.trace` from `states` (trace name -> [h] or [h, c], (B, u)); returns it and the final states."""
-    if _CORE_CARRIES:
-        tr = engine.trace(net, list(inputs), semantics, initial_states=states or None)  # type: ignore[call-arg]
-        return tr, dict(tr.final_states)  # type: ignore[attr-defined]
-    return _trace_carrying_private(net, inputs, semantics, states or {})
-
-
-def _trace_carrying_private(
-    net: Network, inputs: Sequence[Array], semantics: Semantics, states: States
-) -> tuple[Trace, States]:
-    """Stand-in until branch `core` provides initial_states/final_states (unmasked inputs only)."""
-    xs = engine.prepare_inputs(net, list(inputs))
-    ctx = engine._Ctx(semantics, record=True)
-    final: States = {}
-
-    def call(lay, vals, masks, c, key, init):  # type: ignore[no-untyped-def]
-        if lay.kind in RECURRENT_KINDS and not init and key in states:
-            init = states[key]
-        outs, out_masks = engine._call_layer(lay, vals, masks, c, key, init)
-        traj = c.trajectories.get(key) if lay.kind in RECURRENT_KINDS else None
-        if traj is not None:
-            final[key] = [np.array(traj.h[:, -1])] + ([np.array(traj.c[:, -1])] if traj.c is not None else [])
-        return outs, out_masks
-
-    ctx.call = call
-    with np.errstate(all="ignore"):
-        outs, _ = engine._run_network(net, xs, [None] * len(xs), ctx, prefix="")
-    return Trace([np.asarray(o, dtype=np.float32) for o in outs], ctx.trajectories), final
+    tr = engine.trace(net, list(inputs), semantics, initial_states=states or None)
+    return tr, dict(tr.final_states)
 
 
 @dataclass

@@ -11,7 +11,7 @@
 * anything else (linear, tanh, relu, a recurrent layer's state ...) -> 'values', signed.
 
 `output_over_time(...)` gives the output "if the sequence ended here" at every step (one pass with
-`engine.prefix_outputs` for causal models, else one run per cut), with an optional target series.
+`core.prefix.prefix_outputs` for causal models, else one run per cut), with an optional target series.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inspector.core import engine
+from inspector.core import engine, prefix
 from inspector.core.activations import activation_name
 from inspector.core.errors import UnsupportedLayerError
 from inspector.core.network import RECURRENT_KINDS, Array, Layer, Network, Semantics
@@ -151,7 +151,7 @@ def _input_symbols(net: Network) -> int | None:
     if not net.input_shapes:
         return None
     shape = net.input_shapes[0]
-    consumers = engine._first_consumers(net, 0) if engine.n_inputs(net) else []  # noqa: SLF001
+    consumers = engine.first_consumers(net, 0) if engine.n_inputs(net) else []
     for c in consumers:
         if c.kind == "Embedding" and isinstance(c.config.get("input_dim"), int):
             return int(c.config["input_dim"])
@@ -261,7 +261,7 @@ class OutputSeries:
     values : (K, units) float32: output `output` of the model on inputs[:, :t+1].  For a per-step
         output, its last step.
     target : (K,) or (K, units) float32 target at those steps, or None.
-    one_pass : True when computed in one pass (`engine.prefix_outputs`), False when re-run per cut.
+    one_pass : True when computed in one pass (`core.prefix.prefix_outputs`), False when re-run per cut.
     """
 
     steps: Array
@@ -306,7 +306,7 @@ def output_over_time(
     xs = engine.prepare_inputs(net, inputs)
     seq = engine.sequence_inputs(net, xs)
     T = max((x.shape[1] for x, s in zip(xs, seq) if s), default=1)
-    pre = engine.prefix_outputs(net, xs, semantics, seq) if any(seq) and outputs_at is None else None
+    pre = prefix.prefix_outputs(net, xs, semantics, seq) if any(seq) and outputs_at is None else None
     if outputs_at is not None:
         steps = np.unique(np.linspace(0, T - 1, num=min(T, max_runs)).round().astype(np.int64))
         values = np.stack([_last(outputs_at(int(t))[output]) for t in steps])

@@ -324,10 +324,10 @@ def encoded_ids(ids: Sequence[int], encoder: TextEncoder | None = None) -> Encod
 def skipped_steps(net: Network, enc: Encoded, i: int = 0) -> Array:
     """(T,) bool: steps the model skips because their id is 0 and the Embedding reading input `i` has
     mask_zero=True (recurrent layers then carry their state over those steps)."""
-    from inspector.core.engine import _first_consumers  # the engine's own notion of "reads input i"
+    from inspector.core.engine import first_consumers
 
     masked = any(
-        c.kind == "Embedding" and bool(c.config.get("mask_zero", False)) for c in _first_consumers(net, i)
+        c.kind == "Embedding" and bool(c.config.get("mask_zero", False)) for c in first_consumers(net, i)
     )
     return (enc.ids == 0) if masked else np.zeros(enc.ids.shape, dtype=bool)
 

@@ -153,7 +153,7 @@ def n_inputs(net: Network) -> int:
     return len(net.inputs)
 
 
-def _first_consumers(net: Network, i: int) -> list[Layer]:
+def first_consumers(net: Network, i: int) -> list[Layer]:
     """The layers that read model input i directly."""
     if net.kind == "Sequential":
         for lay in net.layers:
@@ -169,7 +169,7 @@ def _reads_ids(layer: Layer) -> bool:
         return True
     if layer.network is not None and layer.kind in NESTED_KINDS:
         sub = layer.network
-        return n_inputs(sub) >= 1 and any(_reads_ids(c) for c in _first_consumers(sub, 0))
+        return n_inputs(sub) >= 1 and any(_reads_ids(c) for c in first_consumers(sub, 0))
     return False
 
 
@@ -187,7 +187,7 @@ def sequence_inputs(net: Network, arrays: Sequence[Array] | None = None) -> list
             rank = np.ndim(arrays[i])
         else:
             rank = 0
-        out.append(rank >= 3 or (rank == 2 and any(_reads_ids(c) for c in _first_consumers(net, i))))
+        out.append(rank >= 3 or (rank == 2 and any(_reads_ids(c) for c in first_consumers(net, i))))
     return out
 
 
