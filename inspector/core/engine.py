@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from inspector.core.recurrent import Trajectory
 
 Mask = Array | None
 NESTED_KINDS = frozenset({"Sequential", "Functional", "Model"})
+
+_T = TypeVar("_T")
+_V = TypeVar("_V")  # a value flowing through the graph: an Array, or prefix._PV
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +137,8 @@ def _forward(
     )
     # NaN/Inf weights or inputs are legal: Keras propagates them silently, and so do we.
     with np.errstate(all="ignore"):
-        outs, _ = _run_network(net, xs, [None] * len(xs), ctx, prefix="")
+        no_masks: list[Mask] = [None] * len(xs)
+        outs, _ = _run_network(net, xs, no_masks, ctx, prefix="")
     check_all_applied(ctx.interventions, ctx.final_states)
     unused = sorted(set(ctx.initial_states) - set(ctx.final_states))
     if unused:
@@ -250,8 +254,9 @@ def prepare_inputs(net: Network, inputs: Array | Sequence[Array]) -> list[Array]
 
 
 def _run_network(
-    net: Network, xs: list[Array], masks: list[Mask], ctx: _Ctx, prefix: str
-) -> tuple[list[Array], list[Mask]]:
+    net: Network, xs: list[_V], masks: list[_V | None], ctx: _Ctx, prefix: str
+) -> tuple[list[_V], list[_V | None]]:
+    """Run a (nested) network on values of type _V: arrays here, `prefix._PV` for prefix_outputs()."""
     if net.kind == "Sequential":
         if len(xs) != 1:
             raise InputShapeError(f"Sequential model {net.name!r} takes one input, got {len(xs)}")
@@ -271,11 +276,11 @@ def _run_network(
 
 
 def _run_functional(
-    net: Network, xs: list[Array], masks: list[Mask], ctx: _Ctx, prefix: str
-) -> tuple[list[Array], list[Mask]]:
+    net: Network, xs: list[_V], masks: list[_V | None], ctx: _Ctx, prefix: str
+) -> tuple[list[_V], list[_V | None]]:
     by_name = {lay.name: lay for lay in net.layers}
     # (layer name, call index) -> (outputs, masks); model inputs are node 0 of their InputLayer.
-    done: dict[tuple[str, int], tuple[list[Array], list[Mask]]] = {}
+    done: dict[tuple[str, int], tuple[list[_V], list[_V | None]]] = {}
     if len(xs) != len(net.inputs):
         raise InputShapeError(f"model {net.name!r} takes {len(net.inputs)} input(s), got {len(xs)}")
     for ref, x, m in zip(net.inputs, xs, masks):
@@ -313,24 +318,24 @@ def _run_functional(
                 visiting.add(key)
                 stack.extend(reversed(deps))  # first input first: trace order follows the graph
                 continue
-            in_vals = [_pick(done[(r.layer, r.node)], r, 0) for r in ins]
-            in_masks = [_pick(done[(r.layer, r.node)], r, 1) for r in ins]
-            states = [_pick(done[(r.layer, r.node)], r, 0) for r in init]
+            in_vals = [_pick(done[(r.layer, r.node)][0], r) for r in ins]
+            in_masks = [_pick(done[(r.layer, r.node)][1], r) for r in ins]
+            states = [_pick(done[(r.layer, r.node)][0], r) for r in init]
             tkey = prefix + lay.name + (f"@{key[1]}" if key[1] else "")
             done[key] = ctx.run(lay, in_vals, in_masks, ctx, tkey, states)
             stack.pop()
 
-    outs: list[Array] = []
-    out_masks: list[Mask] = []
+    outs: list[_V] = []
+    out_masks: list[_V | None] = []
     for ref in net.outputs:
         evaluate((ref.layer, ref.node))
-        outs.append(_pick(done[(ref.layer, ref.node)], ref, 0))
-        out_masks.append(_pick(done[(ref.layer, ref.node)], ref, 1))
+        outs.append(_pick(done[(ref.layer, ref.node)][0], ref))
+        out_masks.append(_pick(done[(ref.layer, ref.node)][1], ref))
     return outs, out_masks
 
 
-def _pick(entry: tuple[list[Array], list[Mask]], ref: TensorRef, which: int) -> Array:
-    vals = entry[which]
+def _pick(vals: list[_T], ref: TensorRef) -> _T:
+    """Output (or mask) `ref.index` of a layer call's result list."""
     if not 0 <= ref.index < len(vals):
         raise UnsupportedLayerError(
             f"tensor {ref.index} of layer {ref.layer!r} does not exist (the layer returns {len(vals)})"
@@ -447,8 +452,8 @@ def _bidirectional(
     # unchanged for the backward half is corrected here.
     bwd_go = not fwd.go_backwards
     zero = fwd.return_sequences if ctx.semantics.bidirectional_zero_masked else None
-    fwd = _with(fwd, zero_output_for_mask=fwd.zero_output_for_mask if zero is None else zero)
-    bwd = _with(
+    fwd = dataclasses.replace(fwd, zero_output_for_mask=fwd.zero_output_for_mask if zero is None else zero)
+    bwd = dataclasses.replace(
         bwd,
         go_backwards=bwd_go,
         zero_output_for_mask=bwd.zero_output_for_mask if zero is None else zero,
@@ -514,10 +519,6 @@ def _bidirectional(
         merged_masks = [out_mask]
     states = y[1:] + y_rev[1:]
     return merged + states, merged_masks + [None] * len(states)
-
-
-def _with(spec: recurrent.RecurrentSpec, **changes: object) -> recurrent.RecurrentSpec:
-    return dataclasses.replace(spec, **changes)
 
 
 def _time_distributed(

@@ -87,14 +87,16 @@ def prefix_outputs(
     vals = [_PV("seq" if s else "const", x) for x, s in zip(xs, seq_inputs)]
     try:
         with np.errstate(all="ignore"):
-            outs, _ = _run_network(net, vals, [None] * len(vals), ctx, prefix="")
+            no_masks: list[_PV | None] = [None] * len(vals)
+            outs, _ = _run_network(net, vals, no_masks, ctx, prefix="")
     except _NotCausalError:
         return None
     return PrefixOutputs([_PV(o.tag, np.asarray(o.arr, dtype=np.float32)) for o in outs])
 
 
-def _flat(v: _PV | None) -> Array | None:
-    return None if v is None else v.arr.reshape(-1, *v.arr.shape[2:])
+def _flat(v: _PV) -> Array:
+    """A per-prefix value (T, B, ...) with the prefix axis folded into the batch: (T*B, ...)."""
+    return v.arr.reshape(-1, *v.arr.shape[2:])
 
 
 def _prefix_call(

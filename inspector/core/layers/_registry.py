@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -59,7 +59,12 @@ def apply(
 # --------------------------------------------------------------------------------------------- helpers
 
 
+@overload
+def _w(layer: Layer, role: str, position: int | None = ..., *, required: Literal[True] = ...) -> Array: ...
+@overload
+def _w(layer: Layer, role: str, position: int | None = ..., *, required: bool) -> Array | None: ...
 def _w(layer: Layer, role: str, position: int | None = None, *, required: bool = True) -> Array | None:
+    """The weight named `role` (else the one at `position`) as float32; None only when not `required`."""
     for w in layer.weights:
         if w.name == role:
             return np.asarray(w.value, dtype=np.float32)

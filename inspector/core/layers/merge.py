@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 
 import numpy as np
@@ -29,10 +31,11 @@ def _and_masks(masks: list[Mask]) -> Mask:
 
 def _or_masks(masks: list[Mask]) -> Mask:
     """Keras 3 merge masks: OR of the masks, None as soon as one input has no mask."""
-    if not masks or any(m is None for m in masks):
+    present = [m for m in masks if m is not None]
+    if not masks or len(present) < len(masks):
         return None
-    out = np.asarray(masks[0], dtype=bool)
-    for m in masks[1:]:
+    out = np.asarray(present[0], dtype=bool)
+    for m in present[1:]:
         out = np.logical_or(out, m)
     return out
 
@@ -94,10 +97,8 @@ def multiply(
         return _elementwise(layer, xs, masks, sem, lambda a: np.prod(np.broadcast_arrays(*a), axis=0))
     arrs = _check_inputs(layer, xs)
     full = _full_masks(arrs, masks)
-    y = None
-    for x, m in zip(arrs, full):
-        v = x if m is None else np.where(m, x, 1.0)
-        y = v if y is None else y * v
+    factors = [x if m is None else np.where(m, x, 1.0) for x, m in zip(arrs, full)]
+    y = functools.reduce(operator.mul, factors)
     out_mask = _or_masks(list(full))
     if out_mask is not None:
         y = np.where(out_mask, y, 0.0)
@@ -105,18 +106,17 @@ def multiply(
 
 
 def _min_max(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, op: Callable[[Array, Array], Array]
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, op: np.ufunc
 ) -> tuple[list[Array], list[Mask]]:
+    """Maximum / Minimum (`op` is np.maximum or np.minimum)."""
     if not keras3_runtime(sem) or all(m is None for m in masks):
         return _elementwise(layer, xs, masks, sem, lambda a: op.reduce(np.broadcast_arrays(*a)))
     # Keras 3 `_apply_merge_op_and_or_mask`: a masked entry takes the running result's value.
     arrs = _check_inputs(layer, xs)
-    y: Array | None = None
-    y_mask: Mask = None
-    for x, m in zip(arrs, _full_masks(arrs, masks)):
-        if y is None:
-            y, y_mask = x, m
-            continue
+    full = _full_masks(arrs, masks)
+    y: Array = arrs[0]
+    y_mask: Mask = full[0]
+    for x, m in zip(arrs[1:], full[1:]):
         if m is not None:
             x = np.where(m, x, y)
         if y_mask is not None:
@@ -145,7 +145,7 @@ def _concat_mask(xs: list[Array], masks: list[Mask], axis: int, sem: Semantics) 
     over the last axis with all() (Keras 1/2, tf.keras) or any() (Keras 3)."""
     if not masks or all(m is None for m in masks):
         return None
-    full = [
+    full: list[Array] = [
         np.ones(np.shape(x), dtype=bool) if m is None else np.asarray(m, dtype=bool)[..., None]
         for x, m in zip(xs, masks)
     ]
@@ -153,13 +153,15 @@ def _concat_mask(xs: list[Array], masks: list[Mask], axis: int, sem: Semantics) 
     if axis % ndim == ndim - 1:
         # Joining on the feature axis: the size-1 mask axes cannot be concatenated, reduce first.
         full = [
-            f.all(axis=-1, keepdims=True) if not keras3_runtime(sem) else f.any(axis=-1, keepdims=True)
+            np.asarray(
+                f.any(axis=-1, keepdims=True) if keras3_runtime(sem) else f.all(axis=-1, keepdims=True)
+            )
             for f in full
         ]
     else:
         full = [np.broadcast_to(f, np.shape(x)) for f, x in zip(full, xs)]
     joined = np.concatenate(full, axis=axis)
-    return joined.any(axis=-1) if keras3_runtime(sem) else joined.all(axis=-1)
+    return np.asarray(joined.any(axis=-1) if keras3_runtime(sem) else joined.all(axis=-1))
 
 
 @_register("Concatenate")
