@@ -95,9 +95,7 @@ def _pick_output(y: Array, step: int | None) -> Array:
 
 
 def _predict(net: Network, xs: list[Array], sem: Semantics, interventions: Sequence[Any]) -> list[Array]:
-    if interventions:
-        return engine.predict(net, xs, sem, interventions=tuple(interventions))  # type: ignore[call-arg]
-    return engine.predict(net, xs, sem)
+    return engine.predict(net, xs, sem, interventions=tuple(interventions))
 
 
 def occlusion(

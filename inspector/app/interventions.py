@@ -207,9 +207,7 @@ class Counterfactual:
 
 def _run(net: Network, xs: list[Array], sem: Semantics, core: tuple[Any, ...], record: bool) -> Any:
     fn = engine.trace if record else engine.predict
-    if core:
-        return fn(net, xs, sem, interventions=core)  # type: ignore[call-arg]
-    return fn(net, xs, sem)
+    return fn(net, xs, sem, interventions=core)
 
 
 def _flat_steps(y: Array) -> Array:

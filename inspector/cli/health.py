@@ -109,7 +109,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if why is not None:
         raise CliError(f"{args.b}: different architecture from {args.a}: {why}")
     changes = diff.weight_changes(a, b)
-    out: dict = {"weights": [c.as_dict() for c in changes]}
+    out: dict[str, Any] = {"weights": [c.as_dict() for c in changes]}
     run = None
     if args.input:
         need_network(a, args.a)

@@ -41,6 +41,7 @@ def cmd_units(args: argparse.Namespace) -> int:
     mf = load_model_file(args.model, args.config)
     net = need_network(mf, args.model)
     hyps = []
+    corpus: units.Corpus
     if args.text is not None:
         try:
             with open(args.text, encoding="utf8") as fh:

@@ -281,7 +281,7 @@ def read_raw(group: h5py.Group, name: str, plan: ReadPlan, *, prefix: str = "") 
     ds = child(group, name)
     if ds is None:
         raise ReadError(f"weight '{name}' listed in '{group.name}' is missing from the file")
-    value, stored = read_dataset(ds, plan)  # type: ignore[arg-type]
+    value, stored = read_dataset(ds, plan)
     return RawArray(name=name, value=value, stored_dtype=stored, source=prefix + ds.name)
 
 

@@ -415,7 +415,7 @@ def parse_layer(entry: Any, dialect: Dialect, depth: int = 0) -> LayerSpec:
         raise ReadError("model config nests layers more than 100 levels deep: refused")
     if not isinstance(entry, Mapping) or not isinstance(entry.get("class_name"), str):
         raise ReadError(f"malformed layer entry in model config: {str(entry)[:80]!r}")
-    cls = entry["class_name"]
+    cls: str = entry["class_name"]
     raw = entry.get("config")
     if raw is None:
         raw = {}
@@ -480,10 +480,10 @@ def parse_network(cls: str, cfg: Any, dialect: Dialect, depth: int = 0) -> NetSp
 
 
 def _sequential(
-    name: str, cls: str, cfg: Mapping[str, Any], entries: list, specs: list[LayerSpec]
+    name: str, cls: str, cfg: Mapping[str, Any], entries: list[Any], specs: list[LayerSpec]
 ) -> NetSpec:
-    shapes: tuple = ()
-    dtypes: tuple = ()
+    shapes: tuple[tuple[int | None, ...], ...] = ()
+    dtypes: tuple[str, ...] = ()
     problems: list[str] = []
     layers = list(specs)
     if layers and layers[0].kind == "InputLayer":
@@ -518,7 +518,12 @@ def _sequential(
 
 
 def _functional(
-    name: str, cls: str, cfg: Mapping[str, Any], entries: list, specs: list[LayerSpec], dialect: Dialect
+    name: str,
+    cls: str,
+    cfg: Mapping[str, Any],
+    entries: list[Any],
+    specs: list[LayerSpec],
+    dialect: Dialect,
 ) -> NetSpec:
     from inspector.core.network import Call  # local: keeps the module header light
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import h5py
 
-from inspector.core.network import Layer, ModelFile, Network, Semantics
+from inspector.core.network import RECURRENT_KINDS, Layer, ModelFile, Network, Semantics
 from inspector.io import attach
 from inspector.io._safe import (
     RawArray,
@@ -36,7 +36,7 @@ from inspector.io._safe import (
     parse_json,
     read_dataset,
 )
-from inspector.io.config import RECURRENT_KINDS, LayerSpec, NetSpec, parse_model, to_snake_case
+from inspector.io.config import LayerSpec, NetSpec, parse_model, to_snake_case
 from inspector.io.weights import Ctx, convert_leaf, infer_kind
 
 #: archive member caps (declared uncompressed sizes)
@@ -324,7 +324,7 @@ _KIND_BY_KEY = {
 def _creation_order(g: h5py.Group, keys: list[str]) -> list[str]:
     """Keys in file-address order (Keras writes groups in model order; h5py lists alphabetically)."""
 
-    def natural(k: str) -> tuple:
+    def natural(k: str) -> tuple[str, int]:
         m = re.fullmatch(r"(.*?)(?:_(\d+))?", k)
         return (m.group(1), int(m.group(2) or -1)) if m else (k, -1)
 
@@ -560,7 +560,7 @@ def read_archive(path: str, config_obj: Any | None, plan: ReadPlan) -> ModelFile
                 raise ReadError(
                     f"zip archive without config.json ({', '.join(arc.names[:4])}...): not a .keras model"
                 )
-        meta: dict = {}
+        meta: dict[str, Any] = {}
         if arc.has("metadata.json"):
             m = parse_json(arc.read("metadata.json", MAX_JSON_MEMBER), "metadata.json")
             meta = m if isinstance(m, dict) else {}

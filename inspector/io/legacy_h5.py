@@ -13,7 +13,7 @@ from typing import Any
 
 import h5py
 
-from inspector.core.network import ModelFile, Network, Semantics
+from inspector.core.network import RECURRENT_KINDS, ModelFile, Network, Semantics
 from inspector.io import attach
 from inspector.io._safe import (
     RawArray,
@@ -30,7 +30,7 @@ from inspector.io._safe import (
     read_raw,
 )
 from inspector.io.config import Dialect, LayerSpec, NetSpec, parse_model
-from inspector.io.weights import RECURRENT_KINDS, Ctx, leaf_roles
+from inspector.io.weights import Ctx, leaf_roles
 
 
 def writer_label(version: str | None) -> str:
@@ -60,7 +60,8 @@ def read_layers(
         whole file.  Unsafe content (external links, virtual datasets, absurd sizes) always raises.
     """
     if skipped is None:
-        names: list[str | None] | None = attr_list(g, "layer_names")
+        plain = attr_list(g, "layer_names")
+        names: list[str | None] | None = None if plain is None else list(plain)
     else:
         try:
             names = attr_names(g, "layer_names")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inspector.core.layers import INFERENCE_IDENTITY
-from inspector.core.network import GATES_BY_KIND, RECURRENT_KINDS, Weight, gate_slices
+from inspector.core.network import GATES_BY_KIND, RECURRENT_KINDS, GateSlice, Weight, gate_slices
 from inspector.io._safe import RawArray, ReadError
 
 N_GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
@@ -149,7 +149,7 @@ def role_from_name(name: str, layer_name: str) -> str:
     return last
 
 
-def _w(name: str, value: np.ndarray, raws: Sequence[RawArray], gates: tuple = ()) -> Weight:
+def _w(name: str, value: np.ndarray, raws: Sequence[RawArray], gates: tuple[GateSlice, ...] = ()) -> Weight:
     stored = {r.stored_dtype for r in raws}
     return Weight(
         name=name,
@@ -193,14 +193,14 @@ def convert_recurrent(
             pick = {m: [by_gate[g][j] for g in order] for j, m in enumerate("WUb")}
         kernel = np.concatenate([r.value for r in pick["W"]], axis=-1)
         rec = np.concatenate([r.value for r in pick["U"]], axis=-1)
-        bias = np.concatenate([r.value for r in pick["b"]], axis=-1)
+        bias_k1 = np.concatenate([r.value for r in pick["b"]], axis=-1)
         u = rec.shape[0]
         g = gate_slices(kind, u)
         return (
             [
                 _w("kernel", kernel, pick["W"], g),
                 _w("recurrent_kernel", rec, pick["U"], g),
-                _w("bias", bias, pick["b"], g),
+                _w("bias", bias_k1, pick["b"], g),
             ],
             problems,
             updates,
