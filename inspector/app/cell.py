@@ -11,6 +11,7 @@ diagram shows is exactly what the replay computed.  See docs/formats.md for the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -293,14 +294,7 @@ def explain(
     IndexError : unit, t or sample out of range.
     ValueError : the trajectory holds no gates (it was run with record=False).
     """
-    if not traj.gates:
-        raise ValueError(f"layer {traj.name!r}: the trace holds no gate values")
-    if not 0 <= unit < traj.units:
-        raise IndexError(f"unit {unit} is outside 0..{traj.units - 1}")
-    if not 0 <= sample < traj.batch_size:
-        raise IndexError(f"sample {sample} is outside 0..{traj.batch_size - 1}")
-    if not 0 <= t < traj.n_steps:
-        raise IndexError(f"timestep {t} is outside 0..{traj.n_steps - 1}")
+    _check_position(traj, unit, t, sample)
     spec = spec_from_layer(recurrent_layer(network, traj.name), semantics)
     s = traj.step_of_time(t)
     init = [np.asarray(a, dtype=np.float32)[sample, unit] for a in (initial_state or ())]
@@ -310,20 +304,10 @@ def explain(
     masked = not bool(traj.mask[sample, s])
     # the carried state after the step (a zero-masked step records 0 as its output)
     h = h_prev if masked else float(traj.h[sample, s, unit])
-    notes: list[str] = []
-    if masked:
-        notes.append("This step is masked: the gates were computed, but the state is carried unchanged.")
-    if s == 0 and not init:
-        notes.append("First step: the previous state is zero.")
-    if spec.go_backwards:
-        notes.append(f"This layer reads the sequence backwards: input step {t} is its step {s}.")
     act = activation_info(spec.activation, semantics)
     rec_act = activation_info(spec.recurrent_activation, semantics)
-    if "hard_sigmoid" in (act.name, rec_act.name):
-        notes.append(
-            f"hard_sigmoid here is {rec_act.formula if rec_act.name == 'hard_sigmoid' else act.formula}."
-        )
-    common = dict(
+    notes = _notes(spec, act, rec_act, masked=masked, first=s == 0 and not init, t=t, s=s)
+    base = CellExplanation(
         layer=traj.name,
         kind=traj.kind,
         unit=int(unit),
@@ -338,7 +322,7 @@ def explain(
         h_prev=h_prev,
         h=h,
         input_label=input_label,
-        notes=tuple(notes),
+        notes=notes,
     )
     by_key = {g.key: g.value for g in gates}
     if traj.kind == "LSTM" and traj.c is not None:
@@ -346,8 +330,8 @@ def explain(
         c_prev = float(traj.c[sample, s - 1, unit]) if s > 0 else c0  # c is carried through masks
         c = float(traj.c[sample, s, unit])
         tanh_c = float(activations.get(spec.activation, semantics)(np.array([c], np.float32))[0])
-        return CellExplanation(
-            **common,  # type: ignore[arg-type]
+        return dataclasses.replace(
+            base,
             c_prev=c_prev,
             c=c,
             forget_term=by_key["f"] * c_prev,
@@ -356,13 +340,50 @@ def explain(
         )
     if traj.kind == "GRU":
         z = by_key["z"]
-        return CellExplanation(
-            **common,  # type: ignore[arg-type]
+        return dataclasses.replace(
+            base,
             keep_term=z * h_prev,
             new_term=(1.0 - z) * by_key["h"],
             reset_after=spec.reset_after,
         )
-    return CellExplanation(**common)  # type: ignore[arg-type]
+    return base
+
+
+def _check_position(traj: Trajectory, unit: int, t: int, sample: int) -> None:
+    """ValueError without recorded gates; IndexError for a unit, timestep or sample out of range."""
+    if not traj.gates:
+        raise ValueError(f"layer {traj.name!r}: the trace holds no gate values")
+    if not 0 <= unit < traj.units:
+        raise IndexError(f"unit {unit} is outside 0..{traj.units - 1}")
+    if not 0 <= sample < traj.batch_size:
+        raise IndexError(f"sample {sample} is outside 0..{traj.batch_size - 1}")
+    if not 0 <= t < traj.n_steps:
+        raise IndexError(f"timestep {t} is outside 0..{traj.n_steps - 1}")
+
+
+def _notes(
+    spec: RecurrentSpec,
+    act: ActivationInfo,
+    rec_act: ActivationInfo,
+    *,
+    masked: bool,
+    first: bool,
+    t: int,
+    s: int,
+) -> tuple[str, ...]:
+    """One-line remarks on a step: masked, zero initial state, reversed reading, hard_sigmoid version."""
+    notes: list[str] = []
+    if masked:
+        notes.append("This step is masked: the gates were computed, but the state is carried unchanged.")
+    if first:
+        notes.append("First step: the previous state is zero.")
+    if spec.go_backwards:
+        notes.append(f"This layer reads the sequence backwards: input step {t} is its step {s}.")
+    if "hard_sigmoid" in (act.name, rec_act.name):
+        notes.append(
+            f"hard_sigmoid here is {rec_act.formula if rec_act.name == 'hard_sigmoid' else act.formula}."
+        )
+    return tuple(notes)
 
 
 def _num(v: float) -> str:

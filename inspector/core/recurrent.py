@@ -115,7 +115,7 @@ def _find_weight(layer: Layer, role: str, position: int) -> Array | None:
         if w.name == role:
             return w.value
     # Readers that could not name a weight keep the file's own name: fall back to Keras' fixed
-    # order kernel, recurrent_kernel, bias (docs/formats.md, 'Weight order').
+    # order kernel, recurrent_kernel, bias (docs/formats.md, 'Gate orders').
     known = {"kernel", "recurrent_kernel", "bias"}
     if not any(w.name in known for w in layer.weights) and position < len(layer.weights):
         return layer.weights[position].value
@@ -125,7 +125,7 @@ def _find_weight(layer: Layer, role: str, position: int) -> Array | None:
 def spec_from_layer(layer: Layer, semantics: Semantics) -> RecurrentSpec:
     """Read a canonical LSTM/GRU/SimpleRNN `Layer` into a `RecurrentSpec`.
 
-    Missing config keys fall back to the defaults of docs/formats.md, 'Recurrent config defaults'
+    Missing config keys fall back to the defaults of docs/formats.md, 'Configs across versions'
     (readers normally fill them); GRU `reset_after` is taken from the bias shape when the config does not say.
 
     Raises

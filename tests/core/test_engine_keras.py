@@ -2,7 +2,7 @@
 
 Models are built in memory with random non-zero weights (biases included), converted to a core
 `Network` by a small test-only converter that reads the live model (so these tests do not depend on
-`inspector.io`), and run through `engine.predict` / `engine.trace`.  Tolerance: KERAS_FORMATS.md §8.8.
+`inspector.io`), and run through `engine.predict` / `engine.trace`.  Tolerance: docs/formats.md, 'Numerics'.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def _network(model: Any) -> Network:
 
     def call_offset(name: str) -> int:
         # tf_keras numbers the calls of a nested model from 1 when its first node is its own
-        # input->output node (KERAS_FORMATS.md §7.3); Keras 3 call references are 0-based.
+        # input->output node (docs/formats.md, 'Model configs'); Keras 3 call references are 0-based.
         if keras3:
             return 0
         obj = live(name)

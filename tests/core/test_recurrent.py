@@ -63,7 +63,9 @@ def reference(
     zero_masked: bool = False,
     go_backwards: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample loop from KERAS_FORMATS.md §8.3/§8.4: (outputs (B,T,u) in processing order, final h)."""
+    """Per-sample loop from docs/formats.md, 'Recurrent cells' and 'Recurrent loop'.
+
+    Returns (outputs (B,T,u) in processing order, final h)."""
     cfg = layer.config
     W = layer.weight("kernel").value.astype(np.float64)
     U = layer.weight("recurrent_kernel").value.astype(np.float64)

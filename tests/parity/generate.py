@@ -1757,7 +1757,9 @@ def _k1_layer(lay: dict[str, Any]) -> dict[str, Any]:
 
 
 def k1_weights_via_h5py(path: Path) -> dict[str, list[np.ndarray]]:
-    """Keras 1 file -> Keras 2 layout with plain h5py + the documented conversion (KERAS_FORMATS §4.3).
+    """Keras 1 file -> Keras 2 layout with plain h5py + the documented conversion.
+
+    The conversion is docs/formats.md, "Gate orders".
 
     Independent of both inspector.io and tf_keras; only for top-level LSTM/GRU/SimpleRNN/Dense/Embedding.
     """
@@ -1793,7 +1795,9 @@ def check_k1_conversion(model, path: Path) -> list[str]:
         if len(got) != len(ws) or any(
             a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(got, ws)
         ):
-            warn.append(f"{lname}: tf_keras' Keras 1 weight conversion differs from KERAS_FORMATS §4.3")
+            warn.append(
+                f'{lname}: tf_keras\' Keras 1 weight conversion differs from docs/formats.md, "Gate orders"'
+            )
     return warn
 
 

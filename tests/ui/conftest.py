@@ -1,4 +1,6 @@
-"""UI test fixtures: tiny Keras files written with h5py (tf.keras 2.x legacy layout, KERAS_FORMATS §2/§3).
+"""UI test fixtures: tiny Keras files written with h5py (tf.keras 2.x legacy layout).
+
+The layout is docs/formats.md, "Legacy HDF5".
 
 The files are cached under tests/.generated/ui/ (git-ignored).  They are real files read through the
 real reader, so the tests exercise `inspector.io.load` as the app does.
