@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -37,16 +39,26 @@ def generated_dir() -> Path:
     return GENERATED
 
 
-@pytest.fixture(scope="session")
-def health_models(generated_dir: Path) -> Path:
-    """Keras-made models with planted faults and a checkpoint run (tests/app/make_health_models.py)."""
-    import importlib.util
-
-    if importlib.util.find_spec("tf_keras") is None:
-        pytest.skip("tf_keras is not installed")
-    path = REPO / "tests" / "app" / "make_health_models.py"
-    spec = importlib.util.spec_from_file_location("inspector_health_models", path)
+def _load_oracle_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("inspector_tests_oracle", REPO / "tests" / "oracle.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.models_dir(generated_dir)
+    return mod
+
+
+ORACLE = _load_oracle_module()
+
+
+@pytest.fixture(scope="session")
+def keras_oracle() -> ModuleType:
+    """tests/oracle.py: `keras_oracle.run(name, script, generated_dir, ...)` runs a Keras oracle once."""
+    return ORACLE
+
+
+@pytest.fixture(scope="session")
+def health_models(generated_dir: Path) -> Path:
+    """Keras-made models with planted faults and a checkpoint run (tests/app/make_health_models.py)."""
+    script = REPO / "tests" / "app" / "make_health_models.py"
+    runs = ORACLE.run("health", script, generated_dir, ("tf_keras",), args=ORACLE.out_only, done="done.json")
+    return runs["tf_keras"].folder()

@@ -5,14 +5,9 @@ TensorFlow never enters the pytest process."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import h5py
@@ -97,85 +92,45 @@ def models() -> SimpleNamespace:
 
 
 HERE = Path(__file__).resolve().parent
-GENERATED = Path(os.environ.get("INSPECTOR_GENERATED", HERE.parent / ".generated"))
 TEXT_ORACLE = HERE / "text_oracle.py"
-TEXT_NEEDS = {"tf_keras": ("tensorflow", "tf_keras"), "keras3": ("tensorflow", "keras")}
 
 
-def _run_oracles() -> dict[str, tuple[Path, str | None]]:
-    digest = hashlib.sha256(TEXT_ORACLE.read_bytes()).hexdigest()[:12]
-    todo: dict[str, subprocess.Popen[bytes]] = {}
-    result: dict[str, tuple[Path, str | None]] = {}
-    for flavor, mods in TEXT_NEEDS.items():
-        out = GENERATED / "text" / f"{flavor}-{digest}"
-        result[flavor] = (out, None)
-        if (out / "manifest.json").is_file():
-            continue
-        missing = [m for m in mods if importlib.util.find_spec(m) is None]
-        if missing:
-            result[flavor] = (out, f"skip: {', '.join(missing)} not installed")
-            continue
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
-        todo[flavor] = subprocess.Popen(
-            [sys.executable, str(TEXT_ORACLE), flavor, str(out)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-    for flavor, proc in todo.items():
-        log, _ = proc.communicate(timeout=1200)
-        if proc.returncode != 0:
-            result[flavor] = (result[flavor][0], log.decode(errors="replace")[-2000:])
-    return result
+@pytest.fixture(scope="session")
+def text_oracles(keras_oracle: ModuleType, generated_dir: Path) -> dict[str, Any]:
+    """tests/app/text_oracle.py, both flavours (tests/oracle.py runs it once, cached by hash)."""
+    return keras_oracle.run("text", TEXT_ORACLE, generated_dir)
 
 
-_CACHE: dict[str, tuple[Path, str | None]] = {}
-
-
-def text_oracle(flavor: str) -> tuple[Path, dict[str, Any]]:
-    if not _CACHE:
-        _CACHE.update(_run_oracles())
-    out, err = _CACHE[flavor]
-    if err is not None and err.startswith("skip:"):
-        pytest.skip(err)
-    if err is not None:
-        pytest.fail(f"Keras oracle {flavor} failed:\n{err}", pytrace=False)
+def _text(runs: dict[str, Any], flavor: str) -> tuple[Path, dict[str, Any]]:
+    out = runs[flavor].folder()
     return out, json.loads((out / "manifest.json").read_text(encoding="utf8"))
 
 
 @pytest.fixture(scope="session")
-def tfk() -> tuple[Path, dict[str, Any]]:
-    return text_oracle("tf_keras")
+def tfk(text_oracles: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    return _text(text_oracles, "tf_keras")
 
 
 @pytest.fixture(scope="session")
-def k3() -> tuple[Path, dict[str, Any]]:
-    return text_oracle("keras3")
+def k3(text_oracles: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    return _text(text_oracles, "keras3")
 
 
 # --- the Keras oracle of the export / attribution / intervention tests (tests/app/keras_oracle.py)
 ORACLE = HERE / "keras_oracle.py"
 PARITY = HERE.parent / "parity" / "generate.py"
-NEEDS = {"tf_keras": ("tensorflow", "tf_keras"), "keras3": ("tensorflow", "keras")}
-FLAVORS = ("tf_keras", "keras3")
-
-
-def oracle_hash() -> str:
-    h = hashlib.sha256(ORACLE.read_bytes() + PARITY.read_bytes())
-    return h.hexdigest()[:16]
 
 
 class Oracle:
     """One flavor's oracle output: `path(case)`, `arrays(case)`, or a skip/failure reason."""
 
-    def __init__(self, flavor: str, root: Path, error: str | None = None) -> None:
-        self.flavor, self.root, self.error = flavor, root, error
-        m = root / "manifest.json"
-        self.manifest: dict[str, Any] = json.loads(m.read_text()) if m.is_file() and not error else {}
+    def __init__(self, run: Any) -> None:
+        self.run, self.flavor = run, run.flavor
+        m = run.out / "manifest.json"
+        self.manifest: dict[str, Any] = json.loads(m.read_text()) if m.is_file() and not run.error else {}
 
     def require(self, case: str) -> dict[str, Any]:
-        if self.error:
-            pytest.skip(self.error) if self.error.startswith("skip:") else pytest.fail(self.error)
+        self.run.folder()  # skips or fails the test when the oracle did not run
         if case in self.manifest.get("failures", {}):
             pytest.fail(f"Keras itself failed on {case}:\n{self.manifest['failures'][case]}")
         if case not in self.manifest.get("cases", {}):
@@ -183,39 +138,16 @@ class Oracle:
         return self.manifest["cases"][case]
 
     def path(self, case: str) -> Path:
-        return self.root / self.require(case)["file"]
+        return self.run.out / self.require(case)["file"]
 
     def arrays(self, case: str) -> dict[str, np.ndarray]:
         self.require(case)
-        with np.load(self.root / f"{case}.npz", allow_pickle=False) as z:
+        with np.load(self.run.out / f"{case}.npz", allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
 
 @pytest.fixture(scope="session")
-def oracle(generated_dir: Path) -> dict[str, Oracle]:
-    """Run (or reuse) the oracle for both flavors, in parallel subprocesses."""
-    key = oracle_hash()
-    out: dict[str, Oracle] = {}
-    procs = {}
-    for flavor in FLAVORS:
-        root = generated_dir / "app_oracle" / f"{flavor}-{key}"
-        missing = [m for m in NEEDS[flavor] if importlib.util.find_spec(m) is None]
-        if missing:
-            out[flavor] = Oracle(flavor, root, f"skip: {'/'.join(missing)} not importable")
-            continue
-        if (root / "manifest.json").is_file():
-            continue
-        root.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-        log = open(root / "oracle.log", "w")  # noqa: SIM115 - closed below
-        cmd = [sys.executable, str(ORACLE), "--flavor", flavor, "--out", str(root)]
-        procs[flavor] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, root)
-    for flavor, (proc, log, root) in procs.items():
-        rc = proc.wait(timeout=1800)
-        log.close()
-        if rc != 0:
-            tail = (root / "oracle.log").read_text(errors="replace")[-1500:]
-            out[flavor] = Oracle(flavor, root, f"Keras oracle for {flavor} exited {rc}:\n{tail}")
-    for flavor in FLAVORS:
-        out.setdefault(flavor, Oracle(flavor, generated_dir / "app_oracle" / f"{flavor}-{key}"))
-    return out
+def oracle(keras_oracle: ModuleType, generated_dir: Path) -> dict[str, Oracle]:
+    """tests/app/keras_oracle.py for both flavors (run once, in parallel subprocesses, cached by hash)."""
+    runs = keras_oracle.run("app_oracle", ORACLE, generated_dir, reads=(PARITY,))
+    return {flavor: Oracle(run) for flavor, run in runs.items()}

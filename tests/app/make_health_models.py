@@ -1,5 +1,5 @@
 """Keras oracle for the health and diff tests: tiny tf_keras models with planted faults, and a short real
-run with ModelCheckpoint.  Imports TensorFlow, so it only ever runs in a subprocess::
+run with ModelCheckpoint.  Imports TensorFlow, so it only ever runs in a subprocess (tests/oracle.py)::
 
     python tests/app/make_health_models.py OUT_DIR
 
@@ -22,34 +22,12 @@ Writes into OUT_DIR:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-
-HERE = Path(__file__).resolve()
-
-
-def models_dir(generated: Path) -> Path:
-    """The folder of generated models, made once per version of this script (cached by its hash).
-
-    Runs this script in a subprocess (TensorFlow never enters the pytest process).  Raises
-    RuntimeError with the generator's output tail when it fails.
-    """
-    key = hashlib.sha256(HERE.read_bytes()).hexdigest()[:12]
-    out = generated / "health" / key
-    if not (out / "done.json").exists():
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        proc = subprocess.run(
-            [sys.executable, str(HERE), str(out)], capture_output=True, text=True, env=env, timeout=900
-        )
-        if proc.returncode != 0 or not (out / "done.json").exists():
-            raise RuntimeError(f"health model generator failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return out
 
 
 def main(out: Path) -> None:

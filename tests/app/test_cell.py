@@ -7,11 +7,8 @@ formulas, with its own activations, from the weights exactly as Keras' get_weigh
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -26,14 +23,11 @@ CASES = ("lstm", "lstm_hard", "gru_after", "gru_before", "rnn")
 
 
 @pytest.fixture(scope="module")
-def oracle_dir(generated_dir: Path) -> Path:
-    if any(importlib.util.find_spec(m) is None for m in ("tensorflow", "tf_keras")):
-        pytest.skip("tf_keras is not installed")
-    key = hashlib.sha256(ORACLE.read_bytes()).hexdigest()[:12]
-    out = generated_dir / "cell" / key
-    if not (out / "done").exists():
-        subprocess.run([sys.executable, str(ORACLE), str(out)], check=True, capture_output=True, timeout=900)
-    return out
+def oracle_dir(keras_oracle: ModuleType, generated_dir: Path) -> Path:
+    runs = keras_oracle.run(
+        "cell", ORACLE, generated_dir, ("tf_keras",), args=keras_oracle.out_only, done="done"
+    )
+    return runs["tf_keras"].folder()
 
 
 def sigmoid(v):

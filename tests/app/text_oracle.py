@@ -1,6 +1,6 @@
-"""Keras oracle for the text encoders and output kinds: `python text_oracle.py {tf_keras|keras3} OUTDIR`.
+"""Keras oracle for the text encoders and output kinds: `text_oracle.py --flavor tf_keras|keras3 --out DIR`.
 
-Run in a subprocess by tests/app/conftest.py (TensorFlow never enters the pytest process).  Writes the
+Run in a subprocess by tests/oracle.py (TensorFlow never enters the pytest process).  Writes the
 models, their tokenizer files and `manifest.json` with what Keras itself computes: the
 `texts_to_sequences` ids, `pad_sequences` arrays and `model.predict` outputs on the same sentences,
 and `model.predict` of TextVectorization models on the raw strings.
@@ -8,9 +8,9 @@ and `model.predict` of TextVectorization models on the raw strings.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -209,7 +209,11 @@ def _keras3(out: Path) -> dict:
 
 
 def main() -> None:
-    flavor, out = sys.argv[1], Path(sys.argv[2])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--flavor", required=True, choices=("tf_keras", "keras3"))
+    ap.add_argument("--out", required=True, type=Path)
+    args = ap.parse_args()
+    flavor, out = args.flavor, args.out
     out.mkdir(parents=True, exist_ok=True)
     man = _tf_keras(out) if flavor == "tf_keras" else _keras3(out)
     man["sentences"] = SENTENCES

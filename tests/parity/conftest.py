@@ -1,7 +1,8 @@
 """Parity fixtures: run the Keras oracle (tests/parity/generate.py) in subprocesses, collect the errors.
 
-TensorFlow is never imported into the pytest process: the generator runs as `python generate.py`, once
-per flavor, both flavors in parallel, and caches its output under tests/.generated/parity/<flavor>/.
+TensorFlow is never imported into the pytest process: tests/oracle.py runs `python generate.py` once per
+flavor, both flavors in parallel, into tests/.generated/parity/<flavor>-<hash>/ (generate.py keeps its
+own cache there).
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -23,11 +23,8 @@ HERE = Path(__file__).resolve().parent
 GENERATOR = HERE / "generate.py"
 TIMEOUT_S = 1500  # both flavors together normally take 2-4 minutes on 2 cores
 
-# which importable modules each flavor needs (checked without importing them)
-NEEDS = {"tf_keras": ("tensorflow", "tf_keras"), "keras3": ("tensorflow", "keras")}
-
 RESULTS_KEY = pytest.StashKey[list]()
-GENROOT_KEY = pytest.StashKey[Path]()
+GENROOT_KEY = pytest.StashKey[dict[str, Path]]()
 
 
 def load_generator():
@@ -41,10 +38,6 @@ def load_generator():
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
-
-
-def missing_modules(flavor: str) -> list[str]:
-    return [m for m in NEEDS[flavor] if importlib.util.find_spec(m) is None]
 
 
 @dataclass
@@ -99,49 +92,42 @@ def _flavors_requested(session: pytest.Session) -> set[str]:
 
 
 @pytest.fixture(scope="session")
-def parity(request: pytest.FixtureRequest, generated_dir: Path) -> dict[str, FlavorData]:
-    """Run (or reuse) the Keras oracle for every flavor the session needs; both in parallel."""
-    root = generated_dir / "parity"
-    root.mkdir(parents=True, exist_ok=True)
-    request.config.stash[GENROOT_KEY] = root
+def parity(
+    request: pytest.FixtureRequest, keras_oracle: ModuleType, generated_dir: Path
+) -> dict[str, FlavorData]:
+    """Run (or reuse) the Keras oracle for every flavor the session needs; both in parallel.
+
+    generate.py keeps its own cache (keyed by itself and the corpus), so it runs every session and
+    returns at once when its manifest is current.
+    """
     corpus = _corpus_path()
-    data: dict[str, FlavorData] = {}
-    procs: dict[str, tuple[subprocess.Popen, Any, float]] = {}
-    wanted = _flavors_requested(request.session) or {"tf_keras", "keras3"}
-    for flavor in ("tf_keras", "keras3"):
-        d = data[flavor] = FlavorData(flavor, root / flavor)
-        if flavor not in wanted:
-            d.skip = f"{flavor} not requested in this session"
-            continue
-        missing = missing_modules(flavor)
-        if missing:
-            d.skip = f"{'/'.join(missing)} not importable: the Keras oracle for {flavor} cannot run"
-            continue
-        d.root.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, str(GENERATOR), "--flavor", flavor, "--out", str(d.root)]
-        if corpus.is_dir():
-            cmd += ["--corpus", str(corpus)]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONWARNINGS="ignore")
-        log = open(d.root / "generate.log", "w")  # noqa: SIM115 - closed below
-        procs[flavor] = (
-            subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env),
-            log,
-            time.time(),
+    wanted = sorted(_flavors_requested(request.session) or {"tf_keras", "keras3"})
+
+    def args(flavor: str, out: Path) -> list[str]:
+        return ["--flavor", flavor, "--out", str(out)] + (
+            ["--corpus", str(corpus)] if corpus.is_dir() else []
         )
-    for flavor, (proc, log, t0) in procs.items():
-        d = data[flavor]
-        try:
-            rc = proc.wait(timeout=max(1.0, TIMEOUT_S - (time.time() - t0)))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
-        log.close()
-        tail = "\n".join((d.root / "generate.log").read_text(errors="replace").splitlines()[-15:])
-        manifest = d.root / "manifest.json"
-        if rc != 0 or not manifest.is_file():
-            d.error = f"generate.py exited with {rc}; log tail:\n{tail}"
+
+    runs = keras_oracle.run(
+        "parity", GENERATOR, generated_dir, wanted, args=args, done=None, timeout=TIMEOUT_S
+    )
+    data: dict[str, FlavorData] = {}
+    for flavor in ("tf_keras", "keras3"):
+        run = runs.get(flavor)
+        if run is None:
+            data[flavor] = FlavorData(
+                flavor, generated_dir / "parity", skip=f"{flavor} not requested in this session"
+            )
             continue
-        d.manifest = json.loads(manifest.read_text())
+        d = data[flavor] = FlavorData(flavor, run.out)
+        manifest = run.out / "manifest.json"
+        if run.skipped:
+            d.skip = f"{run.error}: the Keras oracle for {flavor} cannot run"
+        elif run.error is not None or not manifest.is_file():
+            d.error = run.error or f"no manifest in {run.out}"
+        else:
+            d.manifest = json.loads(manifest.read_text())
+    request.config.stash[GENROOT_KEY] = {f: d.root for f, d in data.items() if d.manifest is not None}
     return data
 
 
@@ -160,20 +146,19 @@ def _summary(config: pytest.Config) -> dict[str, Any] | None:
     strict = [r for r in done if r["ok"] and not r.get("floor")]
     worst_strict = max(strict, key=lambda r: r["max_abs_err"], default=None)
     floor = [r for r in results if r["ok"] and r.get("floor")]
-    root = config.stash.get(GENROOT_KEY, None)
+    roots = config.stash.get(GENROOT_KEY, {})
     gen = {}
-    if root is not None:
-        for flavor in ("tf_keras", "keras3"):
-            mpath = root / flavor / "manifest.json"
-            if mpath.is_file():
-                m = json.loads(mpath.read_text())
-                gen[flavor] = {
-                    "keras_version": m["keras_version"],
-                    "cases": len(m["cases"]),
-                    "corpus_cases": len(m["corpus_cases"]),
-                    "seconds": m["seconds"],
-                    "cpu_seconds": m.get("cpu_seconds"),
-                }
+    for flavor, froot in roots.items():
+        mpath = froot / "manifest.json"
+        if mpath.is_file():
+            m = json.loads(mpath.read_text())
+            gen[flavor] = {
+                "keras_version": m["keras_version"],
+                "cases": len(m["cases"]),
+                "corpus_cases": len(m["corpus_cases"]),
+                "seconds": m["seconds"],
+                "cpu_seconds": m.get("cpu_seconds"),
+            }
     return {
         "comparisons": len(results),
         "passed": sum(r["ok"] for r in results),
@@ -201,9 +186,10 @@ def _summary(config: pytest.Config) -> dict[str, Any] | None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     s = _summary(session.config)
-    root = session.config.stash.get(GENROOT_KEY, None)
-    if s is not None and root is not None:
-        (root / "summary.json").write_text(json.dumps(s, indent=1, default=str))
+    roots = session.config.stash.get(GENROOT_KEY, {})
+    if s is not None and roots:
+        # next to the flavors' folders: tests/.generated/parity/summary.json
+        (next(iter(roots.values())).parent / "summary.json").write_text(json.dumps(s, indent=1, default=str))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
