@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -43,6 +44,7 @@ def _load_oracle_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("inspector_tests_oracle", REPO / "tests" / "oracle.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is made
     spec.loader.exec_module(mod)
     return mod
 

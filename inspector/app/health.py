@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inspector.app.keyframes import ArraySource, not_chunkable, run_chunks
 from inspector.core import engine
 from inspector.core.network import RECURRENT_KINDS, Array, Layer, ModelFile, Network, Semantics
 from inspector.core.recurrent import Trajectory, spec_from_layer
@@ -377,9 +378,11 @@ def _chunkable(net: Network, xs: list[Array], chunk: int) -> bool:
         return False
     if net.input_shapes and len(net.input_shapes[0]) > 1 and net.input_shapes[0][1] is not None:
         return False
+    if not_chunkable(net) is not None:
+        return False  # Bidirectional / go_backwards layers need the whole sequence
     sites = recurrent_sites(net.layers)
-    if any(s.side is not None or "/" in s.key for s in sites):
-        return False  # Bidirectional cannot be chunked (it reads the sequence backwards too)
+    if any("/" in s.key for s in sites):
+        return False  # a recurrent layer inside a nested model: its trace name is not a state key here
     return all(bool(s.layer.config.get("return_sequences")) for s in sites[:-1])
 
 
@@ -394,10 +397,7 @@ def traces(
     """
     xs = engine.prepare_inputs(net, inputs)
     if _chunkable(net, xs, chunk):
-        states = None
-        for s in range(0, xs[0].shape[1], chunk):
-            tr = engine.trace(net, [xs[0][:, s : s + chunk]], semantics, initial_states=states)
-            states = tr.final_states
+        for _, tr in run_chunks(net, semantics, ArraySource(xs[0]), every=chunk):
             yield tr
         return
     fixed = bool(net.input_shapes) and len(net.input_shapes[0]) > 1 and net.input_shapes[0][1] is not None
@@ -507,33 +507,17 @@ def check(
 
 
 def text_input(mf: ModelFile, text: str) -> Array:
-    """Text -> one model input (1, T) int32 ids or (1, T, V) one-hot float32, with the character
-    vocabulary stored next to the model (`inspector.io.sidecar`).
+    """Text -> the model input, (1, T) ids or (1, T, V) one-hot float32, by the encoder found beside
+    the model (`inspector.app.text.text_input`: sidecar vocabulary or tokenizer).
 
     Raises
     ------
-    ValueError : no vocabulary, a symbol outside it, or an input that is not a character sequence.
+    ValueError : no text encoding, a symbol outside the vocabulary, or a model whose own preprocessing
+        layers take the text (health checks run the file's network as stored).
     """
-    from inspector.io.sidecar import find_vocabulary
+    from inspector.app.text import text_input as encode_text
 
-    vocab = find_vocabulary(mf.path)
-    if not vocab:
-        raise ValueError("no vocabulary next to the model (<stem>.vocab.json), so --text cannot be encoded")
-    if mf.network is None or not mf.network.input_shapes:
-        raise ValueError("the model's input shape is unknown, so --text cannot be encoded")
-    index = {tok: k for k, tok in enumerate(vocab)}
-    lower = not any(tok != tok.lower() for tok in vocab)
-    unknown = sorted({ch for ch in text if ch not in index and not (lower and ch.lower() in index)})
-    if unknown:
-        raise ValueError(f"{len(unknown)} symbols not in the vocabulary, e.g. {unknown[0]!r}")
-    ids = np.array([index[ch] if ch in index else index[ch.lower()] for ch in text], dtype=np.int64)
-    if ids.size == 0:
-        raise ValueError("the text is empty")
-    shape = mf.network.input_shapes[0]
-    if len(shape) == 2:
-        return ids[None].astype(np.int32)
-    if len(shape) == 3 and shape[2] in (None, len(vocab)):
-        x = np.zeros((1, ids.size, len(vocab)), dtype=np.float32)
-        x[0, np.arange(ids.size), ids] = 1.0
-        return x
-    raise ValueError(f"cannot encode text for an input of shape {shape} with {len(vocab)} symbols")
+    net, _, x = encode_text(mf, text)
+    if net is not mf.network:
+        raise ValueError("the model reads text through its own preprocessing layers: give --input ids")
+    return x

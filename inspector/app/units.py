@@ -22,10 +22,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from inspector.app.inputs import check_inputs, read_input_file
 from inspector.app.keyframes import (
     DEFAULT_EVERY,
     ArraySource,
@@ -38,9 +39,11 @@ from inspector.app.keyframes import (
     one_hot_width,
     run_chunks,
 )
+from inspector.app.text import TextEncoder, VocabularyEncoder
 from inspector.core import engine
 from inspector.core.network import Array, Network, Semantics
 from inspector.core.recurrent import Trajectory
+from inspector.io.sidecar import find_vocabulary, read_vocabulary
 
 __all__ = [
     "ArrayCorpus",
@@ -48,7 +51,6 @@ __all__ = [
     "RunCancelledError",
     "TextCorpus",
     "UnitsResult",
-    "VocabEncoder",
     "analyse",
     "regex_mask",
 ]
@@ -61,54 +63,6 @@ CONTEXT_BEFORE, CONTEXT_AFTER = 30, 10
 
 
 # ------------------------------------------------------------------------------------------ corpus
-
-
-class Encoded(Protocol):
-    @property
-    def ids(self) -> Array: ...
-
-    @property
-    def tokens(self) -> list[str]: ...
-
-
-class TextEncoder(Protocol):
-    def encode(self, text: str) -> Encoded: ...
-
-
-@dataclass(frozen=True)
-class _Encoded:
-    ids: Array
-    tokens: list[str]
-    kind: str = "characters (vocabulary sidecar)"
-
-
-class VocabEncoder:
-    """Characters -> ids with a vocabulary list (the `<stem>.vocab.json` sidecar), as the Stepper does.
-
-    Upper case falls back to lower case when the vocabulary has no upper-case symbol.
-    """
-
-    kind = "characters (vocabulary sidecar)"
-
-    def __init__(self, vocabulary: Sequence[str]) -> None:
-        self.vocabulary = list(vocabulary)
-        self._index = {tok: k for k, tok in enumerate(self.vocabulary)}
-        self._fold = not any(tok != tok.lower() for tok in self.vocabulary)
-
-    def encode(self, text: str) -> _Encoded:
-        """Raises ValueError ('character 'X' at position 12 is not in the vocabulary') on unknown input."""
-        index, fold = self._index, self._fold
-        ids = np.empty(len(text), dtype=np.int64)
-        for pos, ch in enumerate(text):
-            k = index.get(ch)
-            if k is None and fold:
-                k = index.get(ch.lower())
-            if k is None:
-                raise ValueError(
-                    f"character {ch!r} at position {pos} is not in the vocabulary ({len(index)} symbols)"
-                )
-            ids[pos] = k
-        return _Encoded(ids, list(text))
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,8 +79,7 @@ class TextCorpus:
         ids = np.asarray(enc.ids, dtype=np.int64).reshape(-1)
         if ids.size == 0:
             raise ValueError("the text is empty")
-        vocab = len(getattr(encoder, "vocabulary", ())) or int(ids.max()) + 1
-        return cls(ids, list(enc.tokens), one_hot_width(net, vocab))
+        return cls(ids, list(enc.tokens), one_hot_width(net, encoder.vocab_size or int(ids.max()) + 1))
 
     @property
     def joiner(self) -> str:
@@ -570,47 +523,27 @@ def _source(corpus: Corpus) -> IdSource | ArraySource:
 
 
 def find_text_encoder(model_path: str, vocab_path: str | None = None) -> TextEncoder | None:
-    """The Stepper's encoder for this model: `vocab_path`, else the `<stem>.vocab.json` sidecar."""
-    import json
+    """A character/word vocabulary encoder for this model: `vocab_path`, else the `<stem>.vocab.json`
+    sidecar (None when there is none).  Models with a tokenizer or preprocessing layers: use
+    `inspector.app.text.find_text_model`.
 
-    from inspector.io.sidecar import find_vocabulary
-
-    if vocab_path is not None:
-        try:
-            vocab = json.loads(open(vocab_path, encoding="utf8").read())
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{vocab_path}: not a readable vocabulary JSON list ({exc})") from None
-        if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
-            raise ValueError(f"{vocab_path}: a vocabulary must be a JSON list of strings")
-        return VocabEncoder(vocab)
-    found = find_vocabulary(model_path)
-    return VocabEncoder(found) if found else None
+    Raises
+    ------
+    ValueError : '<file>: <reason>' for an unreadable vocabulary.
+    """
+    vocab = read_vocabulary(vocab_path) if vocab_path is not None else find_vocabulary(model_path)
+    return VocabularyEncoder(vocab) if vocab else None
 
 
-def read_corpus_array(path: str) -> Array:
-    """A numeric batch from .npy (N, T, ...) / .npz (first array) / .csv (one sequence, rows = steps).
+def read_corpus_array(net: Network, path: str) -> Array:
+    """A numeric batch (N, T, ...) for `net` from an input file (`inspector.app.inputs.read_input_file`:
+    .npy, the first array of an .npz, a .csv as one sequence); the batch axis is added when missing.
 
     Never unpickles.  Raises ValueError('<path>: <reason>').
     """
+    data = read_input_file(path)
     try:
-        if path.lower().endswith(".csv"):
-            x = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64, comments="#")
-            return x[None].astype(np.float32)
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                if not data.files:
-                    raise ValueError("empty .npz")
-                data = data[data.files[0]]
-        x = np.asarray(data)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ValueError(
-            f"{path}: not a numeric .npy/.npz/.csv array ({' '.join(str(exc).split())[:200]})"
-        ) from None
-    if x.dtype == object or x.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: input must be a numeric array, got dtype {x.dtype}")
-    if x.ndim < 2 or 0 in x.shape[:2]:
-        raise ValueError(f"{path}: expected a batch (N, T, ...) of sequences, got shape {x.shape}")
+        (x,) = check_inputs(net, data.arrays[:1], free_time=True)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return x

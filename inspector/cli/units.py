@@ -37,6 +37,8 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_units(args: argparse.Namespace) -> int:
     from inspector.app import units
+    from inspector.app.text import find_text_model
+    from inspector.io.sidecar import read_vocabulary
 
     mf = load_model_file(args.model, args.config)
     net = need_network(mf, args.model)
@@ -48,11 +50,15 @@ def cmd_units(args: argparse.Namespace) -> int:
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise CliError(f"{args.text}: cannot read as UTF-8 text ({short(exc)})") from None
-        encoder = units.find_text_encoder(args.model, args.vocab)
-        if encoder is None:
-            raise CliError(f"{args.model}: no vocabulary to encode text (pass --vocab FILE)")
         try:
-            corpus = units.TextCorpus.from_text(net, text, encoder)
+            tm = find_text_model(mf, args.model, vocab=read_vocabulary(args.vocab) if args.vocab else None)
+        except ValueError as exc:
+            raise CliError(short(exc)) from None
+        if tm is None:
+            raise CliError(f"{args.model}: no vocabulary to encode text (pass --vocab FILE)")
+        net = tm.network
+        try:
+            corpus = units.TextCorpus.from_text(net, text, tm.encoder)
         except ValueError as exc:
             raise CliError(f"{args.text}: {short(exc)}") from None
         if args.hypothesis is not None:
@@ -60,7 +66,10 @@ def cmd_units(args: argparse.Namespace) -> int:
     else:
         if args.hypothesis is not None or args.window is not None:
             raise CliError(f"{args.input}: --hypothesis and --window need --text")
-        corpus = units.ArrayCorpus(units.read_corpus_array(args.input))
+        try:
+            corpus = units.ArrayCorpus(units.read_corpus_array(net, args.input))
+        except ValueError as exc:
+            raise CliError(short(exc)) from None
     result = units.analyse(
         net, mf.semantics, corpus, value=args.value, top=args.top, window=args.window, hypotheses=hyps
     )

@@ -157,7 +157,7 @@ def test_long_data_is_streamed_in_windows(models: Path) -> None:
 
 
 def test_text_input_rejects_unknown_symbols() -> None:
-    with pytest.raises(ValueError, match="not in the vocabulary"):
+    with pytest.raises(ValueError, match="not in the model's vocabulary"):
         health.text_input(load(SAMPLES / "explainer.keras"), "abc xyz")
 
 

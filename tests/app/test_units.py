@@ -8,6 +8,7 @@ import pytest
 
 from inspector.app import units
 from inspector.app.keyframes import IdSource, build_keyframes, ids_to_input
+from inspector.app.text import VocabularyEncoder
 from inspector.core import engine
 from inspector.io import load
 from inspector.io.sidecar import find_vocabulary
@@ -19,7 +20,7 @@ SAMPLES = REPO / "resources" / "samples"
 @pytest.fixture(scope="module")
 def classic():
     mf = load(SAMPLES / "classic.keras")
-    enc = units.VocabEncoder(find_vocabulary(SAMPLES / "classic.keras"))
+    enc = VocabularyEncoder(find_vocabulary(SAMPLES / "classic.keras"))
     text = (SAMPLES / "shakespeare.txt").read_text()[:900]
     return mf, units.TextCorpus.from_text(mf.network, text, enc), text
 
@@ -142,7 +143,7 @@ def _brackets(rng: np.random.Generator, n_chars: int, max_depth: int = 4) -> str
 def test_explainer_depth_unit_ranks_first():
     """PROVENANCE: units 7, 1 and 0 of the explainer count the nesting depth (|r| > 0.9 on its data)."""
     mf = load(SAMPLES / "explainer.keras")
-    enc = units.VocabEncoder(find_vocabulary(SAMPLES / "explainer.keras"))
+    enc = VocabularyEncoder(find_vocabulary(SAMPLES / "explainer.keras"))
     text = _brackets(np.random.default_rng(3), 4000, max_depth=4)
     corpus = units.TextCorpus.from_text(mf.network, text, enc)
     inner = r"[^()]"

@@ -104,11 +104,11 @@ def test_value_h_window_and_numeric(tmp_path, text_file):
     "extra, needle",
     [
         (["--text", "missing.txt"], "missing.txt"),
-        (["--text", "{bad}"], "not in the vocabulary"),
+        (["--text", "{bad}"], "vocabulary"),
         (["--text", "{ok}", "--hypothesis", "("], "bad regular expression"),
         (["--text", "{ok}", "--layer", "nope"], "no recurrent layer 'nope'"),
         (["--text", "{ok}", "--top", "0"], "--top"),
-        (["--input", "{txt_as_npy}"], "not a numeric"),
+        (["--input", "{txt_as_npy}"], "txt.npy: "),
         (["--input", "{wrong_width}"], "36"),
     ],
 )
