@@ -188,7 +188,7 @@ def test_cli_check_text_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixt
     txt.write_text("zzz!", encoding="utf8")
     assert cli.main(["check", str(SAMPLES / "explainer.keras"), "--text", str(txt)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not in the vocabulary" in err[0]
+    assert len(err) == 1 and "not in the model's vocabulary" in err[0]
     assert cli.main(["check", str(tmp_path / "missing.h5")]) == 2
     assert "no such file" in capsys.readouterr().err
 

@@ -10,6 +10,7 @@ import numpy as np
 from inspector.core import activations
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.layers._registry import (
+    LayerFn,
     Mask,
     _as_tuple,
     _channels_last,
@@ -106,26 +107,18 @@ def _conv(
     return [_f32(y)], [None]
 
 
-@_register("Conv1D")
-def conv1d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    """Cross-correlation, channels_last; padding valid / same (TF split) / causal.  Drops the mask."""
-    return _conv(layer, xs, masks, sem, 1)
+def _conv_kind(nd: int) -> LayerFn:
+    def conv(
+        layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+    ) -> tuple[list[Array], list[Mask]]:
+        """Cross-correlation; padding valid / same (TF split) / causal (1-D).  Drops the mask."""
+        return _conv(layer, xs, masks, sem, nd)
+
+    return conv
 
 
-@_register("Conv2D")
-def conv2d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _conv(layer, xs, masks, sem, 2)
-
-
-@_register("Conv3D")
-def conv3d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _conv(layer, xs, masks, sem, 3)
+for _nd in (1, 2, 3):
+    _register(f"Conv{_nd}D")(_conv_kind(_nd))
 
 
 def _pool(layer: Layer, xs: list[Array], nd: int, op: str) -> tuple[list[Array], list[Mask]]:
@@ -155,46 +148,19 @@ def _pool(layer: Layer, xs: list[Array], nd: int, op: str) -> tuple[list[Array],
     return [_f32(y)], [None]
 
 
-@_register("MaxPooling1D")
-def max_pool1d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _pool(layer, xs, 1, "max")
+def _pool_kind(nd: int, op: str) -> LayerFn:
+    def pool(
+        layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+    ) -> tuple[list[Array], list[Mask]]:
+        """Max or mean over each pooling window; drops the mask."""
+        return _pool(layer, xs, nd, op)
+
+    return pool
 
 
-@_register("AveragePooling1D")
-def avg_pool1d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _pool(layer, xs, 1, "avg")
-
-
-@_register("MaxPooling2D")
-def max_pool2d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _pool(layer, xs, 2, "max")
-
-
-@_register("AveragePooling2D")
-def avg_pool2d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _pool(layer, xs, 2, "avg")
-
-
-@_register("MaxPooling3D")
-def max_pool3d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _pool(layer, xs, 3, "max")
-
-
-@_register("AveragePooling3D")
-def avg_pool3d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _pool(layer, xs, 3, "avg")
+for _nd in (1, 2, 3):
+    _register(f"MaxPooling{_nd}D")(_pool_kind(_nd, "max"))
+    _register(f"AveragePooling{_nd}D")(_pool_kind(_nd, "avg"))
 
 
 def _global_pool(
@@ -219,43 +185,16 @@ def _global_pool(
     return [_f32(y)], [None]
 
 
-@_register("GlobalAveragePooling1D")
-def global_avg1d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _global_pool(layer, xs, masks, "avg", 1)
+def _global_pool_kind(nd: int, op: str) -> LayerFn:
+    def global_pool(
+        layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
+    ) -> tuple[list[Array], list[Mask]]:
+        """Max or mean over the spatial axes (1-D mean: over the unmasked steps)."""
+        return _global_pool(layer, xs, masks, op, nd)
+
+    return global_pool
 
 
-@_register("GlobalMaxPooling1D")
-def global_max1d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _global_pool(layer, xs, masks, "max", 1)
-
-
-@_register("GlobalAveragePooling2D")
-def global_avg2d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _global_pool(layer, xs, masks, "avg", 2)
-
-
-@_register("GlobalMaxPooling2D")
-def global_max2d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _global_pool(layer, xs, masks, "max", 2)
-
-
-@_register("GlobalAveragePooling3D")
-def global_avg3d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _global_pool(layer, xs, masks, "avg", 3)
-
-
-@_register("GlobalMaxPooling3D")
-def global_max3d(
-    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-) -> tuple[list[Array], list[Mask]]:
-    return _global_pool(layer, xs, masks, "max", 3)
+for _nd in (1, 2, 3):
+    _register(f"GlobalMaxPooling{_nd}D")(_global_pool_kind(_nd, "max"))
+    _register(f"GlobalAveragePooling{_nd}D")(_global_pool_kind(_nd, "avg"))
