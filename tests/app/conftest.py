@@ -6,6 +6,7 @@ TensorFlow never enters the pytest process."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -149,5 +150,14 @@ class Oracle:
 @pytest.fixture(scope="session")
 def oracle(keras_oracle: ModuleType, generated_dir: Path) -> dict[str, Oracle]:
     """tests/app/keras_oracle.py for both flavors (run once, in parallel subprocesses, cached by hash)."""
-    runs = keras_oracle.run("app_oracle", ORACLE, generated_dir, reads=(PARITY,))
+    full = (
+        os.environ.get("INSPECTOR_FULL_ORACLE") == "1"
+    )  # keras_oracle.FULL_ENV: every case, not the default set
+
+    def args(flavor: str, out: Path) -> list[str]:
+        return ["--flavor", flavor, "--out", str(out), *(["--full"] if full else [])]
+
+    runs = keras_oracle.run(
+        "app_oracle", ORACLE, generated_dir, args=args, reads=(PARITY,), extra_key="full" if full else ""
+    )
     return {flavor: Oracle(run) for flavor, run in runs.items()}

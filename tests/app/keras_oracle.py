@@ -2,7 +2,7 @@
 
 Runs only as a subprocess (it imports TensorFlow)::
 
-    python tests/app/keras_oracle.py --flavor tf_keras|keras3 --out DIR
+    python tests/app/keras_oracle.py --flavor tf_keras|keras3 --out DIR [--full]
 
 Reuses the parity generator's case builders (tests/parity/generate.py) and adds a few cases of its
 own: hostile layer names and attribution references (Keras' predict on occluded inputs, the LSTM's
@@ -39,6 +39,19 @@ EXPORT_CASES = (
     "layernorm return_state_lstm return_state_gru multi_io shared_lstm masked_timedistributed_then_gru "
     "embedding_mask_bidi bidi_backward_layer_gru unrolled_masked_gru simple_rnn_return_state"
 ).split() + [f"random_{k:02d}" for k in range(20)]
+# The default run: every layer kind, recurrent option (go_backwards, return_sequences / return_state,
+# use_bias, activations, GRU reset_after), Bidirectional merge mode, masked recurrent layer and
+# input/output count of EXPORT_CASES at least once per flavour (a greedy set cover over those features
+# of the generated models), plus the cases other tests name.  `--full` (pytest: INSPECTOR_FULL_ORACLE=1)
+# generates every case; the others are then tested too.
+DEFAULT_EXPORT_CASES = (
+    "activation_layers dense_activations merge_layers bidi_none multi_io batchnorm layernorm shared_lstm "
+    "bidi_masked_seq return_state_gru bidi_return_state bidi_masked_last_gru embedding_nomask_lstm "
+    "simple_rnn_return_state random_00 random_05 random_06 random_08 random_09 random_11 "
+    "lstm_last lstm_backwards_nobias gru_reset_after bidi_concat_seq"
+).split()
+FULL_ENV = "INSPECTOR_FULL_ORACLE"
+
 # parity cases the exporter must refuse with a clear message
 REFUSED_CASES = ("conv1d_valid_maxpool", "encoder_decoder_lstm", "nested_sequential")
 
@@ -132,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flavor", required=True, choices=("tf_keras", "keras3"))
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", nargs="*", help="just these cases, merged into an existing manifest")
+    ap.add_argument("--full", action="store_true", help="every case of EXPORT_CASES, not the default set")
     args = ap.parse_args(argv)
     pg = _parity()
     pg._register_random_stacks()
@@ -141,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     suffix = ".h5" if args.flavor == "tf_keras" else ".keras"
     by_name = {c.name: c for c in pg.CASES}
     manifest: dict[str, Any] = {"keras_version": K.__version__, "cases": {}, "failures": {}}
-    names = [n for n in (*EXPORT_CASES, *REFUSED_CASES) if args.flavor in by_name[n].flavors]
+    export = EXPORT_CASES if args.full else DEFAULT_EXPORT_CASES
+    names = [n for n in (*export, *REFUSED_CASES) if args.flavor in by_name[n].flavors]
     names += list(OWN_CASES)
     if args.only:
         names = [n for n in names if n in args.only]

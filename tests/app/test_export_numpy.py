@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tokenize
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,9 +22,26 @@ from inspector.io import load
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from keras_oracle import EXPORT_CASES, HOSTILE_NAMES, REFUSED_CASES  # noqa: E402
+from keras_oracle import (  # noqa: E402
+    DEFAULT_EXPORT_CASES,
+    EXPORT_CASES,
+    FULL_ENV,
+    HOSTILE_NAMES,
+    REFUSED_CASES,
+)
 
 REPO = HERE.parents[1]
+FULL = os.environ.get(FULL_ENV) == "1"
+
+
+def _case(name: str) -> Any:
+    """A case of the default oracle run, or one of the full matrix (slow: needs INSPECTOR_FULL_ORACLE=1)."""
+    if name in DEFAULT_EXPORT_CASES:
+        return name
+    skip = pytest.mark.skipif(not FULL, reason=f"full oracle matrix only: set {FULL_ENV}=1")
+    return pytest.param(name, marks=[pytest.mark.slow, skip])
+
+
 TOL = 1e-5
 ALLOWED_IMPORTS = {"__future__", "math", "sys", "pathlib", "collections.abc", "typing", "numpy"}
 ERRORS: dict[str, float] = {}
@@ -81,7 +99,7 @@ def _report_errors(generated_dir: Path):
 
 
 @pytest.mark.parametrize("flavor", ["tf_keras", "keras3"])
-@pytest.mark.parametrize("case", [*EXPORT_CASES, "attr_lstm", "attr_embedding", "hostile_names"])
+@pytest.mark.parametrize("case", [*map(_case, EXPORT_CASES), "attr_lstm", "attr_embedding", "hostile_names"])
 def test_export_reproduces_keras(oracle, flavor: str, case: str, tmp_path: Path) -> None:
     o = oracle[flavor]
     path = o.path(case)
