@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,8 @@ def _spatial_pads(
 def _conv(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, nd: int
 ) -> tuple[list[Array], list[Mask]]:
+    """Conv1D/2D/3D: cross-correlation over `nd` spatial axes; padding valid / same (TF split) /
+    causal, strides, dilation, groups; then bias and activation.  Drops the mask."""
     x = np.asarray(_one(layer, xs), dtype=np.float32)
     cfg = layer.config
     if x.ndim != nd + 2:
@@ -107,21 +110,10 @@ def _conv(
     return [_f32(y)], [None]
 
 
-def _conv_kind(nd: int) -> LayerFn:
-    def conv(
-        layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-    ) -> tuple[list[Array], list[Mask]]:
-        """Cross-correlation; padding valid / same (TF split) / causal (1-D).  Drops the mask."""
-        return _conv(layer, xs, masks, sem, nd)
-
-    return conv
-
-
-for _nd in (1, 2, 3):
-    _register(f"Conv{_nd}D")(_conv_kind(_nd))
-
-
-def _pool(layer: Layer, xs: list[Array], nd: int, op: str) -> tuple[list[Array], list[Mask]]:
+def _pool(
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, nd: int, op: str
+) -> tuple[list[Array], list[Mask]]:
+    """Max or mean over each pooling window; drops the mask."""
     x = np.asarray(_one(layer, xs), dtype=np.float32)
     cfg = layer.config
     if x.ndim != nd + 2:
@@ -148,24 +140,10 @@ def _pool(layer: Layer, xs: list[Array], nd: int, op: str) -> tuple[list[Array],
     return [_f32(y)], [None]
 
 
-def _pool_kind(nd: int, op: str) -> LayerFn:
-    def pool(
-        layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
-    ) -> tuple[list[Array], list[Mask]]:
-        """Max or mean over each pooling window; drops the mask."""
-        return _pool(layer, xs, nd, op)
-
-    return pool
-
-
-for _nd in (1, 2, 3):
-    _register(f"MaxPooling{_nd}D")(_pool_kind(_nd, "max"))
-    _register(f"AveragePooling{_nd}D")(_pool_kind(_nd, "avg"))
-
-
 def _global_pool(
-    layer: Layer, xs: list[Array], masks: list[Mask], op: str, nd: int
+    layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, nd: int, op: str
 ) -> tuple[list[Array], list[Mask]]:
+    """Max or mean over the spatial axes (GlobalAveragePooling1D: over the unmasked steps)."""
     x = np.asarray(_one(layer, xs), dtype=np.float32)
     if x.ndim != nd + 2:
         raise InputShapeError(f"layer {layer.name!r} ({layer.kind}) expects {nd + 2}-D input, got {x.shape}")
@@ -185,16 +163,19 @@ def _global_pool(
     return [_f32(y)], [None]
 
 
-def _global_pool_kind(nd: int, op: str) -> LayerFn:
-    def global_pool(
+def _bound(fn: Callable[..., tuple[list[Array], list[Mask]]], *params: Any) -> LayerFn:
+    """`fn(layer, xs, masks, sem, *params)` as a layer function (one per rank and operation)."""
+
+    def layer_fn(
         layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics
     ) -> tuple[list[Array], list[Mask]]:
-        """Max or mean over the spatial axes (1-D mean: over the unmasked steps)."""
-        return _global_pool(layer, xs, masks, op, nd)
+        return fn(layer, xs, masks, sem, *params)
 
-    return global_pool
+    return layer_fn
 
 
 for _nd in (1, 2, 3):
-    _register(f"GlobalMaxPooling{_nd}D")(_global_pool_kind(_nd, "max"))
-    _register(f"GlobalAveragePooling{_nd}D")(_global_pool_kind(_nd, "avg"))
+    _register(f"Conv{_nd}D")(_bound(_conv, _nd))
+    for _op, _name in (("max", "Max"), ("avg", "Average")):
+        _register(f"{_name}Pooling{_nd}D")(_bound(_pool, _nd, _op))
+        _register(f"Global{_name}Pooling{_nd}D")(_bound(_global_pool, _nd, _op))
