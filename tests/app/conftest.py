@@ -1,7 +1,7 @@
 """Fixtures for the app-layer tests: tiny models written with h5py (no Keras, no Qt), and the Keras oracles
 (tests/app/keras_oracle.py for export / attribution / interventions, tests/app/text_oracle.py for the text
-tests), each run once per flavor in a subprocess and cached under tests/.generated/ by a hash of the script:
-TensorFlow never enters the pytest process."""
+tests), each run once per flavor by tests/oracle.py (fixture `keras_oracle`) in a subprocess and cached under
+tests/.generated/ by a hash of the script: TensorFlow never enters the pytest process."""
 
 from __future__ import annotations
 
