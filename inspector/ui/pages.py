@@ -201,8 +201,8 @@ class UnitsTab(StatePage):
         if encoder is None and self.state.vocabulary:
             encoder = units.VocabEncoder(self.state.vocabulary)
         self.page.set_model(mf, encoder)
-        if not self.corpus_path:
-            self.page.set_corpus_text("")
+        if not self.corpus_path:  # the Stepper may already have run its text (it reacts first)
+            self.page.set_corpus_text(self._stepper_text())
         self._update_label()
 
     def _on_vocabulary(self, vocab: list[str] | None) -> None:
