@@ -145,7 +145,9 @@ class ExportMenu:
     def export_window(self, path: str | None = None) -> Path | None:
         """The whole window, as on screen, to a PNG."""
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Save the window as PNG", "inspector.png", "PNG (*.png)")
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Save the window as PNG", "inspector.png", "PNG (*.png)"
+            )
             if not path:
                 return None
         try:
@@ -170,7 +172,11 @@ class ExportMenu:
         window.show_page("Stepper")
         stepper = window.stepper
         targets: dict[str, QWidget] = {"Stepper page": stepper}
-        for label, name in (("Gate strips", "gate_strips"), ("Units \u00d7 time", "timeline"), ("Output", "output")):
+        for label, name in (
+            ("Gate strips", "gate_strips"),
+            ("Units \u00d7 time", "timeline"),
+            ("Output", "output"),
+        ):
             widget = getattr(stepper, name, None)
             if isinstance(widget, QWidget):
                 targets[label] = widget

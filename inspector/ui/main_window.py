@@ -179,7 +179,11 @@ class MainWindow(QMainWindow):
         """Add a central tab (View menu: Ctrl+<its number>); `page` observes `self.session` itself."""
         self.pages[title] = page
         # pages ask for other pages and report through these signals (inspector.ui.pages.StatePage)
-        for name, slot in (("show_page", self.show_page), ("notice", self._notice), ("failed", self.show_error)):
+        for name, slot in (
+            ("show_page", self.show_page),
+            ("notice", self._notice),
+            ("failed", self.show_error),
+        ):
             signal = getattr(page, name, None)
             if signal is not None and hasattr(signal, "connect"):
                 signal.connect(slot)

@@ -111,6 +111,11 @@ class StatePage(QWidget):
         """What File > Export > Figure exports for this page."""
         return self
 
+    def hasHeightForWidth(self) -> bool:
+        # A word-wrapped label makes a layout height-for-width, and the window's scroll area then
+        # sizes the page by its preferred height (taller than the window): fill the viewport instead.
+        return False
+
 
 class UnitsTab(StatePage):
     """The Units page: a corpus file (or the Stepper's text) analysed unit by unit."""
@@ -236,7 +241,9 @@ class UnitsTab(StatePage):
         self._pending_step = position - lo
         self.state.set_input(x[None])
         self.show_page.emit("Stepper")
-        self.notice.emit(f"Stepper: unit {unit} of {layer} at corpus position {position:,} (step {position - lo})")
+        self.notice.emit(
+            f"Stepper: unit {unit} of {layer} at corpus position {position:,} (step {position - lo})"
+        )
 
 
 class HealthTab(StatePage):
@@ -473,6 +480,7 @@ class CompareTab(StatePage):
         if req != self._request or current is None:
             return
         self.other = path
+        keep = self.state.selection  # set_pair shows its own first weight; the user's one wins below
         self.stack.setCurrentWidget(self.view)
         self.show_page.emit("Compare")
         if isinstance(result, CheckpointSeries):
@@ -482,6 +490,8 @@ class CompareTab(StatePage):
             if not self.view.set_pair(current, result):
                 return  # the view's banner names the first difference
             self.notice.emit(f"Comparing {os.path.basename(current.path)} with {os.path.basename(path)}")
+        if keep and self.view.weight_box.findText(keep) >= 0:
+            self.view.select_weight(keep)  # the weight the user was looking at
         self._on_input_changed(self.state.stepper)
 
     def _on_failed(self, req: int, message: str) -> None:

@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoints:
         first = sorted(Path(args.checkpoints).iterdir())[0]
         s.open(str(first))
+        s.select_weight("rnn/kernel" if s.find_weight("rnn/kernel") else s.selection)
         compare.compare_with(args.checkpoints)
     else:
         compare.compare_with(str(SAMPLES / "classic.keras"))
