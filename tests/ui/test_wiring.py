@@ -365,3 +365,16 @@ def test_corpus_files_through_every_page(win, corpus_dir, name, tmp_path):
             )
             assert run.returncode == 0, run.stderr
             np.testing.assert_allclose(np.load(tmp_path / "y.npy"), s.predict(x)[0], atol=1e-5)
+
+
+def test_compare_with_a_checkpoint_folder(win, health_models):
+    folder = health_models / "ckpt"
+    s = win.session
+    s.open(str(sorted(folder.iterdir())[0]))
+    s.select_weight("rnn/kernel")
+    compare = win.pages["Compare"]
+    compare.compare_with(str(folder))
+    assert compare.comparing and compare.view.series is not None
+    assert len(compare.view.series.files) == 3
+    assert compare.view.path == "rnn/kernel" and s.selection == "rnn/kernel"
+    assert max(c.rel_change for c in compare.view.changes) > 0  # training moved the weights
