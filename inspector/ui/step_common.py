@@ -17,33 +17,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from inspector.app.present import visible
 from inspector.app.state import AppState
 from inspector.core.network import GATES_BY_KIND
 from inspector.core.recurrent import Trajectory
 from inspector.core.stats import finite_range
-from inspector.core.stats import symmetric_levels as core_levels
 from inspector.core.stepper import Stepper
+from inspector.ui.widgets import ElidedLabel
 
-# Glyphs for characters that would otherwise be invisible in axis labels and text.
-_VISIBLE = {" ": "\u2423", "\n": "\u23ce", "\t": "\u21e5", "\r": "\u240d", "": "\u2205"}
 PAD_LABEL = "\u2205"  # an all-zero one-hot row (left padding of a fixed window)
 
 DIVERGING = "CET-D1"
 SEQUENTIAL = "viridis"
-
-
-def visible(token: str) -> str:
-    """A printable form of a vocabulary token for axis labels ('␣' for space, '⏎' for newline)."""
-    if token in _VISIBLE:
-        return _VISIBLE[token]
-    if token.isprintable() and " " not in token:
-        return token  # the usual case (a vocabulary of 20,000 words is relabelled in a few ms)
-    return "".join(_VISIBLE.get(ch, ch) if not ch.isprintable() or ch == " " else ch for ch in token)
-
-
-def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """(-m, m) for a diverging colour scale: a NaN-safe 99.5 % clip of |x|."""
-    return core_levels(values, 99.5)
 
 
 # Colour-blind-friendly line colours (Okabe & Ito) for the unit traces, keyed by quantity id.
@@ -353,10 +338,10 @@ class ScaleLegend(QWidget):
         lay.addWidget(swatch(DIVERGING))
         self.plus_label = text("+1")
         lay.addWidget(self.plus_label)
-        self.cell_label = text("")
+        self.cell_label = ElidedLabel("", minimum_width=30)  # '…' with the whole note in its tooltip
         self.cell_label.setStyleSheet("color: #444; font-weight: bold;")
         lay.addSpacing(8)
-        lay.addWidget(self.cell_label)
+        lay.addWidget(self.cell_label, 1)
         self.setToolTip(
             "Gates (sigmoid) use 0..1: dark = closed, yellow = open.  The candidate c\u0303 and the hidden "
             "state h use \u22121..+1.  The cell state c is unbounded: it uses \u00b1m fixed over the whole "
@@ -373,6 +358,7 @@ class ScaleLegend(QWidget):
         """'c ±2.21 (...)' next to the diverging swatch ('' hides it)."""
         self.cell_label.setText(f"c {note}" if note else "")
         self.cell_label.setToolTip(self.toolTip())
+        self.cell_label.setVisible(bool(note))
 
 
 def legend_widget() -> ScaleLegend:
