@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from inspector.core.network import RECURRENT_KINDS, GateSlice, Layer, Network, Weight
+from inspector.io.labels import stored_label_decoding
 
 Shape = tuple[int | None, ...]
 
@@ -422,3 +423,12 @@ def blocking_problems(network: Network | None) -> set[str]:
 
 
 MARKS = {"problem": "\u26a0", "note": "\u2139"}
+
+
+def stored_class_names(path: str) -> str:
+    """'*, A, C, G, T' when the file stores its class names (a ``*_label_decoding``), else ''."""
+    try:
+        names = stored_label_decoding(path)
+    except (OSError, ValueError):
+        return ""
+    return ", ".join(visible(str(n)) for n in names) if names else ""

@@ -319,7 +319,7 @@ class ScaleLegend(QWidget):
 
         def swatch(cmap: str) -> QLabel:
             lab = QLabel()
-            lab.setPixmap(gradient_pixmap(cmap, width=40))
+            lab.setPixmap(gradient_pixmap(cmap, width=24))
             return lab
 
         def text(t: str) -> QLabel:
@@ -330,7 +330,7 @@ class ScaleLegend(QWidget):
         lay.addWidget(text("gates 0"))
         lay.addWidget(swatch(SEQUENTIAL))
         lay.addWidget(text("1"))
-        lay.addSpacing(8)
+        lay.addSpacing(4)
         self.signed_label = text("")
         self.signed_label.setTextFormat(Qt.TextFormat.RichText)
         self.set_signed_labels(["c\u0303", "h"])
@@ -340,7 +340,7 @@ class ScaleLegend(QWidget):
         lay.addWidget(self.plus_label)
         self.cell_label = ElidedLabel("", minimum_width=30)  # '…' with the whole note in its tooltip
         self.cell_label.setStyleSheet("color: #444; font-weight: bold;")
-        lay.addSpacing(8)
+        lay.addSpacing(4)
         lay.addWidget(self.cell_label, 1)
         self.setToolTip(
             "Gates (sigmoid) use 0..1: dark = closed, yellow = open.  The candidate c\u0303 and the hidden "

@@ -23,7 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.app.present import MARKS, blocking_problems, infer_output_shapes, layer_notes
+from inspector.app.present import (
+    MARKS,
+    blocking_problems,
+    infer_output_shapes,
+    layer_notes,
+    stored_class_names,
+)
 from inspector.app.present import format_dims as format_shape
 from inspector.app.state import AppState
 
@@ -322,6 +328,9 @@ class StructurePanel(QWidget):
                 "<span style='color:#a05a00'>weights only: open the architecture "
                 "(File \u2192 Open architecture) to run it</span>"
             )
+        classes = stored_class_names(mf.path) if mf.path else ""
+        if classes:
+            lines.append(f"class names stored in the file: {html.escape(classes)}")
         blocking = blocking_problems(mf.network)
         for p in mf.problems:
             severity = "problem" if p in blocking else "note"
