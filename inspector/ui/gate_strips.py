@@ -214,13 +214,7 @@ class GateStripsView(QWidget):
 
         # right after start-up, not while a file opens
         QTimer.singleShot(0, self, lambda: self._pool.grow(self.PREWARM_LAYERS))
-        self.graphics.scene().sigMouseClicked.connect(self._on_click)
-        self.graphics.scene().sigMouseMoved.connect(self._on_hover)
-        session.input_changed.connect(self._on_input_changed)
-        session.step_changed.connect(self._on_step_changed)
-        session.unit_changed.connect(self._on_unit_changed)
-        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
-        self._on_input_changed(session.stepper)
+        ta.observe_steps(self, self.graphics, session)
 
     # ------------------------------------------------------------------ data
     def preferred_height(self) -> int:

@@ -275,6 +275,19 @@ def sample_count(session: AppState) -> int:
     return 1
 
 
+def observe_steps(view: Any, graphics: pg.GraphicsLayoutWidget, session: AppState) -> None:
+    """Wire a stepping view to the state (input, step, unit, vocabulary) and its plots' mouse, then show
+    the current input.  The view has `_on_input_changed`, `_on_step_changed`, `_on_unit_changed`,
+    `_on_click` and `_on_hover`."""
+    graphics.scene().sigMouseClicked.connect(view._on_click)
+    graphics.scene().sigMouseMoved.connect(view._on_hover)
+    session.input_changed.connect(view._on_input_changed)
+    session.step_changed.connect(view._on_step_changed)
+    session.unit_changed.connect(view._on_unit_changed)
+    session.vocabulary_changed.connect(lambda _v: view._on_input_changed(session.stepper))
+    view._on_input_changed(session.stepper)
+
+
 # ---------------------------------------------------------------------------------------------- styling
 def math_font(point_size: int = 10) -> QFont:
     """Serif italic for gate symbols: DejaVu Sans misplaces the combining tilde of 'c̃'."""

@@ -244,13 +244,7 @@ class TimelineView(QWidget):
         lay.addWidget(self.readout)
         self.graphics.setVisible(False)
 
-        self.graphics.scene().sigMouseClicked.connect(self._on_click)
-        self.graphics.scene().sigMouseMoved.connect(self._on_hover)
-        session.input_changed.connect(self._on_input_changed)
-        session.step_changed.connect(self._on_step_changed)
-        session.unit_changed.connect(self._on_unit_changed)
-        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
-        self._on_input_changed(session.stepper)
+        ta.observe_steps(self, self.graphics, session)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
