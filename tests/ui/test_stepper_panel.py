@@ -237,6 +237,7 @@ def test_bidirectional_halves_and_stacked_layer(qtbot, ui_models):
             np.testing.assert_array_equal(shown["hidden"], states[key].h[0])
             np.testing.assert_array_equal(shown["gate/f"], states[key].gates["f"][0])
     assert "backward" in panel.gate_strips.title("bidi/backward")
+    assert "reads the input backwards" in panel.gate_strips.title_tip("bidi/backward")
     # the units x time view of the backward half is in input-time order
     session.select_unit("bidi/backward", 2)
     assert panel.timeline.layer == "bidi/backward"
