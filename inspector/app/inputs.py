@@ -27,9 +27,6 @@ INPUT_KEYS = ("x", "X", "inputs", "input")
 TARGET_KEYS = ("y", "Y", "target", "targets")
 TARGET_COLUMNS = ("y", "target", "label")
 MAX_TEXT_BYTES = 256 * 1024**2
-# Without a vocabulary, an input this wide or wider is taken for numeric features, never for one-hot
-# symbols (a forecaster with 24 sensors that happens to end in a 24-way softmax is not a char model).
-MAX_GUESSED_ONE_HOT = 20
 
 
 class InputFileError(ValueError):
@@ -341,9 +338,9 @@ def random_inputs(
     """Seeded random arrays of the model's input shapes (batch row only) and what each one is.
 
     Token ids (in 1..id limit) for id inputs, one-hot rows when the input is the vocabulary's width or
-    (no vocabulary, fewer than `MAX_GUESSED_ONE_HOT` features) the model predicts a symbol of the
-    input's width (softmax over as many classes), standard normal values otherwise (a numeric model
-    with 20 or more features never gets one-hot rows); T = the model's fixed length or `length`.
+    the model predicts a symbol of the input's width (softmax over as many classes: a character model
+    without its vocabulary), standard normal values otherwise (a numeric model, however many features,
+    never gets one-hot rows); T = the model's fixed length or `length`.
     """
     rng = np.random.default_rng(seed)
     arrays: list[np.ndarray] = []
@@ -361,7 +358,7 @@ def random_inputs(
             and not integer
             and (
                 (vocabulary and width == len(vocabulary))
-                or (not vocabulary and width < MAX_GUESSED_ONE_HOT and predicts_next_symbol(network, width))
+                or (not vocabulary and predicts_next_symbol(network, width))
             )
         ):
             x = np.zeros(dims, dtype=np.float32)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -327,6 +328,20 @@ def output_over_time(
             raise ValueError(f"the target has {tarr.shape[0]} steps but the input has {T}")
         tgt = tarr[steps]
     return OutputSeries(steps, values.astype(np.float32), tgt, pre is not None)
+
+
+def stepper_output_series(stepper: Any, output: int = 0, target: Array | None = None) -> OutputSeries:
+    """`output_over_time` of a `Stepper`'s input, reading its cached `outputs_at` (nothing computed twice).
+
+    A `target` whose length is not the input's is left out (the series is still drawn).
+    """
+    args = (stepper.net, stepper.inputs, stepper.semantics)
+    try:
+        return output_over_time(*args, output=output, target=target, outputs_at=stepper.outputs_at)
+    except ValueError:
+        if target is None:
+            raise
+        return output_over_time(*args, output=output, outputs_at=stepper.outputs_at)
 
 
 def output_info(

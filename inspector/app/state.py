@@ -307,12 +307,12 @@ class AppState:
 
     # ------------------------------------------------------------------ vocabulary / input
     def set_vocabulary(self, vocab: Sequence[str] | None) -> None:
-        """Encode typed text with this vocabulary (one symbol per id, File > Open vocabulary); None = the
-        text encoding found with the file (none when there is none)."""
+        """Encode typed text with this vocabulary (one symbol per id, File > Open vocabulary); None = no
+        text encoding (ids and sequences only; reopen the file for the encoding found beside it)."""
         vocab = list(vocab) if vocab is not None else None
         self._user_vocabulary = vocab
         tm = None
-        if self.model_file is not None and self.model_file.network is not None:
+        if vocab is not None and self.model_file is not None and self.model_file.network is not None:
             try:
                 tm = find_text_model(self.model_file, self.path, vocab=vocab)
             except Exception as exc:  # noqa: BLE001 - said when text is typed; no encoder until then

@@ -215,7 +215,8 @@ class InputPanel(QWidget):
         shape = tuple(run.input_shapes[0]) if run.input_shapes else tuple(net.input_shapes[0])
         tm = self.session.text_model
         if tm is not None:
-            text += f" \u2014 text: {tm.encoder.kind}, {tm.encoder.vocab_size} ids"
+            kind = "one-hot" if len(shape) == 3 else "token ids"
+            text += f" \u2014 {kind} over a {tm.encoder.vocab_size}-symbol vocabulary ({tm.encoder.kind})"
         elif vocab:
             kind = "one-hot" if len(shape) == 3 else "token ids"
             text += f" \u2014 {kind} over a {len(vocab)}-symbol vocabulary"
@@ -265,18 +266,21 @@ class InputPanel(QWidget):
         self.padding_box.setVisible(length is not None)
         if length is not None:
             self.padding_box.setToolTip(f"padding of typed text and ids to the model's length ({length})")
-        self._on_padding_changed(self.session.padding_side)
+        self._show_padding(self.session.padding_side)
 
     def _on_padding_chosen(self, index: int) -> None:
         self.session.set_padding(str(self.padding_box.itemData(index)))
 
-    def _on_padding_changed(self, side: str) -> None:
+    def _show_padding(self, side: str) -> None:
         index = self.padding_box.findData(side)
         if index >= 0 and index != self.padding_box.currentIndex():
             self.padding_box.blockSignals(True)
             self.padding_box.setCurrentIndex(index)
             self.padding_box.blockSignals(False)
-        # re-run what was typed with the new padding
+
+    def _on_padding_changed(self, side: str) -> None:
+        """The padding changed: re-run what was typed (text or ids) with it."""
+        self._show_padding(side)
         if self.session.network is None or self.session.stepper is None:
             return
         if self.tabs.currentIndex() == 0 and self.text():
@@ -408,14 +412,15 @@ class InputPanel(QWidget):
     ) -> bool:
         """Check arrays against the model's inputs and run them (from step 0 unless `jump_to_end`).
 
-        Any length is accepted on the time axis (Keras runs a fixed-length recurrent model on others).
+        Typed input (`encoded` given) may have any length on the time axis (it was padded as chosen;
+        Keras runs a fixed-length recurrent model on other lengths); files must fit the model's shape.
         """
         net = self.session.run_network
         if net is None:
             self._reject("this file holds weights only: open its architecture (model.json) to run it")
             return False
         try:
-            fitted = check_inputs(net, arrays, free_time=True)
+            fitted = check_inputs(net, arrays, free_time=encoded is not None)
         except ValueError as exc:
             self._reject(str(exc))
             return False
