@@ -504,6 +504,13 @@ def example_text(vocabulary: Sequence[str]) -> str:
     return text or "".join(vocabulary[: min(len(vocabulary), 10)])
 
 
+def display_token(token: str) -> str:
+    """A step's token as views label it: an unknown word 'w?' (from '<oov>:w'), padding '∅'."""
+    if token.startswith(OOV + ":"):
+        return token[len(OOV) + 1 :] + "?"
+    return "\u2205" if token == PAD else token
+
+
 def token_table(enc: TextEncoder, n: int) -> list[str]:
     """Display strings of ids 0..n-1 (output class labels for a next-symbol model)."""
     return [enc.token(i) for i in range(n)]

@@ -51,6 +51,43 @@ PADDING_CHOICES = (
 )
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that never asks for more width than it gets: the text ends in '…' when it does not
+    fit, and the whole text is the tooltip."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> Any:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        hint.setWidth(40)
+        return hint
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        from PySide6.QtGui import QPainter
+
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        m = self.margin()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width() - 2 * m)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(
+            rect.adjusted(m, 0, -m, 0), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), text
+        )
+
+    @property
+    def shown_text(self) -> str:
+        """The text as drawn at the current width (ends in '…' when cut)."""
+        return self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+
+
 class InputPanel(QWidget):
     """Text box (models with a vocabulary) or sequence loader/editor; feeds `Session.set_input`.
 
@@ -72,18 +109,16 @@ class InputPanel(QWidget):
         self._applied: tuple[Any, ...] | None = None  # (model file, text model, padding, text) last run
         self._typed_ids = False  # the current input came from the index field (re-padded on change)
 
-        self.shape_label = QLabel("No model is open.")
+        self.shape_label = ElidedLabel("No model is open.")
         self.shape_label.setStyleSheet("color: #333;")
         self.shape_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label = QLabel("")
-        # One line, clipped if too long (full text in the tooltip): a word-wrapped label would give the
+        # One line, elided if too long (full text in the tooltip): a word-wrapped label would give the
         # panel height-for-width, and the main window's scroll area would then grow it past the window.
-        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.error_label = ElidedLabel("")
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.setVisible(False)
         # Says when the views show a made-up example (a model without vocabulary, right after loading).
-        self.note_label = QLabel("")
-        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.note_label = ElidedLabel("")
         self.note_label.setStyleSheet("color: #7a5a00; background: #fff6d8; padding: 1px 4px;")
         self.note_label.setVisible(False)
 
@@ -570,7 +605,15 @@ class InputPanel(QWidget):
         self._fill_table(xs[0])
         vocab = self.session.vocabulary
         ids = input_ids(self.session)
-        if vocab and ids is not None:
+        tokens = self.session.tokens
+        if vocab and tokens is not None and self.session.encoded is not None:
+            pad = self.session.encoded.padding
+            words = [
+                t.split(":", 1)[1] if t.startswith("<oov>:") else t for t, p in zip(tokens, pad) if not p
+            ]
+            self._set_text((" " if is_word_level(vocab) else "").join(words))
+            self.tabs.setCurrentIndex(0)
+        elif vocab and ids is not None:
             pad = self.session.padding_mask()
             tokens = [
                 vocab[int(i)]

@@ -244,7 +244,8 @@ class OutputView(QWidget):
             return self._label_cache[1]  # the same output description: a new input relabels for free
         if kind is not None and len(kind.labels) == n:
             # symbols (' ', '\n') made visible; class names keep their spaces
-            labels = [ta.visible(v) for v in kind.labels] if kind.kind == "next_symbol" else list(kind.labels)
+            symbols = kind.kind == "next_symbol" and bool(self.session.vocabulary)
+            labels = [ta.visible(v) for v in kind.labels] if symbols else list(kind.labels)
         elif kind is not None and kind.kind == "binary_probability" and n == 1:
             labels = [kind.labels[-1]]
         else:

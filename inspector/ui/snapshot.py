@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QMessageLogContext, QSettings, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
@@ -123,15 +124,19 @@ def render_snapshot(
         if has_input:
             if session.network is None:
                 raise ValueError(f"{model}: holds weights only; pass --config model.json to run an input")
+            meta: dict[str, Any] = {}
             if text is not None:
-                x = session.encode_text(text)
+                meta["encoded"], x = session.encode(text)
             else:
                 assert input_file is not None
-                arrays = check_inputs(session.network, read_input_file(input_file).arrays)
+                data = read_input_file(input_file)
+                run = session.run_network or session.network
+                arrays = check_inputs(run, data.arrays)
                 x = arrays if len(arrays) > 1 else arrays[0]
+                meta = {"target": data.target, "feature_names": data.columns}
             failures.clear()
             before = session.stepper  # the stepper panel may already have run a default input
-            session.set_input(x)
+            session.set_input(x, **meta)
             if failures or session.stepper is None or session.stepper is before:
                 raise ValueError(failures[-1] if failures else "the input cannot be run")
             last = session.n_steps - 1

@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
 
 from inspector.app.outputs import OutputSeries, stepper_output_series
 from inspector.app.state import AppState
+from inspector.app.text import display_token
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 from inspector.ui.gate_strips import GateStripsView
-from inspector.ui.input_panel import InputPanel
+from inspector.ui.input_panel import ElidedLabel, InputPanel
 from inspector.ui.output_over_time import OutputOverTimeView
 from inspector.ui.output_view import OutputView
 from inspector.ui.timeline_view import TimelineView
@@ -54,8 +55,7 @@ class StepperPanel(QWidget):
         self.over_time = OutputOverTimeView()
         self.over_time.setMinimumHeight(120)
         self._series_id = 0
-        self.stale_label = QLabel("")
-        self.stale_label.setWordWrap(True)
+        self.stale_label = ElidedLabel("")
         self.stale_label.setStyleSheet("color: #7a1010; background: #fde8e8; padding: 2px 6px;")
         self.stale_label.setVisible(False)
 
@@ -107,14 +107,14 @@ class StepperPanel(QWidget):
         self.right_splitter = right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.output)
         right.addWidget(self.over_time)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([760, 300])
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([600, 400])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -180,6 +180,14 @@ class StepperPanel(QWidget):
         focus = QApplication.focusWidget()
         if focus is None or not self.isAncestorOf(focus):
             QTimer.singleShot(0, self._take_focus)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Share the width 60 / 40 between the per-step views and the output column once it is known."""
+        super().resizeEvent(event)
+        total = sum(self.splitter.sizes())
+        if not getattr(self, "_split_done", False) and total > 200:
+            self._split_done = True
+            self.splitter.setSizes([int(total * 0.6), total - int(total * 0.6)])
 
     def _take_focus(self) -> None:
         if self.isVisible():
@@ -261,7 +269,7 @@ class StepperPanel(QWidget):
         vocabulary symbol of each input id."""
         tokens = getattr(self.session, "tokens", None)
         if tokens is not None:
-            return [ta.visible(t) for t in tokens]
+            return [ta.visible(display_token(t)) for t in tokens]
         return ta.input_symbols(self.session)
 
     def _on_input_failed(self, message: str) -> None:
