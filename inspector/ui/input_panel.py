@@ -172,6 +172,7 @@ class InputPanel(QWidget):
         session.input_changed.connect(self._on_input_changed)
         session.input_failed.connect(self.show_error)
         session.padding_changed.connect(self._on_padding_changed)
+        session.feature_names_changed.connect(lambda _names: self._set_description())
         self._on_file_loaded(session.model_file)
 
     def _build_sequence_tab(self) -> QWidget:
@@ -258,7 +259,11 @@ class InputPanel(QWidget):
         elif len(shape) == 2:
             text += " \u2014 token ids per step"
         elif len(shape) == 3:
-            text += f" \u2014 {shape[2]} features per step"
+            names = self.session.feature_names
+            if names and len(names) == shape[2]:
+                text += f" \u2014 features per step: {', '.join(names)}"
+            else:
+                text += f" \u2014 {shape[2]} feature{'' if shape[2] == 1 else 's'} per step"
         elif len(shape) >= 4:
             text += " \u2014 image-like input (no time axis)"
         if self.session.text_error:

@@ -93,11 +93,12 @@ class OutputOverTimeView(QWidget):
         if not kind.is_probability:
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(QColor(150, 150, 150), width=1)))
         units = [v.shape[1] - 1] if kind.kind == "binary_probability" else curves_to_draw(v, kind)
+        marker = "o" if len(steps) <= 80 else None  # dots only where they stay apart
         for k, u in enumerate(units):
             name = kind.axis_label if kind.kind == "binary_probability" else self._label(kind, u)
             color = _COLORS[k % len(_COLORS)]
             self.curves[u] = plot.plot(
-                steps, v[:, u], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                steps, v[:, u], pen=pg.mkPen(color, width=2), symbol=marker, symbolSize=5,
                 symbolBrush=color, symbolPen=None, name=name,
             )  # fmt: skip
         if target is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inspector.app.state import AppState, open_model
+from inspector.app.state import open_model
 from inspector.core import engine
 from tests.conftest import CORPUS
 
