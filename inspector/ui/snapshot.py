@@ -60,6 +60,27 @@ def _quiet_platform() -> Iterator[None]:
         qInstallMessageHandler(previous)
 
 
+def _use_vocabulary(session: Session, vocab: str) -> None:
+    symbols = read_vocabulary(vocab)
+    if symbols is None:
+        raise ValueError(f"{vocab}: not a vocabulary (a JSON list of tokens)")
+    session.set_vocabulary(symbols)
+
+
+def _input(session: Session, text: str | None, input_file: str | None) -> tuple[Any, dict[str, Any]]:
+    """(model input, set_input keywords): typed text with its tokens, or a file with its target and
+    feature names (the GUI's own readers)."""
+    if text is not None:
+        encoded, x = session.encode(text)
+        return x, {"encoded": encoded}
+    assert input_file is not None
+    data = read_input_file(input_file)
+    run = session.run_network or session.network
+    assert run is not None
+    arrays = check_inputs(run, data.arrays)
+    return (arrays if len(arrays) > 1 else arrays[0]), {"target": data.target, "feature_names": data.columns}
+
+
 def render_snapshot(
     model: str,
     text: str | None = None,
@@ -116,24 +137,12 @@ def render_snapshot(
             message = failures[-1] if failures else f"{model}: cannot be opened"
             raise ModelFileError(None, message)
         if vocab is not None:
-            symbols = read_vocabulary(vocab)
-            if symbols is None:
-                raise ValueError(f"{vocab}: not a vocabulary (a JSON list of tokens)")
-            session.set_vocabulary(symbols)
+            _use_vocabulary(session, vocab)
         has_input = text is not None or input_file is not None
         if has_input:
             if session.network is None:
                 raise ValueError(f"{model}: holds weights only; pass --config model.json to run an input")
-            meta: dict[str, Any] = {}
-            if text is not None:
-                meta["encoded"], x = session.encode(text)
-            else:
-                assert input_file is not None
-                data = read_input_file(input_file)
-                run = session.run_network or session.network
-                arrays = check_inputs(run, data.arrays)
-                x = arrays if len(arrays) > 1 else arrays[0]
-                meta = {"target": data.target, "feature_names": data.columns}
+            x, meta = _input(session, text, input_file)
             failures.clear()
             before = session.stepper  # the stepper panel may already have run a default input
             session.set_input(x, **meta)

@@ -48,16 +48,7 @@ class StepperPanel(QWidget):
         self.session = session
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
-        self.input_panel = InputPanel(session)
-        self.gate_strips = GateStripsView(session)
-        self.timeline = TimelineView(session)
-        self.output = OutputView(session)
-        self.over_time = OutputOverTimeView()
-        self.over_time.setMinimumHeight(120)
-        self._series_id = 0
-        self.stale_label = ElidedLabel("")
-        self.stale_label.setStyleSheet("color: #7a1010; background: #fde8e8; padding: 2px 6px;")
-        self.stale_label.setVisible(False)
+        self._build_views(session)
 
         style = self.style()
 
@@ -150,6 +141,19 @@ class StepperPanel(QWidget):
         session.busy_changed.connect(self._on_busy_changed)
         session.file_loaded.connect(lambda _m: self.pause())
         self._on_input_changed(session.stepper)
+
+    def _build_views(self, session: AppState) -> None:
+        """The input panel, the per-step views, the output column and the stale-run banner."""
+        self.input_panel = InputPanel(session)
+        self.gate_strips = GateStripsView(session)
+        self.timeline = TimelineView(session)
+        self.output = OutputView(session)
+        self.over_time = OutputOverTimeView()
+        self.over_time.setMinimumHeight(120)
+        self._series_id = 0
+        self.stale_label = ElidedLabel("")
+        self.stale_label.setStyleSheet("color: #7a1010; background: #fde8e8; padding: 2px 6px;")
+        self.stale_label.setVisible(False)
 
     def _controls_row(self) -> QHBoxLayout:
         """Transport buttons, the step slider and label, the speed slider: one row."""
