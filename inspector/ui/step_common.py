@@ -216,6 +216,11 @@ def input_symbols(session: AppState, sample: int = 0) -> list[str] | None:
     One-hot inputs (B, T, V) with V == len(vocabulary) map each row to its arg-max token ('∅' for an
     all-zero padding row); id inputs (B, T) map ids to tokens.  None without a vocabulary or input.
     """
+    tokens = getattr(session, "tokens", None)  # typed text / ids: their own tokens (words, unknown words)
+    if tokens is not None and sample == 0:
+        from inspector.app.text import display_token
+
+        return [visible(display_token(t)) for t in tokens]
     vocab = session.vocabulary
     xs = model_inputs(session)
     if not vocab or not xs:

@@ -94,11 +94,12 @@ def test_output_labels_cleared_and_placeholder(qtbot, ui_models):
     vocab_labels = [ta.visible(v) for v in session.vocabulary]
     assert out.labels() == vocab_labels and out.axis_labels() == vocab_labels
     assert not out.plot_widget.isHidden() and out.placeholder.isHidden()
-    # the vocabulary goes away while the same input stays: class names, on the axis too
+    # the vocabulary goes away while the same input stays: numbered symbols (the model still predicts its
+    # own next input), on the axis too
     session.set_vocabulary(None)
     n = len(vocab_labels)
-    assert out.labels() == [f"class {k}" for k in range(n)]
-    assert out.axis_labels() == [f"class {k}" for k in range(n)]
+    assert out.labels() == [f"symbol {k}" for k in range(n)]
+    assert out.axis_labels() == [f"symbol {k}" for k in range(n)]
     # a file that cannot run (weights only): no stale labels, a placeholder instead of an empty plot
     session.open(str(ui_models["char_lstm_weights"]))
     assert session.stepper is None
