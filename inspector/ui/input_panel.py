@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -40,6 +39,7 @@ from inspector.app.inputs import (
 from inspector.app.state import AppState
 from inspector.app.text import example_text, fixed_length, is_word_level
 from inspector.core.stepper import Stepper
+from inspector.ui.widgets import ElidedLabel
 
 _TABLE_MAX_CELLS = 200_000  # beyond this the table editor is not filled (files still load)
 DEFAULT_RANDOM_T = 20  # length of the example input run on load when the model accepts any length
@@ -49,43 +49,6 @@ PADDING_CHOICES = (
     ("pre", "pad before", "pad_sequences(padding='pre'): zeros before the tokens up to the model's length"),
     ("post", "pad after", "pad_sequences(padding='post'): zeros after the tokens up to the model's length"),
 )
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that never asks for more width than it gets: the text ends in '…' when it does not
-    fit, and the whole text is the tooltip."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
-        super().setText(text)
-        self.setToolTip(text)
-
-    def minimumSizeHint(self) -> Any:  # noqa: N802 - Qt's name
-        hint = super().minimumSizeHint()
-        hint.setWidth(40)
-        return hint
-
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        from PySide6.QtGui import QPainter
-
-        painter = QPainter(self)
-        rect = self.contentsRect()
-        m = self.margin()
-        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width() - 2 * m)
-        painter.setPen(self.palette().color(self.foregroundRole()))
-        painter.drawText(
-            rect.adjusted(m, 0, -m, 0), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), text
-        )
-
-    @property
-    def shown_text(self) -> str:
-        """The text as drawn at the current width (ends in '…' when cut)."""
-        return self.fontMetrics().elidedText(
-            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
-        )
 
 
 class InputPanel(QWidget):

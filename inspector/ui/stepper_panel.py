@@ -31,10 +31,11 @@ from inspector.app.text import display_token
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 from inspector.ui.gate_strips import GateStripsView
-from inspector.ui.input_panel import ElidedLabel, InputPanel
+from inspector.ui.input_panel import InputPanel
 from inspector.ui.output_over_time import OutputOverTimeView
 from inspector.ui.output_view import OutputView
 from inspector.ui.timeline_view import TimelineView
+from inspector.ui.widgets import ElidedLabel
 
 
 class StepperPanel(QWidget):
