@@ -59,7 +59,7 @@ def test_wheel_contains_samples_and_vocabularies(wheel):
         for suffix in (".keras", ".h5", ".vocab.json"):
             assert f"inspector/_resources/samples/{name}{suffix}" in names
     assert "inspector/resources.py" in names
-    assert "inspector/cli.py" in names
+    assert "inspector/cli/__init__.py" in names
     assert not any("__pycache__" in n or n.startswith(("tests/", ".venv/")) for n in names), sorted(names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "keras-inspector = inspector.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

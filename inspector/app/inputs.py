@@ -9,6 +9,7 @@ dimensions, casts as the engine expects).  Errors are `InputFileError` / ValueEr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 from collections.abc import Sequence
@@ -41,7 +42,8 @@ class InputData:
     arrays : one array per model input, in order (as stored: the batch axis may be missing).
     target : the target stored with the input (an .npz ``y`` / a csv ``target`` column), or None.
     columns : a csv's feature column names (header row), else None.
-    path : the file read.
+    path : the file read.  notes : what was left out (non-numeric csv columns).
+    target_name : the csv column the target came from.
     """
 
     arrays: list[np.ndarray]
@@ -49,6 +51,7 @@ class InputData:
     columns: list[str] | None = None
     path: str = ""
     notes: list[str] = field(default_factory=list)
+    target_name: str | None = None
 
 
 def format_shape(shape: Sequence[int | None], *, time_axis: bool = True) -> str:
@@ -61,7 +64,13 @@ def format_shape(shape: Sequence[int | None], *, time_axis: bool = True) -> str:
 
 
 # ------------------------------------------------------------------------------------------ reading
-def read_input_file(path: str | os.PathLike[str]) -> InputData:
+def read_input_file(
+    path: str | os.PathLike[str],
+    *,
+    target: str | None = None,
+    n_features: int | None = None,
+    auto_target: bool = True,
+) -> InputData:
     """Read the arrays of an input file, told apart by content (numpy magic, zip) not extension.
 
     Parameters
@@ -69,6 +78,7 @@ def read_input_file(path: str | os.PathLike[str]) -> InputData:
     path : a .npy (one array), an .npz (its arrays in order, one per model input; or ``x`` plus
         ``y``/``target``: input and target) or a text .csv/.txt (rows = timesteps, comma separated,
         an optional header row; numeric columns are features, a ``target``/``y`` column the target).
+    target, n_features, auto_target : how a csv's target column is chosen (see `parse_csv`).
 
     Returns
     -------
@@ -96,7 +106,7 @@ def read_input_file(path: str | os.PathLike[str]) -> InputData:
         if isinstance(exc, InputFileError):
             raise
         raise InputFileError(f"{path}: not a readable numpy array ({_no_pickle_advice(exc)})") from None
-    return _read_csv(path, name)
+    return _read_csv(path, name, target, n_features, auto_target)
 
 
 def _read_npz(path: str, name: str) -> InputData:
@@ -111,43 +121,93 @@ def _read_npz(path: str, name: str) -> InputData:
         return InputData([_numeric(z[k], name) for k in keys], path=path)
 
 
-def _read_csv(path: str, name: str) -> InputData:
+def _read_csv(
+    path: str, name: str, target: str | None, n_features: int | None, auto_target: bool
+) -> InputData:
     try:
         if os.path.getsize(path) > MAX_TEXT_BYTES:
             raise InputFileError(f"{path}: too large for a text sequence")
-        with open(path, encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(io.StringIO(fh.read())) if r and any(c.strip() for c in r)]
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: not a .npy/.npz array or a text (.csv) sequence") from None
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({_one_line(exc)})") from None
+    try:
+        data = parse_csv(text, target=target, n_features=n_features, auto_target=auto_target)
+    except ValueError as exc:
+        raise InputFileError(f"{path}: {exc}") from None
+    return dataclasses.replace(data, path=path)
+
+
+def parse_csv(
+    text: str, *, target: str | None = None, n_features: int | None = None, auto_target: bool = True
+) -> InputData:
+    """CSV text (rows = timesteps, comma separated, an optional header row) -> InputData: the one CSV
+    reader of the app (input files, time series).
+
+    Columns whose every cell is text (a date, a name) are left out (said in `notes`); a column mixing
+    numbers and text is an error.  The target column is `target` when named, else (with a header and
+    `auto_target`) a column named ``target`` / ``y`` / ``label`` unless `n_features` says the model
+    reads every numeric column.
+
+    Returns
+    -------
+    InputData : arrays [(T, F) float32], target (T,) float32 or None, columns (F header names, None
+        without header), notes; `target_name` in notes' sibling field `target_name`.
+
+    Raises
+    ------
+    ValueError : empty, ragged rows, mixed cells, no numeric column, unknown target column (one line).
+    """
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
     if not rows:
-        raise InputFileError(f"{path}: the file is empty")
+        raise ValueError("the file is empty")
     header = [c.strip() for c in rows[0]] if not all(_is_number(c) for c in rows[0]) else None
     body = rows[1:] if header is not None else rows
     if not body:
-        raise InputFileError(f"{path}: a header row but no values")
-    width = len(header) if header is not None else max(len(r) for r in body)
-    columns = header or [str(k) for k in range(width)]
-    numeric = [k for k in range(width) if all(k < len(r) and _is_number(r[k]) for r in body)]
+        raise ValueError("a header row but no values")
+    width = len(header) if header is not None else len(body[0])
+    for k, r in enumerate(body):
+        if len(r) != width:
+            named = "the header names" if header else "row 1 has"
+            raise ValueError(f"data row {k + 1} has {len(r)} columns but {named} {width}")
+    columns = header or [f"feature {k}" for k in range(width)]
+    numeric: list[int] = []
+    for k in range(width):
+        ok = [_is_number(r[k]) for r in body]
+        if all(ok):
+            numeric.append(k)
+        elif any(ok):
+            bad = next(n for n, good in enumerate(ok) if not good)
+            raise ValueError(
+                f"column {columns[k]!r} holds a non-numeric cell in data row {bad + 1}: {body[bad][k]!r}"
+            )
     if not numeric:
-        raise InputFileError(f"{path}: no numeric column")
-    target_col = next((k for k in numeric if columns[k].lower() in TARGET_COLUMNS), None) if header else None
-    features = [k for k in numeric if k != target_col]
+        raise ValueError("no numeric column")
+    col: int | None = None
+    if target is not None:
+        if target not in columns:
+            raise ValueError(f"no column named {target!r} (columns: {', '.join(columns)})")
+        col = columns.index(target)
+        if col not in numeric:
+            raise ValueError(f"the target column {target!r} is not numeric")
+    elif header is not None and auto_target and (n_features is None or n_features == len(numeric) - 1):
+        col = next((k for k in numeric if columns[k].lower() in TARGET_COLUMNS), None)
+    features = [k for k in numeric if k != col]
     if not features:
-        raise InputFileError(f"{path}: no numeric feature column besides the target")
-    data = np.array([[float(r[k]) for k in features] for r in body], dtype=np.float32)
-    target = (
-        np.array([float(r[target_col]) for r in body], dtype=np.float32) if target_col is not None else None
-    )
+        raise ValueError("no numeric feature column besides the target")
+    values = np.array([[float(r[k]) for k in numeric] for r in body], dtype=np.float32)
+    data = values[:, [numeric.index(k) for k in features]]
+    tgt = values[:, numeric.index(col)].copy() if col is not None else None
     dropped = [columns[k] for k in range(width) if k not in numeric]
     notes = [f"non-numeric columns ignored: {', '.join(dropped)}"] if dropped else []
     return InputData(
         [data],
-        target=target,
+        target=tgt,
         columns=[columns[k] for k in features] if header else None,
-        path=path,
         notes=notes,
+        target_name=columns[col] if col is not None else None,
     )
 
 
@@ -278,9 +338,9 @@ def random_inputs(
     """Seeded random arrays of the model's input shapes (batch row only) and what each one is.
 
     Token ids (in 1..id limit) for id inputs, one-hot rows when the input is the vocabulary's width or
-    the model predicts a symbol of the input's width (softmax over as many classes), standard normal
-    values otherwise (a numeric model with many features is not taken for one-hot); T = the model's
-    fixed length or `length`.
+    the model predicts a symbol of the input's width (softmax over as many classes: a character model
+    without its vocabulary), standard normal values otherwise (a numeric model, however many features,
+    never gets one-hot rows); T = the model's fixed length or `length`.
     """
     rng = np.random.default_rng(seed)
     arrays: list[np.ndarray] = []

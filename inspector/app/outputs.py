@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from inspector.core.activations import activation_name
 from inspector.core.errors import UnsupportedLayerError
 from inspector.core.network import RECURRENT_KINDS, Array, Layer, Network, Semantics
 
+STEP_BUDGET = 100_000  # input steps run at most for one output-over-time series (the GUI's worker)
 KINDS = ("class_probabilities", "binary_probability", "independent_probabilities", "values", "next_symbol")
 _PASS_THROUGH = frozenset(
     {"Dropout", "Identity", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
@@ -327,6 +329,24 @@ def output_over_time(
             raise ValueError(f"the target has {tarr.shape[0]} steps but the input has {T}")
         tgt = tarr[steps]
     return OutputSeries(steps, values.astype(np.float32), tgt, pre is not None)
+
+
+def stepper_output_series(stepper: Any, output: int = 0, target: Array | None = None) -> OutputSeries:
+    """`output_over_time` of a `Stepper`'s input, reading its cached `outputs_at` (nothing computed twice).
+
+    A `target` whose length is not the input's is left out (the series is still drawn).  Long inputs are
+    read at fewer steps (about `STEP_BUDGET` input steps of work in all: a non-causal model re-runs per cut).
+    """
+    args = (stepper.net, stepper.inputs, stepper.semantics)
+    runs = int(np.clip(STEP_BUDGET // max(int(stepper.n_steps), 1), 24, 256))
+    try:
+        return output_over_time(
+            *args, output=output, target=target, outputs_at=stepper.outputs_at, max_runs=runs
+        )
+    except ValueError:
+        if target is None:
+            raise
+        return output_over_time(*args, output=output, outputs_at=stepper.outputs_at, max_runs=runs)
 
 
 def output_info(

@@ -16,26 +16,48 @@ preview_loaded(str, str, ModelFile, vocabulary) : while a big file is still bein
 busy_changed(bool) : a file is being read or a trace computed.
 selection_changed(str) : weight display path ('lstm_1/kernel'), '' = none.
 unit_changed(str, int) : (recurrent layer trace key, unit); ('', -1) = none.
-input_changed(Stepper | None) : a new input was run (or cleared).
-input_failed(str) : one-line message about an input that cannot be run.
+input_changed(Stepper | None) : a new input was run (or cleared); `encoded` (tokens, padding),
+    `target` and `feature_names` are already set for it.
+input_failed(str) : one-line message about an input that cannot be run (the views are cleared).
 step_changed(int) : the current step t.
-vocabulary_changed(list[str] | None) : the symbols typed text is encoded with.
+vocabulary_changed(list[str] | None) : the display symbol of each input id (the text model's token
+    table: characters, words, '<pad>' ...), None when the model reads no text.
+padding_changed(str) : the padding typed text and ids get: 'none', 'pre' or 'post' (to `fixed_length`).
+feature_names_changed(list[str] | None) : names of the input features (a CSV header), for the input
+    strip rows and the kernel heatmap rows; None = unnamed.
+
+Text: `text_model` (`inspector.app.text.find_text_model`: a character vocabulary sidecar, a Keras
+Tokenizer sidecar, a TextVectorization / StringLookup inside the model) encodes typed text; the
+network that runs is `run_network` (= `text_model.network`, preprocessing layers stripped).
+Outputs: `output_kinds` (`inspector.app.outputs.describe_outputs`, labels from `<stem>.labels.json`
+or a stored label decoding).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from psygnal import Signal
 
-from inspector.app.encoding import Encoder, VocabularyEncoder, text_to_input
 from inspector.app.inputs import check_inputs
+from inspector.app.loading import TextSetup, build_stepper, load_model
+from inspector.app.outputs import OutputKind, describe_outputs
 from inspector.app.runner import Runner, SyncRunner, error_message
+from inspector.app.text import (
+    Encoded,
+    Padding,
+    TextEncoder,
+    TextModel,
+    encoded_ids,
+    find_text_model,
+    fixed_length,
+    skipped_steps,
+    to_model_input,
+    token_table,
+)
 from inspector.core import engine
 from inspector.core.network import Layer, ModelFile, Network, Weight, default_weight, find_weight
 from inspector.core.stepper import Stepper
@@ -43,10 +65,9 @@ from inspector.core.stepper import Stepper
 # Above this many multiply-adds a trace goes to the runner (off the GUI thread); below it, it runs
 # inline (~50 ms of numpy: a 200-character input to an LSTM(128) char model, with no busy flicker).
 INLINE_TRACE_FLOPS = 2e7
-# Architecture files looked for next to a weights-only file (`<stem>` as in inspector.io.sidecar).
-ARCHITECTURE_NAMES = ("{stem}.arch.json", "{stem}.json", "model.json")
 
 Inputs = np.ndarray | Sequence[np.ndarray]
+PADDING_SIDES = ("none", "pre", "post")
 
 
 @dataclass(frozen=True)
@@ -74,61 +95,14 @@ def trace_key_of(weight_path: str) -> str:
     return weight_path.rsplit("/", 1)[0] if "/" in weight_path else ""
 
 
-def sibling_architecture(path: str) -> str | None:
-    """An architecture JSON next to a weights file: `<stem>.arch.json`, `<stem>.json` or `model.json`."""
-    p = Path(path)
-    stems = [p.name.split(".", 1)[0], p.name.rsplit(".", 1)[0]]
-    for pattern in ARCHITECTURE_NAMES:
-        for stem in dict.fromkeys(stems):
-            candidate = p.with_name(pattern.format(stem=stem))
-            if candidate != p and candidate.is_file():
-                return os.fspath(candidate)
-    return None
+@dataclass(frozen=True)
+class InputMeta:
+    """What the views show alongside an input: `encoded` (tokens, padding of typed text / ids), the
+    `target` series of an input file, the feature names of a CSV header (None: keep the current ones)."""
 
-
-def load_model(
-    path: str, config: str | None = None, preview: str = "", report: Callable[[Any], None] | None = None
-) -> tuple[str, str | None, ModelFile, list[str] | None]:
-    """Read `path` and its sidecar vocabulary (runs on a worker thread; no state touched).
-
-    The file is read in a child process (`inspector.io.sandbox`): a corrupted HDF5 file can make
-    libhdf5 crash or spin holding the GIL.  A weights-only file without `config` gets a sibling
-    architecture JSON (`sibling_architecture`) when there is one.  Before the whole file is read,
-    ``report((path, weight path, ModelFile, vocabulary))`` gets a preview in which only that weight
-    (`preview` if the file has it, else the default one) holds its values.
-
-    Returns
-    -------
-    (path, config used or None, ModelFile, vocabulary or None)
-    """
-    from inspector.io.sandbox import load_isolated
-    from inspector.io.sidecar import find_vocabulary
-
-    found = find_vocabulary(path)
-    vocab = list(found) if found is not None else None
-
-    def on_preview(weight: str, mf: ModelFile) -> None:
-        if report is not None:
-            report((path, weight, mf, vocab))
-
-    model_file = load_isolated(path, config=config, preview=preview, on_preview=on_preview)
-    if config is None and model_file.network is None and not model_file.damage:
-        sibling = sibling_architecture(path)
-        if sibling is not None:
-            try:
-                return path, sibling, load_isolated(path, config=sibling), vocab
-            except Exception:  # noqa: BLE001 - a sibling that does not fit is ignored, the file stays open
-                pass
-    return path, config, model_file, vocab
-
-
-def build_stepper(model_file: ModelFile, inputs: Inputs) -> Stepper:
-    """Run the engine once over `inputs` (batch axis first) and wrap the trace in a Stepper."""
-    if model_file.network is None:
-        raise ValueError(
-            model_file.damage or "this file holds weights only: open its architecture (model.json) to run it"
-        )
-    return Stepper(model_file.network, inputs, model_file.semantics)
+    encoded: Encoded | None = None
+    target: np.ndarray | None = None
+    feature_names: list[str] | None = None
 
 
 class AppState:
@@ -149,6 +123,8 @@ class AppState:
     input_failed = Signal(str)
     step_changed = Signal(int)
     vocabulary_changed = Signal(object)
+    padding_changed = Signal(str)
+    feature_names_changed = Signal(object)
 
     def __init__(self, runner: Runner | None = None) -> None:
         self.runner: Runner = runner if runner is not None else SyncRunner()
@@ -156,8 +132,18 @@ class AppState:
         self.path: str | None = None
         self.config_path: str | None = None
         self.vocabulary: list[str] | None = None
-        self.encoder: Encoder | None = None
+        self.text_model: TextModel | None = None
+        self.text_error = ""
+        self.labels: dict[str, list[str]] = {}
+        self.output_kinds: list[OutputKind] = []
+        self.padding_side = "none"
+        self._user_vocabulary: list[str] | None = None
+        self._last_encoded: tuple[Encoded, np.ndarray] | None = None
         self.stepper: Stepper | None = None
+        # what the current input is (set together with `stepper`, before input_changed)
+        self.encoded: Encoded | None = None
+        self.target: np.ndarray | None = None
+        self.feature_names: list[str] | None = None
         self.step: int = 0
         self.selection: str = ""
         self.unit: tuple[str, int] = ("", -1)
@@ -187,6 +173,34 @@ class AppState:
     @property
     def network(self) -> Network | None:
         return self.model_file.network if self.model_file is not None else None
+
+    @property
+    def run_network(self) -> Network | None:
+        """The network inputs run through: the text model's (lookup layer stripped), else the file's."""
+        return self.text_model.network if self.text_model is not None else self.network
+
+    @property
+    def encoder(self) -> TextEncoder | None:
+        """The typed-text encoder, None when the model reads no text."""
+        return self.text_model.encoder if self.text_model is not None else None
+
+    @property
+    def tokens(self) -> list[str] | None:
+        """One display string per step of the current input (typed text / ids), None otherwise."""
+        if self.encoded is None or self.encoded.n_steps != self.n_steps:
+            return None
+        return list(self.encoded.tokens)
+
+    def padding_mask(self) -> np.ndarray | None:
+        """(T,) bool, True on the padded steps of the current typed input (None when not typed)."""
+        return self.encoded.padding if self.tokens is not None and self.encoded is not None else None
+
+    def skipped_mask(self) -> np.ndarray | None:
+        """(T,) bool, True on the steps an Embedding(mask_zero=True) makes the model skip (id 0)."""
+        net = self.run_network
+        if self.tokens is None or self.encoded is None or net is None:
+            return None
+        return skipped_steps(net, self.encoded)
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         """Block until the runner has delivered every result (the GUI runner needs its event loop)."""
@@ -233,11 +247,13 @@ class AppState:
         if self.path is not None:
             self.open(self.path, config)
 
-    def _on_loaded(self, req: int, result: tuple[str, str | None, ModelFile, list[str] | None]) -> None:
+    def _on_loaded(
+        self, req: int, result: tuple[str, str | None, ModelFile, list[str] | None, TextSetup]
+    ) -> None:
         if req != self._load_id:
             return  # a newer open() superseded this one
         self._loading = False
-        path, config, model_file, vocab = result
+        path, config, model_file, vocab, setup = result
         same_file = self._is_open(path)
         keep_vocab = same_file and vocab is None
         self.model_file = model_file
@@ -255,8 +271,15 @@ class AppState:
             self.select_unit("", -1)
         if find_weight(model_file, self.selection) is None if self.selection else True:
             self.select_weight(default_weight(model_file))
-        if not keep_vocab:
-            self.set_vocabulary(vocab)
+        self.labels = dict(setup.labels or {})
+        self.text_error = setup.error
+        self._set_feature_names(None)
+        user = self._user_vocabulary if keep_vocab else None
+        if user is not None:
+            self.set_vocabulary(user)  # the vocabulary the user chose, on the re-read network
+        else:
+            self._user_vocabulary = None
+            self._set_text_model(setup.text_model)
         self._update_busy()
         self.file_loaded.emit(model_file)
 
@@ -284,35 +307,108 @@ class AppState:
 
     # ------------------------------------------------------------------ vocabulary / input
     def set_vocabulary(self, vocab: Sequence[str] | None) -> None:
-        """The symbols typed text is encoded with (one-hot column / token id order); None = none."""
+        """Encode typed text with this vocabulary (one symbol per id, File > Open vocabulary); None = no
+        text encoding (ids and sequences only; reopen the file for the encoding found beside it)."""
         vocab = list(vocab) if vocab is not None else None
+        self._user_vocabulary = vocab
+        tm = None
+        if vocab is not None and self.model_file is not None and self.model_file.network is not None:
+            try:
+                tm = find_text_model(self.model_file, self.path, vocab=vocab)
+            except Exception as exc:  # noqa: BLE001 - said when text is typed; no encoder until then
+                self.text_error = error_message(exc)
+        self._set_text_model(tm)
+
+    def _set_text_model(self, tm: TextModel | None) -> None:
+        self.text_model = tm
+        vocab = token_table(tm.encoder, tm.encoder.vocab_size) if tm is not None else None
+        net = self.run_network
+        self.output_kinds = (
+            describe_outputs(net, labels=self.labels, symbols=vocab, semantics=self.model_file.semantics)
+            if net is not None and self.model_file is not None
+            else []
+        )
         if vocab != self.vocabulary:
             self.vocabulary = vocab
-            self.encoder = VocabularyEncoder(vocab) if vocab else None
             self.vocabulary_changed.emit(vocab)
 
-    def set_encoder(self, encoder: Encoder | None) -> None:
-        """Use `encoder` for typed text (e.g. a word tokenizer found by `inspector.app.text`)."""
-        self.encoder = encoder
+    def output_kind(self, i: int = 0) -> OutputKind | None:
+        """What model output `i` is (None when unknown)."""
+        return self.output_kinds[i] if 0 <= i < len(self.output_kinds) else None
+
+    def set_padding(self, side: str) -> None:
+        """Padding for typed text and ids: 'none', 'pre' or 'post' (to the model's fixed length)."""
+        if side not in PADDING_SIDES:
+            raise ValueError(f"padding must be one of {', '.join(PADDING_SIDES)}, not {side!r}")
+        if side != self.padding_side:
+            self.padding_side = side
+            self.padding_changed.emit(side)
+
+    def padding(self) -> Padding:
+        """The `Padding` typed input gets: none, or pre/post to `fixed_length(run_network)`."""
+        net = self.run_network
+        maxlen = fixed_length(net) if net is not None else None
+        if self.padding_side == "none" or maxlen is None:
+            return self.text_model.padding if self.text_model is not None else Padding()
+        return Padding(self.padding_side, maxlen)
+
+    def encode(self, text: str) -> tuple[Encoded, np.ndarray]:
+        """Text -> (Encoded steps, model input with batch axis 1), padded as `padding()` says.
+
+        Raises ValueError with one line (no text encoding, unknown symbol without OOV id, wrong width).
+        """
+        if self.run_network is None:
+            raise ValueError("no architecture is loaded, so text cannot be encoded")
+        if self.text_model is None:
+            raise NoVocabularyError(
+                self.text_error or "this model has no vocabulary: open one (File > Open vocabulary)"
+            )
+        enc, x = self.text_model.encode(text, self.padding())
+        self._last_encoded = (enc, x)
+        return enc, x
 
     def encode_text(self, text: str) -> np.ndarray:
-        """Text -> model input with batch axis 1 (see `inspector.app.encoding.text_to_input`).
+        """Text -> model input with batch axis 1 (`encode`; `set_input` of this array keeps its tokens)."""
+        return self.encode(text)[1]
 
-        Raises ValueError with one line (no vocabulary, unknown symbol, wrong width).
+    def encode_ids(self, ids: Sequence[int]) -> tuple[Encoded, np.ndarray]:
+        """Typed ids -> (Encoded, model input (1, T) ids or (1, T, V) one-hot), padded like text."""
+        net = self.run_network
+        if net is None:
+            raise ValueError("no architecture is loaded, so ids cannot be run")
+        enc = self.padding().apply(encoded_ids(ids, self.encoder))
+        if enc.n_steps == 0:
+            raise ValueError("type at least one index")
+        x = to_model_input(net, enc)
+        self._last_encoded = (enc, x)
+        return enc, x
+
+    def _set_feature_names(self, names: list[str] | None) -> None:
+        if names != self.feature_names:
+            self.feature_names = names
+            self.feature_names_changed.emit(names)
+
+    def set_input(
+        self,
+        x: Inputs,
+        *,
+        encoded: Encoded | None = None,
+        target: np.ndarray | None = None,
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
+        """Run the model over `x` (batch axis included; a list for several inputs) as a Stepper.
+
+        `encoded` : the tokens of typed text / ids (an array from `encode` / `encode_ids` brings its own);
+        `target` : a target series of an input file; `feature_names` : its feature names (a CSV header).
         """
-        if self.network is None:
-            raise ValueError("no architecture is loaded, so text cannot be encoded")
-        if self.encoder is None:
-            raise NoVocabularyError("this model has no vocabulary: open one (File > Open vocabulary)")
-        encoded = self.encoder.encode(text)
-        n_symbols = len(self.vocabulary) if self.vocabulary else int(encoded.ids.max(initial=0)) + 1
-        return text_to_input(self.network, encoded, n_symbols)
-
-    def set_input(self, x: Inputs) -> None:
-        """Run the model over `x` (batch axis included; a list for several inputs) as a Stepper."""
         if self.model_file is None:
             self.input_failed.emit("no model is open")
             return
+        last = self._last_encoded
+        if encoded is None and last is not None and last[1] is x:
+            encoded = last[0]
+        names = list(feature_names) if feature_names is not None else None
+        meta = InputMeta(encoded, None if target is None else np.asarray(target), names)
         is_list = isinstance(x, list | tuple)
         arrays = [np.asarray(a) for a in x] if is_list else [np.asarray(x)]
         inputs: Inputs = arrays if is_list else arrays[0]
@@ -320,15 +416,16 @@ class AppState:
         steps = sum(int(np.prod(a.shape[:2])) if a.ndim >= 2 else a.size for a in arrays)
         self._trace_id += 1
         req = self._trace_id
+        net = self.run_network
         if self.sync or steps * max(1, self._n_params()) < INLINE_TRACE_FLOPS:
             try:
-                stepper = build_stepper(self.model_file, inputs)
+                stepper = build_stepper(self.model_file, inputs, net)
             except Exception as exc:  # noqa: BLE001 - shown to the user as one line
                 self._clear_after_failure(error_message(exc))
                 return
             self._tracing = False
             self._update_busy()
-            self._set_stepper(stepper)
+            self._set_stepper(stepper, meta)
             return
         self._tracing = True
         self._update_busy()
@@ -336,7 +433,8 @@ class AppState:
             build_stepper,
             self.model_file,
             inputs,
-            on_done=lambda stepper: self._on_stepper(req, stepper),
+            net,
+            on_done=lambda stepper: self._on_stepper(req, stepper, meta),
             on_error=lambda message: self._on_trace_failed(req, message),
         )
 
@@ -359,11 +457,11 @@ class AppState:
         self._update_busy()
         self._set_stepper(None)
 
-    def _on_stepper(self, req: int, stepper: Stepper) -> None:
+    def _on_stepper(self, req: int, stepper: Stepper, meta: InputMeta) -> None:
         if req == self._trace_id:
             self._tracing = False
             self._update_busy()
-            self._set_stepper(stepper)
+            self._set_stepper(stepper, meta)
 
     def _on_trace_failed(self, req: int, message: str) -> None:
         if req == self._trace_id:
@@ -375,9 +473,13 @@ class AppState:
         net = self.network
         return sum(lay.n_params for lay in net.layers) if net is not None else 0
 
-    def _set_stepper(self, stepper: Stepper | None) -> None:
+    def _set_stepper(self, stepper: Stepper | None, meta: InputMeta | None = None) -> None:
         if stepper is None and self.stepper is None:
             return
+        self.encoded = meta.encoded if meta is not None else None
+        self.target = meta.target if meta is not None else None
+        if meta is not None and meta.feature_names is not None:
+            self._set_feature_names(meta.feature_names)
         self.stepper = stepper
         self.input_changed.emit(stepper)
         t = int(stepper.t) if stepper is not None else 0

@@ -33,6 +33,14 @@ from inspector.io.tokenizer import TokenizerSpec, find_tokenizer, read_tokenizer
 
 PAD = "<pad>"
 OOV = "<oov>"
+# Starter texts, first one the vocabulary spells whole wins: a sentence for language models, nested
+# brackets for bracket-counting models (the explainer sample: its depth unit shows something); for word
+# vocabularies the sentence with the most known words.
+EXAMPLE_TEXTS = ("the quick brown fox jumps over the lazy dog. ", "a(b(c)a).")
+WORD_EXAMPLES = (
+    "this movie was a wonderful story with great acting but the ending was terrible",
+    "the quick brown fox jumps over the lazy dog",
+)
 # Keras TextVectorization: tf.strings.lower is ASCII-only; the punctuation class and whitespace set
 # are the ones Keras / TensorFlow use (DEFAULT_STRIP_REGEX, absl::ascii_isspace).
 _STRIP = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -474,6 +482,33 @@ def describe_encoder(tm: TextModel | None) -> str:
         s2 = enc.spec
         extra = f", num_words={s2.num_words}, oov_token={s2.oov_token!r}, from {os.path.basename(s2.path)}"
     return f"{enc.kind}: {enc.vocab_size} ids{extra}"
+
+
+def is_word_level(vocabulary: Sequence[str]) -> bool:
+    """A vocabulary of words (some token longer than one character, '<pad>'-style markers aside)."""
+    return any(len(t) > 1 and not (t.startswith("<") and t.endswith(">")) for t in vocabulary if t.strip())
+
+
+def example_text(vocabulary: Sequence[str]) -> str:
+    """A starter text written with `vocabulary`'s symbols (words for a word vocabulary)."""
+    if is_word_level(vocabulary):
+        known = set(vocabulary)
+        best = max(WORD_EXAMPLES, key=lambda text: sum(w in known for w in text.split()))
+        words = [w for w in best.split() if w in known]
+        return " ".join(words or [t for t in vocabulary if t.strip() and not t.startswith("<")][:5])
+    allowed = set(vocabulary)
+    for text in EXAMPLE_TEXTS:
+        if set(text) <= allowed:
+            return text
+    text = "".join(ch for ch in EXAMPLE_TEXTS[0] if ch in allowed)
+    return text or "".join(vocabulary[: min(len(vocabulary), 10)])
+
+
+def display_token(token: str) -> str:
+    """A step's token as views label it: an unknown word 'w?' (from '<oov>:w'), padding '∅'."""
+    if token.startswith(OOV + ":"):
+        return token[len(OOV) + 1 :] + "?"
+    return "\u2205" if token == PAD else token
 
 
 def token_table(enc: TextEncoder, n: int) -> list[str]:

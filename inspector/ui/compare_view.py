@@ -338,8 +338,12 @@ class CompareView(QWidget):
             self.output_plot.setLabel("bottom", "output")
             self.output_plot.plot(np.ravel(ya), pen=pg.mkPen(A_PEN, width=2), name="A")
             self.output_plot.plot(np.ravel(yb), pen=pg.mkPen(B_PEN, width=2), name="B")
+        step_diff = np.ravel(result.output_step_diff[0])  # (T,), or one value for an output without steps
         self.diff_plot.plot(
-            result.output_step_diff[0], pen=pg.mkPen(DIFF_PEN, width=2), name="max |B\u2212A|"
+            step_diff,
+            pen=pg.mkPen(DIFF_PEN, width=2),
+            symbol="o" if step_diff.size == 1 else None,
+            name="max |B\u2212A|",
         )
         for k, (key, d) in enumerate(result.divergence.items()):
             pen = pg.mkPen(pg.intColor(k, hues=max(len(result.divergence), 3)), width=2)

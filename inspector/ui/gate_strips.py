@@ -19,6 +19,7 @@ from inspector.app.state import AppState
 from inspector.core.recurrent import Trajectory
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
+from inspector.ui.widgets import ElidedLabel, ItemPool
 
 _ROW_PX = 22  # height of one strip in pixels
 _HIGHLIGHT = QColor(255, 64, 160)
@@ -100,14 +101,21 @@ class _LayerStrips:
         self.plot.setLimits(xMin=-0.5, xMax=self.units - 0.5, yMin=-0.5, yMax=n - 0.5)
         self.plot.setRange(xRange=(-0.5, self.units - 0.5), yRange=(-0.5, n - 0.5), padding=0)
         self.highlight.setRect(QRectF(-0.5, -0.5, 1.0, float(n)))
-        note = (
-            " &nbsp;\u00b7&nbsp; reads the input backwards (from the last timestep)" if self.backward else ""
-        )
+        # a short title (a long one would widen the plot past its scroll area): the details are in
+        # the tooltip and the legend
         cell = self.cell_note()
-        scale = f" &nbsp;\u00b7&nbsp; c scale {cell}" if cell else ""
+        note = " \u00b7 \u2190 backwards" if self.backward else ""
+        scale = f" \u00b7 c \u00b1{cell.split(' ')[0].lstrip(chr(0xB1))}" if cell else ""
         title = f"<b>{self.key}</b> &nbsp;{self.kind}({self.units}){note}{scale}"
         if title != self._title:  # a title change re-lays out the plot
             self.plot.setTitle(title, size="9pt", color="#222")
+            self.plot.titleLabel.setMinimumWidth(0)  # never wider than the plot: it is clipped
+            tips = [f"{self.key}: {self.kind} with {self.units} units"]
+            if self.backward:
+                tips.append("reads the input backwards (from the last timestep)")
+            if cell:
+                tips.append(f"cell state c scale {cell}")
+            self.plot.titleLabel.setToolTip("\n".join(tips))
             self._title = title
 
     def release(self) -> None:
@@ -161,7 +169,8 @@ class GateStripsView(QWidget):
         self.session = session
         self.sample = 0
         self._layers: dict[str, _LayerStrips] = {}  # the layers shown, in order
-        self._pool: list[_LayerStrips] = []  # every strip set made; the first len(_layers) are in use
+        # every strip set made; the first len(_layers) are in use
+        self._pool: ItemPool[_LayerStrips] = ItemPool(lambda: _LayerStrips(pg.PlotItem()))
         self._laid_out: list[_LayerStrips] = []  # in the graphics layout, one per row
         self._symbols: list[str] | None = None
 
@@ -181,20 +190,19 @@ class GateStripsView(QWidget):
         # The selected unit's values at the current step, in numbers (updated on every step).
         self.unit_text = QLabel(" ")
         self.unit_text.setTextFormat(Qt.TextFormat.RichText)
+        self.unit_text.setWordWrap(True)  # a second line rather than a cut one when narrow
         self.unit_text.setMinimumWidth(40)
         self.unit_text.setStyleSheet("color: #222;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         self.legend = ta.legend_widget()
-        self.step_text = QLabel(" ")
+        # shrinks with '…' (full text in its tooltip), but keeps room for "after input t=12"
+        self.step_text = ElidedLabel(" ", minimum_width=90)
         self.step_text.setStyleSheet("font-weight: bold; color: #222;")
-        self.step_text.setTextFormat(Qt.TextFormat.PlainText)
-        self.step_text.setMinimumWidth(40)  # shrinks (clipped) rather than widening the window
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 0, 0)
-        top.addWidget(self.step_text)
-        top.addStretch(1)
+        top.addWidget(self.step_text, 1)
         top.addWidget(self.legend)
         lay.addLayout(top)
         lay.addWidget(self.unit_text)
@@ -204,18 +212,9 @@ class GateStripsView(QWidget):
         self._unit: tuple[str, int] = ("", -1)
         self.scroll.setVisible(False)
 
-        QTimer.singleShot(0, self, self._prewarm)  # right after start-up, not while a file opens
-        self.graphics.scene().sigMouseClicked.connect(self._on_click)
-        self.graphics.scene().sigMouseMoved.connect(self._on_hover)
-        session.input_changed.connect(self._on_input_changed)
-        session.step_changed.connect(self._on_step_changed)
-        session.unit_changed.connect(self._on_unit_changed)
-        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
-        self._on_input_changed(session.stepper)
-
-    def _prewarm(self) -> None:
-        while len(self._pool) < self.PREWARM_LAYERS:
-            self._pool.append(_LayerStrips(pg.PlotItem()))
+        # right after start-up, not while a file opens
+        QTimer.singleShot(0, self, lambda: self._pool.grow(self.PREWARM_LAYERS))
+        ta.observe_steps(self, self.graphics, session)
 
     # ------------------------------------------------------------------ data
     def preferred_height(self) -> int:
@@ -239,6 +238,10 @@ class GateStripsView(QWidget):
     def title(self, key: str) -> str:
         return self._layers[key].plot.titleLabel.text
 
+    def title_tip(self, key: str) -> str:
+        """The details of layer `key` behind its short title (direction, cell-state scale)."""
+        return self._layers[key].plot.titleLabel.toolTip()
+
     def highlighted_unit(self, key: str) -> int:
         """The outlined unit of layer `key`, -1 when none."""
         strips = self._layers[key]
@@ -258,10 +261,8 @@ class GateStripsView(QWidget):
                 else "This model has no recurrent layer to step through."
             )
             return
-        while len(self._pool) < len(trajs):
-            self._pool.append(_LayerStrips(pg.PlotItem()))
-        use = self._pool[: len(trajs)]
-        for strips in self._pool[len(trajs) :]:
+        use = self._pool.take(len(trajs))
+        for strips in self._pool.extra():
             strips.release()
         self._layers = {}
         for (k, t), strips in zip(trajs.items(), use):
@@ -293,7 +294,7 @@ class GateStripsView(QWidget):
 
     def _clear(self) -> None:
         # the plots stay in the (hidden) layout for the next input
-        for strips in self._pool:
+        for strips in self._pool.items:
             strips.release()
         self._layers = {}
         self.scroll.setVisible(False)

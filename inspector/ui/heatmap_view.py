@@ -1,7 +1,8 @@
 """A weight matrix as gate panels: one pyqtgraph heatmap per GateSlice, one shared diverging scale.
 
-`WeightMatrix` (plain data) says what to draw: the 2-D float32 matrix, its gate column blocks and the
-labels of its rows and columns.  `HeatmapView` draws it following the pyqtgraph performance rules:
+`WeightMatrix` (plain data, from `inspector.app.present.describe_weight`) says what to draw: the
+2-D float32 matrix, its gate column blocks and the labels of its rows and columns.  `HeatmapView`
+draws it following the pyqtgraph performance rules:
 row-major float32 C-contiguous images, fixed symmetric levels, a 256-entry CET-D1 lookup table,
 big panels decimated to their size on screen (see `decimate`), and plot items made once and
 updated in place (a new weight sets images, levels, labels and ranges; nothing is re-created).
@@ -10,192 +11,21 @@ updated in place (a new weight sets images, levels, labels and ranges; nothing i
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
-from inspector.core.network import RECURRENT_KINDS, GateSlice, Layer, Network, Weight
-from inspector.core.stats import symmetric_levels as core_levels
+from inspector.app.present import WeightMatrix
+from inspector.app.present import describe_weight as describe_weight  # re-exported: compare_view
+from inspector.core.stats import symmetric_levels
+from inspector.ui.widgets import ItemPool
 
 COLORMAP_NAME = "CET-D1"
 AXIS_COLOR = "#303030"
 HIGHLIGHT_COLOR = QColor(255, 200, 0)  # amber: distinct from both ends and the white middle of CET-D1
-
-
-def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """(-m, m) colour levels for `values`, symmetric around 0 (the largest finite |w|)."""
-    return core_levels(values)
-
-
-def display_token(token: str) -> str:
-    """A vocabulary token made visible on an axis (space, newline, tab and empty become symbols)."""
-    if token == "":
-        return "\u2205"
-    return token.replace(" ", "\u2423").replace("\n", "\u23ce").replace("\t", "\u21e5").replace("\r", "\\r")
-
-
-@dataclass(frozen=True)
-class WeightMatrix:
-    """What a weight heatmap shows.
-
-    Attributes
-    ----------
-    path : weight display path ('lstm/kernel', 'bidi/forward/recurrent_kernel').
-    layer_name, weight_name : for the hover readout.
-    value : (rows, cols) float32, C-contiguous (1-D weights become one row; >2-D are folded to rows).
-    gates : column blocks (empty: one panel over all columns).
-    row_labels / col_labels : per-row / per-column labels (None: numbered).
-    row_title / col_title : axis titles.
-    trace_key : the recurrent layer this weight belongs to ('' when it is not recurrent).
-    rows_are_units : rows index the same layer's hidden units (recurrent kernel) -> row highlight.
-    """
-
-    path: str
-    layer_name: str
-    weight_name: str
-    value: np.ndarray
-    gates: tuple[GateSlice, ...] = ()
-    row_labels: tuple[str, ...] | None = None
-    col_labels: tuple[str, ...] | None = None
-    row_title: str = "row"
-    col_title: str = "unit"
-    trace_key: str = ""
-    rows_are_units: bool = False
-    extra: dict = field(default_factory=dict)
-
-    def panels(self) -> tuple[tuple[str, int, int], ...]:
-        """(title, start, stop) column blocks, one per gate panel."""
-        if not self.gates:
-            return ((self.weight_name, 0, self.value.shape[1]),)
-        return tuple((f"{g.label} \u2013 {g.title}", g.start, g.stop) for g in self.gates)
-
-
-def _first_weighted_layer(net: Network | None) -> str | None:
-    if net is None:
-        return None
-    for lay in net.layers:
-        if lay.kind == "InputLayer":
-            continue
-        return lay.name if lay.all_weights() else None
-    return None
-
-
-def _last_weighted_layer(net: Network | None) -> str | None:
-    if net is None:
-        return None
-    for lay in reversed(net.layers):
-        if lay.all_weights():
-            return lay.name
-    return None
-
-
-def _owner_kind(layer: Layer, path: str) -> tuple[str, Layer]:
-    """The layer kind that owns `path` inside `layer` (wrappers resolved) and that sub-layer."""
-    parts = path.split("/")[1:-1]  # between the top layer and the weight name
-    cur = layer
-    for part in parts:
-        if cur.kind == "Bidirectional" and len(cur.children) == 2 and part in ("forward", "backward"):
-            cur = cur.children[0 if part == "forward" else 1]
-        elif cur.network is not None:
-            try:
-                cur = cur.network.layer(part)
-            except KeyError:
-                break
-        elif cur.children:
-            cur = cur.children[0]
-    # TimeDistributed(inner): the weight lives on the inner layer
-    while cur.kind == "TimeDistributed" and cur.children:
-        cur = cur.children[0]
-    return cur.kind, cur
-
-
-def describe_weight(
-    layer: Layer,
-    path: str,
-    weight: Weight,
-    network: Network | None = None,
-    vocabulary: Sequence[str] | None = None,
-) -> WeightMatrix:
-    """Decide how `weight` (display path `path` under top-level `layer`) is drawn."""
-    value = np.asarray(weight.value, dtype=np.float32)
-    kind, owner = _owner_kind(layer, path)
-    name = weight.name
-    row_labels: tuple[str, ...] | None = None
-    col_labels: tuple[str, ...] | None = None
-    row_title, col_title = "row", "column"
-    rows_are_units = False
-    row_vocab = False
-    if value.ndim == 0:
-        value = value.reshape(1, 1)
-    elif value.ndim == 1:
-        value = value.reshape(1, -1)
-        row_labels = (name,)
-        row_title = ""
-    elif value.ndim > 2:
-        value = value.reshape(-1, value.shape[-1])
-        row_title = "flattened " + " \u00d7 ".join(str(s) for s in weight.shape[:-1])
-    vocab = tuple(vocabulary) if vocabulary else None
-    recurrent = kind in RECURRENT_KINDS and bool(weight.gates)
-    first = _first_weighted_layer(network) == layer.name
-    last = _last_weighted_layer(network) == layer.name
-    if recurrent:
-        col_title = "unit"
-        if name == "kernel":
-            if first and vocab and len(vocab) == value.shape[0]:
-                row_labels = tuple(display_token(t) for t in vocab)
-                row_title = "input symbol"
-                row_vocab = True
-            else:
-                row_title = "input feature"
-        elif name == "recurrent_kernel":
-            row_title = "hidden unit h\u209c\u208b\u2081"
-            rows_are_units = True
-        elif name == "bias" and value.shape[0] == 2:
-            row_labels = ("input", "recurrent")
-            row_title = "bias"
-        elif name == "bias":
-            row_labels = ("bias",)
-    elif kind == "Embedding" or name == "embeddings":
-        row_title, col_title = "token id", "embedding dim"
-        if vocab and len(vocab) == value.shape[0]:
-            row_labels = tuple(display_token(t) for t in vocab)
-            row_title = "token"
-            row_vocab = True
-    elif kind in ("Dense", "TimeDistributed") or name in ("kernel", "bias"):
-        row_title = row_title if value.shape[0] == 1 else ("input feature" if first else "input unit")
-        col_title = "output unit"
-        if name == "kernel" and first and vocab and len(vocab) == value.shape[0]:
-            row_labels = tuple(display_token(t) for t in vocab)
-            row_title = "input symbol"
-            row_vocab = True
-        if last and vocab and len(vocab) == value.shape[1]:
-            col_labels = tuple(display_token(t) for t in vocab)
-            col_title = "output symbol"
-    trace_key = path.rsplit("/", 1)[0] if recurrent else ""
-    return WeightMatrix(
-        path=path,
-        layer_name=path.rsplit("/", 1)[0],
-        weight_name=name,
-        value=np.ascontiguousarray(value),
-        gates=weight.gates if recurrent or weight.gates else (),
-        row_labels=row_labels,
-        col_labels=col_labels,
-        row_title=row_title,
-        col_title=col_title,
-        trace_key=trace_key,
-        rows_are_units=rows_are_units,
-        extra={
-            "owner_kind": owner.kind,
-            "shape": weight.shape,
-            "source": weight.source,
-            "row_vocab": row_vocab,
-        },
-    )
 
 
 class LabelAxis(pg.AxisItem):
@@ -349,7 +179,8 @@ class _Panel:
         self.bottom = bottom
         self.start = 0
         self.stop = 0
-        self.title = ""
+        self.title = ""  # the full title ('i – input gate')
+        self.shown_title = ""  # what the panel shows: the full title, or its symbol when narrow
         self.axis_titles: tuple[str | None, str] | None = None  # (left, bottom) axis titles set
         self.full = np.zeros((0, 0), dtype=np.float32)  # the panel's true values (a view of the matrix)
         # (row0, col0, sr, sc) of what each image shows; None: nothing
@@ -499,7 +330,8 @@ class HeatmapView(QWidget):
         self.colormap = pg.colormap.get(COLORMAP_NAME)
         self.matrix: WeightMatrix | None = None
         self.panels: list[_Panel] = []  # the panels showing the current matrix, in column order
-        self._pool: list[_Panel] = []  # every panel ever made (the first len(panels) are in use)
+        # every panel ever made (the first len(panels) are in use)
+        self._pool: ItemPool[_Panel] = ItemPool(self._new_panel)
         self.levels: tuple[float, float] = (-1.0, 1.0)
         self.unit: int = -1
         self.colorbar = pg.ColorBarItem(
@@ -544,7 +376,6 @@ class HeatmapView(QWidget):
         vb.sigRangeChanged.connect(self._schedule_refresh)
         vb.sigResized.connect(self._schedule_refresh)
         panel = _Panel(plot, left, bottom, self.colormap)
-        self._pool.append(panel)
         # equal panel widths regardless of title and tick label widths: the same minimum and preferred
         # width for every panel, so the layout shares the room equally (no column stretch factors: a
         # column given one keeps its room while its panel is hidden)
@@ -560,8 +391,7 @@ class HeatmapView(QWidget):
             return
         ci = self.graphics.ci
         ci.removeItem(self.colorbar)
-        while len(self._pool) < n:
-            self._new_panel()
+        self._pool.grow(n)
         ci.addItem(self.colorbar, row=0, col=len(self._pool))
 
     def _use_panels(self, n: int) -> None:
@@ -570,12 +400,13 @@ class HeatmapView(QWidget):
         if n == len(self.panels):
             return
         self._grow_pool(n)
-        for k, p in enumerate(self._pool):
-            if k >= n:
-                p.clear_images()
-            p.plot.setVisible(k < n)
+        self.panels = self._pool.take(n)
+        for p in self._pool.extra():
+            p.clear_images()
+            p.plot.setVisible(False)
+        for p in self.panels:
+            p.plot.setVisible(True)
         self.colorbar.setVisible(n > 0)
-        self.panels = self._pool[:n]
         self._bar_images_stale = True
 
     # ------------------------------------------------------------------ content
@@ -612,9 +443,9 @@ class HeatmapView(QWidget):
             p.full = value[:, start:stop]  # a view: no copy
             p.start, p.stop = start, stop
             if title != p.title:
-                # bold: DejaVu Sans regular mis-places the combining tilde of c\u0303 / h\u0303
-                p.plot.setTitle(title, size="11pt", color=AXIS_COLOR, bold=True)
                 p.title = title
+                p.plot.titleLabel.setToolTip(title)
+                self._set_title(p, title)
             # gate panels number their own units from 0; vocabulary columns keep their global index
             if p.bottom.labels != matrix.col_labels or p.bottom.offset != start:
                 p.bottom.set_labels(matrix.col_labels, offset=start)
@@ -631,6 +462,7 @@ class HeatmapView(QWidget):
         # lay the panels out now (shown panels, titles and labels just changed), so the images are
         # decimated for the size they get on screen
         self.graphics.ci.layout.activate()
+        self._fit_titles()
         for p in self.panels:
             p.plot.layout.activate()
         # limits of every panel first: the panels are linked, a range set on one reaches the others
@@ -672,9 +504,30 @@ class HeatmapView(QWidget):
 
     def _refresh_resolution(self) -> None:
         """After a resize / zoom / pan: the whole-panel image at the new size, a finer window if zoomed."""
+        self._fit_titles()
         self._render_panels()
         for p in self.panels:
             p.update_detail(self.levels)
+
+    @staticmethod
+    def _set_title(p: _Panel, text: str) -> None:
+        if text != p.shown_title:
+            # bold: DejaVu Sans regular mis-places the combining tilde of c\u0303 / h\u0303
+            p.plot.setTitle(text, size="11pt", color=AXIS_COLOR, bold=True)
+            p.plot.titleLabel.setMinimumWidth(0)  # a title never widens its panel
+            p.shown_title = text
+
+    def _fit_titles(self) -> None:
+        """Full gate titles where they fit, else just the symbol ('i'): narrow panels' titles never
+        overlap (the full title is in the tooltip)."""
+        font = QFont()
+        font.setPointSizeF(11)
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        for p in self.panels:
+            room = p.plot.getViewBox().width()
+            fits = metrics.horizontalAdvance(p.title) + 8 <= room
+            self._set_title(p, p.title if fits else p.title.split(" \u2013 ")[0])
 
     def _render_panels(self) -> None:
         """Whole-panel images at the size on screen.  Gate panels (equal blocks of columns side by side)

@@ -1,7 +1,9 @@
 """The input the model is stepped through: typed text (vocabulary models) or a sequence (file / editor).
 
-Every accepted input goes to `Session.set_input`; problems (text outside the vocabulary, a file of
-the wrong shape, an engine error) are shown inline under the editor and leave the last run in place.
+Every accepted input goes to `Session.set_input`; problems (text outside a vocabulary without OOV id,
+a file of the wrong shape, an engine error) are shown inline under the editor and clear the views
+(`AppState.reject_input`): the previous run is never shown as if it were this input.  Typed text and
+typed ids get the padding chosen in the padding box (none by default; pre / post to the model's length).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -27,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.app.encoding import example_text, is_word_level
 from inspector.app.inputs import (
     check_inputs,
     format_shape,
@@ -36,11 +37,18 @@ from inspector.app.inputs import (
     read_input_file,
 )
 from inspector.app.state import AppState
+from inspector.app.text import example_text, fixed_length, is_word_level
 from inspector.core.stepper import Stepper
+from inspector.ui.widgets import ElidedLabel
 
 _TABLE_MAX_CELLS = 200_000  # beyond this the table editor is not filled (files still load)
 DEFAULT_RANDOM_T = 20  # length of the example input run on load when the model accepts any length
 DEFAULT_RANDOM_SEED = 0
+PADDING_CHOICES = (
+    ("none", "no padding", "run the typed tokens as they are"),
+    ("pre", "pad before", "pad_sequences(padding='pre'): zeros before the tokens up to the model's length"),
+    ("post", "pad after", "pad_sequences(padding='post'): zeros after the tokens up to the model's length"),
+)
 
 
 class InputPanel(QWidget):
@@ -61,22 +69,32 @@ class InputPanel(QWidget):
         self._table_integer = False
         self._table_1d = False
         self._own_request = False  # the next input_changed answers this panel's own set_input
-        self._applied: tuple[Any, ...] | None = None  # (model file, vocabulary, text) last run
+        self._applied: tuple[Any, ...] | None = None  # (model file, text model, padding, text) last run
+        self._typed_ids = False  # the current input came from the index field (re-padded on change)
 
-        self.shape_label = QLabel("No model is open.")
+        self.shape_label = ElidedLabel("No model is open.")
         self.shape_label.setStyleSheet("color: #333;")
         self.shape_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label = QLabel("")
-        # One line, clipped if too long (full text in the tooltip): a word-wrapped label would give the
+        # One line, elided if too long (full text in the tooltip): a word-wrapped label would give the
         # panel height-for-width, and the main window's scroll area would then grow it past the window.
-        self.error_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.error_label = ElidedLabel("")
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.setVisible(False)
         # Says when the views show a made-up example (a model without vocabulary, right after loading).
-        self.note_label = QLabel("")
-        self.note_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.note_label = ElidedLabel("")
         self.note_label.setStyleSheet("color: #7a5a00; background: #fff6d8; padding: 1px 4px;")
         self.note_label.setVisible(False)
+
+        self.padding_box = QComboBox()
+        for key, label, tip in PADDING_CHOICES:
+            self.padding_box.addItem(label, key)
+            self.padding_box.setItemData(self.padding_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.padding_box.setToolTip("padding of typed text and ids (to the model's fixed input length)")
+        self.padding_box.currentIndexChanged.connect(self._on_padding_chosen)
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.shape_label, 1)
+        head.addWidget(self.padding_box)
 
         # --- text tab
         self.text_edit = QPlainTextEdit()
@@ -105,7 +123,7 @@ class InputPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addWidget(self.shape_label)
+        lay.addLayout(head)
         lay.addWidget(self.tabs)
         lay.addWidget(self.table_box)
         lay.addWidget(self.note_label)
@@ -116,6 +134,8 @@ class InputPanel(QWidget):
         session.vocabulary_changed.connect(self._on_vocabulary_changed)
         session.input_changed.connect(self._on_input_changed)
         session.input_failed.connect(self.show_error)
+        session.padding_changed.connect(self._on_padding_changed)
+        session.feature_names_changed.connect(lambda _names: self._set_description())
         self._on_file_loaded(session.model_file)
 
     def _build_sequence_tab(self) -> QWidget:
@@ -166,7 +186,7 @@ class InputPanel(QWidget):
 
     # ------------------------------------------------------------------ model description
     def _input_spec(self) -> tuple[tuple[int | None, ...], str] | None:
-        net = self.session.network
+        net = self.session.run_network
         if net is None or not net.input_shapes:
             return None
         dtypes = tuple(net.input_dtypes) or ("float32",)
@@ -187,23 +207,37 @@ class InputPanel(QWidget):
         parts = []
         for k, shape in enumerate(net.input_shapes):
             dt = net.input_dtypes[k] if k < len(net.input_dtypes) else "float32"
-            parts.append(f"{format_shape(tuple(shape))} {dt}")
+            parts.append(f"{format_shape(tuple(shape), time_axis=len(shape) <= 3)} {dt}")
         text = "Model input: " + ", ".join(parts)
         vocab = self.session.vocabulary
-        shape = tuple(net.input_shapes[0])
-        if vocab:
+        run = self.session.run_network or net
+        shape = tuple(run.input_shapes[0]) if run.input_shapes else tuple(net.input_shapes[0])
+        tm = self.session.text_model
+        if tm is not None:
+            kind = "one-hot" if len(shape) == 3 else "token ids"
+            text += f" \u2014 {kind} over a {tm.encoder.vocab_size}-symbol vocabulary ({tm.encoder.kind})"
+        elif vocab:
             kind = "one-hot" if len(shape) == 3 else "token ids"
             text += f" \u2014 {kind} over a {len(vocab)}-symbol vocabulary"
         elif len(shape) == 2:
             text += " \u2014 token ids per step"
         elif len(shape) == 3:
-            text += f" \u2014 {shape[2]} features per step"
+            names = self.session.feature_names
+            if names and len(names) == shape[2]:
+                text += f" \u2014 features per step: {', '.join(names)}"
+            else:
+                text += f" \u2014 {shape[2]} feature{'' if shape[2] == 1 else 's'} per step"
+        elif len(shape) >= 4:
+            text += " \u2014 image-like input (no time axis)"
+        if self.session.text_error:
+            text += f" \u2014 text cannot be read: {self.session.text_error}"
         if len(net.input_shapes) > 1:
             text += " \u2014 several inputs: load a .npz with one array per input"
         return text
 
     def _on_file_loaded(self, _model_file: Any) -> None:
-        self.shape_label.setText(self._describe())
+        self._set_description()
+        self._update_padding_box()
         self.clear_error()
         runnable = self.session.network is not None
         self.tabs.setEnabled(runnable)
@@ -223,8 +257,44 @@ class InputPanel(QWidget):
         elif runnable and self.session.network.input_shapes:
             self.apply_default_example()
 
+    def _set_description(self) -> None:
+        text = self._describe()
+        self.shape_label.setText(text)
+        self.shape_label.setToolTip(text)
+
+    def _update_padding_box(self) -> None:
+        """The padding box only where there is a model length to pad to (and typed input to pad)."""
+        net = self.session.run_network
+        length = fixed_length(net) if net is not None else None
+        self.padding_box.setVisible(length is not None)
+        if length is not None:
+            self.padding_box.setToolTip(f"padding of typed text and ids to the model's length ({length})")
+        self._show_padding(self.session.padding_side)
+
+    def _on_padding_chosen(self, index: int) -> None:
+        self.session.set_padding(str(self.padding_box.itemData(index)))
+
+    def _show_padding(self, side: str) -> None:
+        index = self.padding_box.findData(side)
+        if index >= 0 and index != self.padding_box.currentIndex():
+            self.padding_box.blockSignals(True)
+            self.padding_box.setCurrentIndex(index)
+            self.padding_box.blockSignals(False)
+
+    def _on_padding_changed(self, side: str) -> None:
+        """The padding changed: re-run what was typed (text or ids) with it."""
+        self._show_padding(side)
+        if self.session.network is None or self.session.stepper is None:
+            return
+        if self.tabs.currentIndex() == 0 and self.text():
+            self._applied = None
+            self.apply_text()
+        elif self._typed_ids:
+            self.apply_ids()
+
     def _on_vocabulary_changed(self, _vocab: Any) -> None:
-        self.shape_label.setText(self._describe())
+        self._set_description()
+        self._update_padding_box()
         self._update_tabs()
         if self.session.vocabulary and self.session.network is not None:
             if not self.text_edit.toPlainText():
@@ -256,6 +326,10 @@ class InputPanel(QWidget):
         return self._last_error
 
     def _reject(self, message: str) -> None:
+        """Refuse an input: say why and clear the views (they must not keep the previous run)."""
+        reject = getattr(self.session, "reject_input", None)
+        if reject is not None:
+            reject(message)  # emits input_failed -> show_error
         self.show_error(message)
         self.rejected.emit(message)
 
@@ -294,20 +368,21 @@ class InputPanel(QWidget):
             if clear is not None:
                 clear()
             return
-        key = (id(self.session.model_file), tuple(self.session.vocabulary or ()), text)
+        key = (id(self.session.model_file), id(self.session.text_model), self.session.padding_side, text)
         if key == self._applied and self.session.stepper is not None:
             return  # already running exactly this (file_loaded and vocabulary_changed both ask)
         try:
-            x = self.session.encode_text(text)
+            enc, x = self.session.encode(text)
         except ValueError as exc:
             self._reject(str(exc))
             return
         self.clear_error()
         self._set_note("")
+        self._typed_ids = False
         self._jump_to_end = True
         self._own_request = True
         self._applied = key
-        self.session.set_input(x)
+        self.session.set_input(x, encoded=enc)
 
     # ------------------------------------------------------------------ sequences
     def _on_load_clicked(self) -> None:
@@ -324,25 +399,46 @@ class InputPanel(QWidget):
         except ValueError as exc:
             self._reject(str(exc))
             return False
-        return self.apply_arrays(data.arrays)
+        ok = self.apply_arrays(data.arrays, target=data.target, feature_names=data.columns)
+        if ok and data.notes:
+            self._set_note("; ".join(data.notes))
+        return ok
 
-    def apply_arrays(self, arrays: list[np.ndarray], *, jump_to_end: bool = False) -> bool:
-        """Check arrays against the model's inputs and run them (from step 0 unless `jump_to_end`)."""
-        net = self.session.network
+    def apply_arrays(
+        self,
+        arrays: list[np.ndarray],
+        *,
+        jump_to_end: bool = False,
+        target: np.ndarray | None = None,
+        feature_names: list[str] | None = None,
+        encoded: Any = None,
+    ) -> bool:
+        """Check arrays against the model's inputs and run them (from step 0 unless `jump_to_end`).
+
+        Typed input (`encoded` given) may have any length on the time axis (it was padded as chosen;
+        Keras runs a fixed-length recurrent model on other lengths); files must fit the model's shape.
+        """
+        net = self.session.run_network
         if net is None:
             self._reject("this file holds weights only: open its architecture (model.json) to run it")
             return False
         try:
-            fitted = check_inputs(net, arrays)
+            fitted = check_inputs(net, arrays, free_time=encoded is not None)
         except ValueError as exc:
             self._reject(str(exc))
             return False
         self.clear_error()
         self._set_note("")
+        self._typed_ids = encoded is not None
         self._jump_to_end = jump_to_end
         self._own_request = True
         self._fill_table(fitted[0])
-        self.session.set_input(fitted if len(fitted) > 1 else fitted[0])
+        self.session.set_input(
+            fitted if len(fitted) > 1 else fitted[0],
+            encoded=encoded,
+            target=target,
+            feature_names=feature_names,
+        )
         return True
 
     def apply_ids(self) -> bool:
@@ -353,14 +449,16 @@ class InputPanel(QWidget):
             return False
         try:
             x = parse_indices(self.ids_edit.text(), spec[0])
+            ids = np.argmax(x, axis=1) if x.ndim == 2 else x
+            enc, padded = self.session.encode_ids([int(i) for i in ids])
         except ValueError as exc:
             self._reject(str(exc))
             return False
-        return self.apply_arrays([x])
+        return self.apply_arrays([padded[0]], encoded=enc)
 
     def apply_random(self) -> bool:
         """A random input of the right shape (seeded by the length, so it is reproducible)."""
-        net = self.session.network
+        net = self.session.run_network
         if net is None or not net.input_shapes:
             self._reject("no runnable model is open")
             return False
@@ -369,7 +467,7 @@ class InputPanel(QWidget):
 
     def random_inputs(self, seed: int, length: int) -> tuple[list[np.ndarray], list[str]]:
         """Seeded random arrays of the model's input shapes (`inspector.app.inputs.random_inputs`)."""
-        net = self.session.network
+        net = self.session.run_network
         assert net is not None
         return random_inputs(net, self.session.vocabulary, seed, length)
 
@@ -378,9 +476,10 @@ class InputPanel(QWidget):
         arrays, kinds = self.random_inputs(DEFAULT_RANDOM_SEED, DEFAULT_RANDOM_T)
         if not self.apply_arrays(arrays, jump_to_end=True):
             return False
-        T = arrays[0].shape[0]
+        shape = self.session.run_network.input_shapes[0]  # type: ignore[union-attr]
+        size = f"T = {arrays[0].shape[0]}" if len(shape) <= 3 else f"shape {arrays[0].shape}"
         self._set_note(
-            f"Showing a random example input ({kinds[0]}, T = {T}, seed {DEFAULT_RANDOM_SEED}), not real "
+            f"Showing a random example input ({kinds[0]}, {size}, seed {DEFAULT_RANDOM_SEED}), not real "
             "data: load a sequence, type indices or edit the table to run your own."
         )
         return True
@@ -474,8 +573,21 @@ class InputPanel(QWidget):
         self._fill_table(xs[0])
         vocab = self.session.vocabulary
         ids = input_ids(self.session)
-        if vocab and ids is not None:
-            tokens = [vocab[int(i)] for i in ids if 0 <= i < len(vocab)]
+        tokens = self.session.tokens
+        if vocab and tokens is not None and self.session.encoded is not None:
+            pad = self.session.encoded.padding
+            words = [
+                t.split(":", 1)[1] if t.startswith("<oov>:") else t for t, p in zip(tokens, pad) if not p
+            ]
+            self._set_text((" " if is_word_level(vocab) else "").join(words))
+            self.tabs.setCurrentIndex(0)
+        elif vocab and ids is not None:
+            pad = self.session.padding_mask()
+            tokens = [
+                vocab[int(i)]
+                for t, i in enumerate(ids)
+                if 0 <= i < len(vocab) and not (pad is not None and pad[t])
+            ]
             self._set_text((" " if is_word_level(vocab) else "").join(tokens))
             self.tabs.setCurrentIndex(0)
         else:

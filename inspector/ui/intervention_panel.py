@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QPushButton,
@@ -40,6 +39,7 @@ from inspector.app.interventions import (
 from inspector.core.network import GATES_BY_KIND, ModelFile
 
 Runner = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+TITLE_SIZE = "9pt"
 _ORIG = QColor(90, 130, 190)
 _CF = QColor(230, 120, 30)
 _LAYER_COLORS = [QColor(c) for c in ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")]
@@ -104,16 +104,16 @@ class InterventionPanel(QWidget):
         for r, (label, w) in enumerate(rows):
             grid.addWidget(QLabel(label), r, 0)
             grid.addWidget(w, r, 1)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows of two: the controls stay narrow next to the plots
         self.add_button = QPushButton("Add")
         self.remove_button = QPushButton("Remove")
         self.undo_button = QPushButton("Undo")
         self.clear_button = QPushButton("Clear")
-        for b in (self.add_button, self.remove_button, self.undo_button, self.clear_button):
-            buttons.addWidget(b)
+        for k, b in enumerate((self.add_button, self.remove_button, self.undo_button, self.clear_button)):
+            buttons.addWidget(b, k // 2, k % 2)
         grid.addLayout(buttons, len(rows), 0, 1, 2)
         self.list = QListWidget()
-        self.list.setMinimumWidth(240)
+        self.list.setMinimumWidth(180)
         grid.addWidget(QLabel("Active interventions"), len(rows) + 1, 0, 1, 2)
         grid.addWidget(self.list, len(rows) + 2, 0, 1, 2)
         self.status = QLabel("")
@@ -122,10 +122,15 @@ class InterventionPanel(QWidget):
 
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
-        self.out_plot = self.plots.addPlot(row=0, col=0, title="output")
-        self.diff_plot = self.plots.addPlot(row=1, col=0, title="difference: counterfactual − original")
-        self.div_plot = self.plots.addPlot(row=2, col=0, title="where the states diverge: ‖Δh‖ per layer")
-        self.occ_plot = self.plots.addPlot(row=3, col=0, title="occlusion")
+        self.out_plot = self.plots.addPlot(row=0, col=0)
+        self.diff_plot = self.plots.addPlot(row=1, col=0)
+        self.div_plot = self.plots.addPlot(row=2, col=0)
+        self.occ_plot = self.plots.addPlot(row=3, col=0)
+        # short titles at 9pt: the plots keep them whole in a 1024-pixel-wide window
+        self.out_plot.setTitle("output", size=TITLE_SIZE)
+        self.diff_plot.setTitle("changed − original", size=TITLE_SIZE)
+        self.div_plot.setTitle("where the states diverge: ‖Δh‖ per layer", size=TITLE_SIZE)
+        self.occ_plot.setTitle("occlusion", size=TITLE_SIZE)
         self.occ_plot.setMaximumHeight(90)
         self.occ_label = QLabel("")
         self.occ_label.setWordWrap(True)
@@ -156,7 +161,7 @@ class InterventionPanel(QWidget):
         split.addWidget(controls)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([300, 700])
+        split.setSizes([260, 740])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -324,7 +329,7 @@ class InterventionPanel(QWidget):
         steps = np.arange(o.shape[0])
         self.out_plot.plot(steps, o[:, k], pen=pg.mkPen(_ORIG, width=2), symbol="o", symbolSize=4)
         self.out_plot.plot(steps, c[:, k], pen=pg.mkPen(_CF, width=2, style=Qt.PenStyle.DashLine))
-        self.out_plot.setTitle(f"output {k}: original (solid), counterfactual (dashed)")
+        self.out_plot.setTitle(f"output {k}: original (solid), changed (dashed)", size=TITLE_SIZE)
         self.out_plot.setXRange(-0.5, o.shape[0] - 0.5, padding=0.02)
         self.diff_plot.plot(
             steps, c[:, k] - o[:, k], pen=pg.mkPen(_CF, width=2), fillLevel=0, brush=(230, 120, 30, 60)
@@ -358,7 +363,7 @@ class InterventionPanel(QWidget):
         lim = float(np.nanmax(np.abs(strip))) or 1.0
         self.occ_img.setImage(np.nan_to_num(strip), autoLevels=False, levels=(-lim, lim))
         self.occ_img.setRect(-0.5, -0.5, T, 1)
-        self.occ_plot.setTitle(f"occlusion: which input steps made output {k} at step {t}")
+        self.occ_plot.setTitle(f"occlusion: the steps behind output {k} at step {t}", size=TITLE_SIZE)
         self.occ_label.setText(
             f"Occlusion strip - red: the step raised output {k}, blue: it lowered it. "
             f"An occluded step is {occ.counterfactual}."

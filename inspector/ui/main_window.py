@@ -53,10 +53,19 @@ def read_vocabulary_file(path: str) -> list[str]:
 
 def default_pages() -> list[tuple[str, Callable[[AppState], QWidget]]]:
     """The central tabs, in order: (title, factory taking the AppState).  A new page is one entry here."""
+    from inspector.ui.pages import CellTab, CompareTab, HealthTab, UnitsTab, WhatIfTab
     from inspector.ui.stepper_panel import StepperPanel
     from inspector.ui.weight_panel import WeightPanel
 
-    return [("Weights", WeightPanel), ("Stepper", StepperPanel)]
+    return [
+        ("Weights", WeightPanel),
+        ("Stepper", StepperPanel),
+        ("Units", UnitsTab),
+        ("Health", HealthTab),
+        ("Cell", CellTab),
+        ("What if", WhatIfTab),
+        ("Compare", CompareTab),
+    ]
 
 
 class Banner(QFrame):
@@ -166,6 +175,15 @@ class MainWindow(QMainWindow):
     def add_page(self, title: str, page: QWidget) -> None:
         """Add a central tab (View menu: Ctrl+<its number>); `page` observes `self.session` itself."""
         self.pages[title] = page
+        # pages ask for other pages and report through these signals (inspector.ui.pages.StatePage)
+        for name, slot in (
+            ("show_page", self.show_page),
+            ("notice", self._notice),
+            ("failed", self.show_error),
+        ):
+            signal = getattr(page, name, None)
+            if signal is not None and hasattr(signal, "connect"):
+                signal.connect(slot)
         # a page whose minimum size is larger than the window scrolls instead of growing the window,
         # so the window keeps the size it is given (1280x800 snapshots, small laptop screens)
         self.tabs.addTab(self._scrollable(page), title)
@@ -179,6 +197,14 @@ class MainWindow(QMainWindow):
     def stepper(self) -> QWidget:
         """The Stepper page (a StepperPanel)."""
         return self.pages["Stepper"]
+
+    def show_page(self, title: str) -> None:
+        """Bring the page `title` to the front (no-op for an unknown title)."""
+        if title in self.pages:
+            self.tabs.setCurrentIndex(list(self.pages).index(title))
+
+    def _notice(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
 
     @staticmethod
     def _scrollable(page: QWidget) -> QScrollArea:
@@ -223,10 +249,21 @@ class MainWindow(QMainWindow):
         self.vocab_action.triggered.connect(self.open_vocabulary_dialog)
         self.vocab_action.setEnabled(False)
         file_menu.addAction(self.vocab_action)
+        self.corpus_action = QAction("Open &corpus (text file)\u2026", self)
+        self.corpus_action.triggered.connect(self._open_corpus)
+        file_menu.addAction(self.corpus_action)
         file_menu.addSeparator()
-        self.export_action = QAction("&Export window as PNG\u2026", self, shortcut=QKeySequence("Ctrl+E"))
-        self.export_action.triggered.connect(self.export_dialog)
-        file_menu.addAction(self.export_action)
+        self.compare_action = QAction("Compare &with\u2026", self)
+        self.compare_action.triggered.connect(self.compare_dialog)
+        file_menu.addAction(self.compare_action)
+        self.compare_folder_action = QAction("Compare with a checkpoint &folder\u2026", self)
+        self.compare_folder_action.triggered.connect(lambda: self.compare_dialog(folder=True))
+        file_menu.addAction(self.compare_folder_action)
+        file_menu.addSeparator()
+        from inspector.ui.export_menu import ExportMenu
+
+        self.export_menu = ExportMenu(self, file_menu)
+        self.export_action = self.export_menu.window_action
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -322,9 +359,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Vocabulary: {len(vocab)} tokens from {os.path.basename(path)}", 8000)
 
     def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export window as PNG", "inspector.png", "PNG (*.png)")
+        self.export_menu.export_window()
+
+    def _open_corpus(self) -> None:
+        page = self.pages.get("Units")
+        if page is not None and hasattr(page, "open_corpus_dialog"):
+            page.open_corpus_dialog()
+
+    def compare_dialog(self, folder: bool = False) -> None:
+        """File > Compare with…: a second file (or a checkpoint folder) against the open one."""
+        page = self.pages.get("Compare")
+        if page is None or self.session.model_file is None:
+            self.show_error("Open a model first, then compare it with another file.")
+            return
+        start = os.path.dirname(self.session.path) if self.session.path else ""
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Compare with a folder of checkpoints", start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Compare with another file", start, MODEL_FILTER)
         if path:
-            self.grab().save(path)
+            page.compare_with(path)
 
     # ------------------------------------------------------------------ recent files
     def recent_files(self) -> list[str]:
@@ -378,6 +432,7 @@ class MainWindow(QMainWindow):
         self.reload_action.setEnabled(True)
         self.config_action.setEnabled(True)
         self.vocab_action.setEnabled(True)
+        self.export_menu.update()
         self._remember(self.session.path or mf.path)
         self.banner.hide()
         if mf.damage:
@@ -466,6 +521,7 @@ class MainWindow(QMainWindow):
         self.show_error(f"Cannot run this input: {message}")
 
     def _on_input_changed(self, stepper) -> None:
+        self.export_menu.update()
         if stepper is not None and self.banner.isVisible() and self.banner.level == "error":
             self.banner.hide()
         self._maybe_show_stepper_hint()

@@ -57,6 +57,7 @@ class OutputOverTimeView(QWidget):
         self.curves: dict[int, pg.PlotDataItem] = {}
         self.target_curve: pg.PlotDataItem | None = None
         self.kind: OutputKind | None = None
+        self._tokens: Sequence[str] | None = None
 
     def clear(self) -> None:
         """Nothing shown (e.g. after an input was rejected)."""
@@ -92,11 +93,12 @@ class OutputOverTimeView(QWidget):
         if not kind.is_probability:
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(QColor(150, 150, 150), width=1)))
         units = [v.shape[1] - 1] if kind.kind == "binary_probability" else curves_to_draw(v, kind)
+        marker = "o" if len(steps) <= 80 else None  # dots only where they stay apart
         for k, u in enumerate(units):
             name = kind.axis_label if kind.kind == "binary_probability" else self._label(kind, u)
             color = _COLORS[k % len(_COLORS)]
             self.curves[u] = plot.plot(
-                steps, v[:, u], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                steps, v[:, u], pen=pg.mkPen(color, width=2), symbol=marker, symbolSize=5,
                 symbolBrush=color, symbolPen=None, name=name,
             )  # fmt: skip
         if target is not None:
@@ -109,6 +111,7 @@ class OutputOverTimeView(QWidget):
         plot.autoRange(items=[c for c in (*self.curves.values(), self.target_curve) if c is not None])
         if kind.is_probability:
             plot.setYRange(0.0, 1.0, padding=0.02)
+        self.legend.setVisible(len(units) > 1 or target is not None)  # one curve: the axis names it
         plot.setLabel("left", kind.axis_label)
         plot.setLabel("bottom", "step")
         self._ticks(tokens)
@@ -123,12 +126,19 @@ class OutputOverTimeView(QWidget):
     def _label(self, kind: OutputKind, unit: int) -> str:
         return kind.labels[unit] if unit < len(kind.labels) else f"unit {unit}"
 
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        if self._tokens:
+            self._ticks(self._tokens)  # as many token labels as the new width holds
+
     def _ticks(self, tokens: Sequence[str] | None) -> None:
+        self._tokens = tokens
         axis = self.plot.getPlotItem().getAxis("bottom")
         if not tokens:
             axis.setTicks(None)
             return
-        every = max(1, int(np.ceil(len(tokens) / MAX_TICKS)))
+        fit = max(2, self.plot.width() // 48)  # about one label per 48 px, so labels never run together
+        every = max(1, int(np.ceil(len(tokens) / min(MAX_TICKS, fit))))
         major = [(t, self._short(tok)) for t, tok in enumerate(tokens) if t % every == 0]
         axis.setTicks([major])
 
@@ -137,7 +147,7 @@ class OutputOverTimeView(QWidget):
         tok = tok.replace("\n", "\u21b5")
         if tok.startswith("<oov>:"):  # an unknown word: the word itself, marked
             tok = tok[len("<oov>:") :] + "?"
-        return tok if len(tok) <= 10 else tok[:9] + "\u2026"
+        return tok if len(tok) <= 8 else tok[:7] + "\u2026"
 
     def set_step(self, t: int) -> None:
         """Move the current-step line."""

@@ -1,7 +1,11 @@
-"""The model's output at the current step as labelled bars, the top-k in words, and a generate mode.
+"""The model's output at the current step as labelled bars, named for what it is, and a generate mode.
 
 `Stepper.outputs_at(t)` is what the model would return if the sequence ended after step t; the bars
-show exactly that array (batch row `sample`, last timestep for sequence outputs).
+show exactly that array (batch row `sample`, last timestep for sequence outputs).  What the output is
+comes from `AppState.output_kinds` (`inspector.app.outputs.describe_outputs`): class probabilities
+with class names, P(positive) of a sigmoid with its two labels, independent probabilities, or signed
+values (linear, tanh, a recurrent state) on a signed axis.  Only a model predicting its own next
+symbol ('next_symbol') gets "what comes next" and Generate.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.outputs import OutputKind
 from inspector.app.state import AppState
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
@@ -77,7 +82,8 @@ class OutputView(QWidget):
         self._ids: np.ndarray | None = None
         self._cut_error = ""
         self._per_step = False
-        self._label_cache: tuple[tuple[int, int], Any, list[str]] | None = None
+        self._label_cache: tuple[Any, list[str]] | None = None
+        self._kind: OutputKind | None = None
 
         self.output_box = QComboBox()
         self.output_box.setToolTip("model output shown")
@@ -133,10 +139,13 @@ class OutputView(QWidget):
         head = QHBoxLayout()
         head.addWidget(self.header, 1)
         head.addWidget(self.output_box)
-        gen = QHBoxLayout()
+        self.generate_row = QWidget()
+        gen = QHBoxLayout(self.generate_row)
+        gen.setContentsMargins(0, 0, 0, 0)
         gen.addWidget(self.generate_button)
         gen.addWidget(self.temperature)
         gen.addWidget(self.seed)
+        gen.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 0, 0, 0)
         lay.setSpacing(3)
@@ -145,7 +154,7 @@ class OutputView(QWidget):
         lay.addWidget(self.next_label)
         lay.addWidget(self.plot_widget, 1)
         lay.addWidget(self.placeholder, 1)
-        lay.addLayout(gen)
+        lay.addWidget(self.generate_row)
 
         session.input_changed.connect(self._on_input_changed)
         session.step_changed.connect(self._on_step_changed)
@@ -207,20 +216,41 @@ class OutputView(QWidget):
                 row = row[-1]
         return np.asarray(row, dtype=np.float32).ravel()
 
+    @property
+    def kind(self) -> OutputKind | None:
+        """What the output shown is (None when the model's outputs are not described)."""
+        return self._kind
+
+    def _output_kind(self) -> OutputKind | None:
+        kinds = getattr(self.session, "output_kinds", None) or []
+        k = max(self.output_box.currentIndex(), 0)
+        return kinds[k] if k < len(kinds) else None
+
+    def _predicts_next(self) -> bool:
+        return self._kind is not None and self._kind.kind == "next_symbol"
+
     def _can_generate(self) -> bool:
         vocab = self.session.vocabulary
-        return bool(vocab) and self._n_classes == len(vocab) and self.session.stepper is not None
+        return (
+            self._predicts_next()
+            and bool(vocab)
+            and self._n_classes == len(vocab)
+            and self.session.stepper is not None
+        )
 
     def _class_labels(self, n: int) -> list[str]:
-        vocab = self.session.vocabulary
-        key = (id(vocab), n)
-        if self._label_cache is not None and self._label_cache[0] == key and self._label_cache[1] is vocab:
-            return self._label_cache[2]  # the same vocabulary: a new input or model relabels for free
-        if vocab and len(vocab) == n:
-            labels = [ta.visible(v) for v in vocab]
+        kind = self._kind
+        if self._label_cache is not None and self._label_cache[0] is kind and len(self._label_cache[1]) == n:
+            return self._label_cache[1]  # the same output description: a new input relabels for free
+        if kind is not None and len(kind.labels) == n:
+            # symbols (' ', '\n') made visible; class names keep their spaces
+            symbols = kind.kind == "next_symbol" and bool(self.session.vocabulary)
+            labels = [ta.visible(v) for v in kind.labels] if symbols else list(kind.labels)
+        elif kind is not None and kind.kind == "binary_probability" and n == 1:
+            labels = [kind.labels[-1]]
         else:
-            labels = [f"class {k}" for k in range(n)]
-        self._label_cache = (key, vocab, labels)
+            labels = [f"output {k}" for k in range(n)]
+        self._label_cache = (kind, labels)
         return labels
 
     # ------------------------------------------------------------------ slots
@@ -236,7 +266,9 @@ class OutputView(QWidget):
         self.output_box.setVisible(n_out > 1)
         self._n_classes = -1  # relabel on the next draw
         self._n_bars = -1
+        self._kind = self._output_kind()
         self._ids = ta.input_ids(self.session, self.sample)
+        self.generate_row.setVisible(self._predicts_next())
         self._on_step_changed(self.session.step)
         self.generate_button.setEnabled(self._can_generate() or self.generating)
         if stepper is not None and self._awaiting_input:
@@ -245,6 +277,11 @@ class OutputView(QWidget):
             self.session.set_step(self.session.n_steps - 1)
 
     def _on_step_changed(self, t: int) -> None:
+        kind = self._output_kind()
+        if kind is not self._kind:
+            self._kind = kind
+            self._n_classes = -1
+            self.generate_row.setVisible(self._predicts_next())
         probs = self._current_output()
         if probs is None:
             self._clear()
@@ -258,11 +295,13 @@ class OutputView(QWidget):
             self._n_classes = n
             self._labels = self._class_labels(n)
             self._shown_idx = np.zeros(0, dtype=np.int64)  # redraw the axis with the new labels
+            self._n_bars = -1
             self.generate_button.setEnabled(self._can_generate())
         if n <= _MAX_ALL_CLASSES:
             idx = np.arange(n)
         else:
-            idx = np.argsort(-probs, kind="stable")[:_TOP_BARS]
+            order_by = probs if self._is_probability() else np.abs(probs)
+            idx = np.argsort(-order_by, kind="stable")[:_TOP_BARS]
         if not np.array_equal(idx, self._shown_idx):
             self._shown_idx = idx
             ticks = [(float(r), self._labels[int(c)]) for r, c in enumerate(idx)]
@@ -273,30 +312,87 @@ class OutputView(QWidget):
             self._n_bars = len(idx)
             self._bar_pos = np.arange(len(idx), dtype=np.float64)
             self._bar_x0 = np.zeros(len(idx))
-            # Probabilities keep a fixed 0..1 axis (no rescaling while stepping); other outputs autoscale.
-            if np.all(probs >= 0) and probs.sum() <= 1.001:
-                self.plot.disableAutoRange(axis="x")
-                self.plot.setXRange(0, 1, padding=0.02)
-            else:
-                self.plot.enableAutoRange(axis="x")
+            self._set_value_axis(probs)
+        elif not self._is_probability():
+            self._grow_signed_axis(probs[idx])
         self.bars.setOpts(x0=self._bar_x0, y=self._bar_pos, width=probs[idx], height=0.75)
         step = min(max(int(t), 0), self.session.n_steps - 1)
+        self._set_header(step, n)
+        self.topk_label.setText(self._summary(probs))
+        self._show_next(step, idx, probs)
+
+    def _is_probability(self) -> bool:
+        if self._kind is not None:
+            return self._kind.is_probability
+        return bool(np.all(self._probs >= 0) and self._probs.sum() <= 1.001)
+
+    def _set_value_axis(self, values: np.ndarray) -> None:
+        """Probabilities: a fixed 0..1 axis; values: a signed axis symmetric about 0 (grows, never jumps)."""
+        axis_label = self._kind.axis_label if self._kind is not None else "value"
+        self.plot.disableAutoRange(axis="x")
+        if self._is_probability():
+            self.plot.setLabel("bottom", axis_label)
+            self.plot.setXRange(0, 1, padding=0.02)
+            self._signed_extent = 0.0
+        else:
+            self.plot.setLabel("bottom", f"{axis_label} (signed)")
+            self._signed_extent = 0.0
+            self._grow_signed_axis(values)
+
+    def _grow_signed_axis(self, values: np.ndarray) -> None:
+        m = float(np.nanmax(np.abs(values))) if values.size else 0.0
+        m = m if np.isfinite(m) and m > 0 else 1.0
+        if m > getattr(self, "_signed_extent", 0.0):
+            self._signed_extent = m * 1.1
+            self.plot.setXRange(-self._signed_extent, self._signed_extent, padding=0.02)
+
+    def _set_header(self, step: int, n: int) -> None:
+        kind = self._kind
         if self._cut_error:
             self.header.setText("Output of the whole sequence")
             self.header.setToolTip(f"the model cannot be cut after step {step}: {self._cut_error}")
+            return
+        if kind is None:
+            what = f"Output at step {step}" + (f"  ({n} values)" if n > 1 else "")
+        elif kind.kind == "binary_probability":
+            what = f"{kind.axis_label} at step {step}"
+        elif kind.kind in ("class_probabilities", "next_symbol"):
+            what = f"{'Next symbol' if kind.kind == 'next_symbol' else 'Class'} probabilities at step {step}"
+        elif kind.kind == "independent_probabilities":
+            what = f"{n} independent probabilities at step {step}"
         else:
-            self.header.setText(f"Output at step {step}" + (f"  ({n} classes)" if n > 1 else ""))
-            self.header.setToolTip(
-                "the model's output at this timestep of the whole sequence (model.predict)"
-                if self._per_step
-                else "what the model outputs if the input ended after this step"
-            )
-        order = np.argsort(-probs, kind="stable")[: self.top_k]
-        self.topk_label.setText(
-            f"top {len(order)}: "
-            + " &nbsp; ".join(f"<b>{_html(self._labels[int(c)])}</b>&nbsp;{probs[c]:.3f}" for c in order)
+            what = f"Output value{'s' if n > 1 else ''} at step {step}"
+        self.header.setText(what)
+        tip = (
+            "the model's output at this timestep of the whole sequence (model.predict)"
+            if self._per_step
+            else "what the model outputs if the input ended after this step"
         )
-        self._show_next(step, idx, probs)
+        self.header.setToolTip(f"{kind.summary}\n{tip}" if kind is not None else tip)
+
+    def _summary(self, values: np.ndarray) -> str:
+        """One line under the header, in the output's own terms."""
+        kind = self._kind
+        labels = self._labels
+        if kind is not None and kind.kind == "binary_probability" and values.size == 1:
+            p = float(values[0])
+            neg, pos = (_html(ta.visible(x)) for x in kind.labels[-2:])
+            lean = pos if p >= 0.5 else neg
+            return f"{_html(kind.axis_label)} = <b>{p:.3f}</b> &nbsp;\u2192 <b>{lean}</b>"
+        if kind is not None and kind.kind == "independent_probabilities":
+            on = [int(c) for c in np.flatnonzero(values >= 0.5)]
+            shown = ", ".join(f"<b>{_html(labels[c])}</b>&nbsp;{values[c]:.3f}" for c in on[:6])
+            return f"above 0.5: {shown}" if on else "none above 0.5"
+        if kind is None or kind.is_probability:
+            order = np.argsort(-values, kind="stable")[: self.top_k]
+            return f"top {len(order)}: " + " &nbsp; ".join(
+                f"<b>{_html(labels[int(c)])}</b>&nbsp;{values[c]:.3f}" for c in order
+            )
+        order = np.argsort(-np.abs(values), kind="stable")[: self.top_k]
+        more = " (largest |value|)" if values.size > len(order) else ""
+        return f"value{'s' if values.size > 1 else ''}{more}: " + " &nbsp; ".join(
+            f"{_html(labels[int(c)])}&nbsp;<b>{values[c]:+.4g}</b>" for c in order
+        )
 
     def _clear(self) -> None:
         """No output to show: drop the bars and the class labels (a stale vocabulary must not linger)."""
@@ -314,6 +410,7 @@ class OutputView(QWidget):
         self.next_label.setText(" ")
         self._next_id = -1
         self.generate_button.setEnabled(False)
+        self.generate_row.setVisible(self._predicts_next())
         model = getattr(self.session, "model_file", None)
         if model is None:
             text = "Open a model to see its output."
@@ -328,7 +425,7 @@ class OutputView(QWidget):
     def _show_next(self, step: int, idx: np.ndarray, probs: np.ndarray) -> None:
         """Highlight the symbol the input actually continues with (model input at step+1)."""
         self._next_id = -1
-        ids = self._ids
+        ids = self._ids if self._predicts_next() else None
         if ids is not None and len(ids) == self.session.n_steps and step + 1 < len(ids):
             nxt = int(ids[step + 1])
             if 0 <= nxt < probs.size:
@@ -349,6 +446,7 @@ class OutputView(QWidget):
             self.next_label.setText("end of the input: the bars predict what comes next")
         else:
             self.next_label.setText(" ")
+        self.next_label.setVisible(self._predicts_next())
 
     # ------------------------------------------------------------------ generate mode
     def reseed(self, seed: int | None = None) -> None:

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QMessageLogContext, QSettings, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
@@ -57,6 +58,20 @@ def _quiet_platform() -> Iterator[None]:
         yield
     finally:
         qInstallMessageHandler(previous)
+
+
+def _input(session: Session, text: str | None, input_file: str | None) -> tuple[Any, dict[str, Any]]:
+    """(model input, set_input keywords): typed text with its tokens, or a file with its target and
+    feature names (the GUI's own readers)."""
+    if text is not None:
+        encoded, x = session.encode(text)
+        return x, {"encoded": encoded}
+    assert input_file is not None
+    data = read_input_file(input_file)
+    run = session.run_network or session.network
+    assert run is not None
+    arrays = check_inputs(run, data.arrays)
+    return (arrays if len(arrays) > 1 else arrays[0]), {"target": data.target, "feature_names": data.columns}
 
 
 def render_snapshot(
@@ -120,15 +135,10 @@ def render_snapshot(
         if has_input:
             if session.network is None:
                 raise ValueError(f"{model}: holds weights only; pass --config model.json to run an input")
-            if text is not None:
-                x = session.encode_text(text)
-            else:
-                assert input_file is not None
-                arrays = check_inputs(session.network, read_input_file(input_file).arrays)
-                x = arrays if len(arrays) > 1 else arrays[0]
+            x, meta = _input(session, text, input_file)
             failures.clear()
             before = session.stepper  # the stepper panel may already have run a default input
-            session.set_input(x)
+            session.set_input(x, **meta)
             if failures or session.stepper is None or session.stepper is before:
                 raise ValueError(failures[-1] if failures else "the input cannot be run")
             last = session.n_steps - 1

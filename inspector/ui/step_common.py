@@ -17,33 +17,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from inspector.app.present import visible
 from inspector.app.state import AppState
 from inspector.core.network import GATES_BY_KIND
 from inspector.core.recurrent import Trajectory
 from inspector.core.stats import finite_range
-from inspector.core.stats import symmetric_levels as core_levels
 from inspector.core.stepper import Stepper
+from inspector.ui.widgets import ElidedLabel
 
-# Glyphs for characters that would otherwise be invisible in axis labels and text.
-_VISIBLE = {" ": "\u2423", "\n": "\u23ce", "\t": "\u21e5", "\r": "\u240d", "": "\u2205"}
 PAD_LABEL = "\u2205"  # an all-zero one-hot row (left padding of a fixed window)
 
 DIVERGING = "CET-D1"
 SEQUENTIAL = "viridis"
-
-
-def visible(token: str) -> str:
-    """A printable form of a vocabulary token for axis labels ('␣' for space, '⏎' for newline)."""
-    if token in _VISIBLE:
-        return _VISIBLE[token]
-    if token.isprintable() and " " not in token:
-        return token  # the usual case (a vocabulary of 20,000 words is relabelled in a few ms)
-    return "".join(_VISIBLE.get(ch, ch) if not ch.isprintable() or ch == " " else ch for ch in token)
-
-
-def symmetric_levels(values: np.ndarray) -> tuple[float, float]:
-    """(-m, m) for a diverging colour scale: a NaN-safe 99.5 % clip of |x|."""
-    return core_levels(values, 99.5)
 
 
 # Colour-blind-friendly line colours (Okabe & Ito) for the unit traces, keyed by quantity id.
@@ -231,6 +216,11 @@ def input_symbols(session: AppState, sample: int = 0) -> list[str] | None:
     One-hot inputs (B, T, V) with V == len(vocabulary) map each row to its arg-max token ('∅' for an
     all-zero padding row); id inputs (B, T) map ids to tokens.  None without a vocabulary or input.
     """
+    tokens = getattr(session, "tokens", None)  # typed text / ids: their own tokens (words, unknown words)
+    if tokens is not None and sample == 0:
+        from inspector.app.text import display_token
+
+        return [visible(display_token(t)) for t in tokens]
     vocab = session.vocabulary
     xs = model_inputs(session)
     if not vocab or not xs:
@@ -290,6 +280,19 @@ def sample_count(session: AppState) -> int:
     return 1
 
 
+def observe_steps(view: Any, graphics: pg.GraphicsLayoutWidget, session: AppState) -> None:
+    """Wire a stepping view to the state (input, step, unit, vocabulary) and its plots' mouse, then show
+    the current input.  The view has `_on_input_changed`, `_on_step_changed`, `_on_unit_changed`,
+    `_on_click` and `_on_hover`."""
+    graphics.scene().sigMouseClicked.connect(view._on_click)
+    graphics.scene().sigMouseMoved.connect(view._on_hover)
+    session.input_changed.connect(view._on_input_changed)
+    session.step_changed.connect(view._on_step_changed)
+    session.unit_changed.connect(view._on_unit_changed)
+    session.vocabulary_changed.connect(lambda _v: view._on_input_changed(session.stepper))
+    view._on_input_changed(session.stepper)
+
+
 # ---------------------------------------------------------------------------------------------- styling
 def math_font(point_size: int = 10) -> QFont:
     """Serif italic for gate symbols: DejaVu Sans misplaces the combining tilde of 'c̃'."""
@@ -334,7 +337,7 @@ class ScaleLegend(QWidget):
 
         def swatch(cmap: str) -> QLabel:
             lab = QLabel()
-            lab.setPixmap(gradient_pixmap(cmap, width=40))
+            lab.setPixmap(gradient_pixmap(cmap, width=24))
             return lab
 
         def text(t: str) -> QLabel:
@@ -345,7 +348,7 @@ class ScaleLegend(QWidget):
         lay.addWidget(text("gates 0"))
         lay.addWidget(swatch(SEQUENTIAL))
         lay.addWidget(text("1"))
-        lay.addSpacing(8)
+        lay.addSpacing(4)
         self.signed_label = text("")
         self.signed_label.setTextFormat(Qt.TextFormat.RichText)
         self.set_signed_labels(["c\u0303", "h"])
@@ -353,10 +356,10 @@ class ScaleLegend(QWidget):
         lay.addWidget(swatch(DIVERGING))
         self.plus_label = text("+1")
         lay.addWidget(self.plus_label)
-        self.cell_label = text("")
+        self.cell_label = ElidedLabel("", minimum_width=30)  # '…' with the whole note in its tooltip
         self.cell_label.setStyleSheet("color: #444; font-weight: bold;")
-        lay.addSpacing(8)
-        lay.addWidget(self.cell_label)
+        lay.addSpacing(4)
+        lay.addWidget(self.cell_label, 1)
         self.setToolTip(
             "Gates (sigmoid) use 0..1: dark = closed, yellow = open.  The candidate c\u0303 and the hidden "
             "state h use \u22121..+1.  The cell state c is unbounded: it uses \u00b1m fixed over the whole "
@@ -373,6 +376,7 @@ class ScaleLegend(QWidget):
         """'c ±2.21 (...)' next to the diverging swatch ('' hides it)."""
         self.cell_label.setText(f"c {note}" if note else "")
         self.cell_label.setToolTip(self.toolTip())
+        self.cell_label.setVisible(bool(note))
 
 
 def legend_widget() -> ScaleLegend:

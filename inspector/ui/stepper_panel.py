@@ -1,7 +1,10 @@
 """Stepping through time: input, transport controls, gate strips, units x time view and the output.
 
 The Stepper holds the whole trajectory, so every control here only calls `Session.set_step`; the
-views update themselves from `Session.step_changed` (no work beyond indexing and setImage).
+views update themselves from `Session.step_changed` (no work beyond indexing and setImage).  The
+output over time ("if the sequence ended here", with the input file's target) is computed once per
+input on the session's runner from the Stepper's cached prefix outputs.  A rejected input clears the
+views and shows a banner saying the previous run is not shown.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.outputs import OutputSeries, stepper_output_series
 from inspector.app.state import AppState
+from inspector.app.text import display_token
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
 from inspector.ui.gate_strips import GateStripsView
 from inspector.ui.input_panel import InputPanel
+from inspector.ui.output_over_time import OutputOverTimeView
 from inspector.ui.output_view import OutputView
 from inspector.ui.timeline_view import TimelineView
+from inspector.ui.widgets import ElidedLabel
 
 
 class StepperPanel(QWidget):
@@ -42,10 +49,7 @@ class StepperPanel(QWidget):
         self.session = session
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
-        self.input_panel = InputPanel(session)
-        self.gate_strips = GateStripsView(session)
-        self.timeline = TimelineView(session)
-        self.output = OutputView(session)
+        self._build_views(session)
 
         style = self.style()
 
@@ -92,17 +96,23 @@ class StepperPanel(QWidget):
         left.addWidget(self.timeline)
         left.setStretchFactor(0, 1)
         left.setStretchFactor(1, 1)
+        self.right_splitter = right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.output)
+        right.addWidget(self.over_time)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.output)
+        self.splitter.addWidget(right)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([760, 300])
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([600, 400])
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         lay.addWidget(self.input_panel)
+        lay.addWidget(self.stale_label)
         lay.addLayout(controls)
         lay.addWidget(self.splitter, 1)
 
@@ -124,12 +134,27 @@ class StepperPanel(QWidget):
         self.output.sampled.connect(self.input_panel.append_text)
         self.input_panel.rejected.connect(lambda _m: self.output.stop_generating())
         session.input_failed.connect(lambda _m: self.output.stop_generating())
+        session.input_failed.connect(self._on_input_failed)
+        self.output.output_box.currentIndexChanged.connect(lambda _i: self._update_over_time())
 
         session.input_changed.connect(self._on_input_changed)
         session.step_changed.connect(self._on_step_changed)
         session.busy_changed.connect(self._on_busy_changed)
         session.file_loaded.connect(lambda _m: self.pause())
         self._on_input_changed(session.stepper)
+
+    def _build_views(self, session: AppState) -> None:
+        """The input panel, the per-step views, the output column and the stale-run banner."""
+        self.input_panel = InputPanel(session)
+        self.gate_strips = GateStripsView(session)
+        self.timeline = TimelineView(session)
+        self.output = OutputView(session)
+        self.over_time = OutputOverTimeView()
+        self.over_time.setMinimumHeight(120)
+        self._series_id = 0
+        self.stale_label = ElidedLabel("")
+        self.stale_label.setStyleSheet("color: #7a1010; background: #fde8e8; padding: 2px 6px;")
+        self.stale_label.setVisible(False)
 
     def _controls_row(self) -> QHBoxLayout:
         """Transport buttons, the step slider and label, the speed slider: one row."""
@@ -160,6 +185,14 @@ class StepperPanel(QWidget):
         focus = QApplication.focusWidget()
         if focus is None or not self.isAncestorOf(focus):
             QTimer.singleShot(0, self._take_focus)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        """Share the width 60 / 40 between the per-step views and the output column once it is known."""
+        super().resizeEvent(event)
+        total = sum(self.splitter.sizes())
+        if not getattr(self, "_split_done", False) and total > 200:
+            self._split_done = True
+            self.splitter.setSizes([int(total * 0.6), total - int(total * 0.6)])
 
     def _take_focus(self) -> None:
         if self.isVisible():
@@ -229,9 +262,63 @@ class StepperPanel(QWidget):
             w.setEnabled(enabled)
         if not enabled:
             self.pause()
-        self._symbols = ta.input_symbols(self.session)
+        self._symbols = self._step_symbols()
+        if stepper is not None:
+            self.stale_label.setVisible(False)
         self._fit_strips()
+        self._update_over_time()
         self._on_step_changed(self.session.step)
+
+    def _step_symbols(self) -> list[str] | None:
+        """Display token per step: the typed input's own tokens (words, '<oov>:word', '<pad>'), else the
+        vocabulary symbol of each input id."""
+        tokens = getattr(self.session, "tokens", None)
+        if tokens is not None:
+            return [ta.visible(display_token(t)) for t in tokens]
+        return ta.input_symbols(self.session)
+
+    def _on_input_failed(self, message: str) -> None:
+        """A rejected input: the views are cleared; say so where the user looks."""
+        if self.session.stepper is None and self.session.network is not None:
+            self.stale_label.setText(f"This input was not run ({message}); the previous run is not shown.")
+            self.stale_label.setToolTip(message)
+            self.stale_label.setVisible(True)
+
+    # ------------------------------------------------------------------ output over time
+    def _update_over_time(self) -> None:
+        """Recompute the output over time for the current input (on the runner; stale results dropped)."""
+        self._series_id += 1
+        req = self._series_id
+        stepper = self.session.stepper
+        kind = self.output.kind
+        if stepper is None or kind is None or self.session.n_steps < 1:
+            self.over_time.clear()
+            return
+        output = max(self.output.output_box.currentIndex(), 0)
+        self.session.runner.submit(
+            stepper_output_series,
+            stepper,
+            output,
+            getattr(self.session, "target", None),
+            on_done=lambda series: self._on_series(req, series),
+            on_error=lambda message: self._on_series_failed(req, message),
+        )
+
+    def _on_series(self, req: int, series: OutputSeries) -> None:
+        kind = self.output.kind
+        if req != self._series_id or kind is None:
+            return
+        pad_fn = getattr(self.session, "padding_mask", None)
+        padding = pad_fn() if pad_fn is not None else None
+        self.over_time.set_series(
+            series.steps, series.values, kind, tokens=self._symbols, target=series.target, padding=padding
+        )
+        self.over_time.set_step(self.session.step)
+
+    def _on_series_failed(self, req: int, message: str) -> None:
+        if req == self._series_id:
+            self.over_time.clear()
+            self.over_time.title.setText(f"Output over time unavailable: {message}")
 
     def _fit_strips(self) -> None:
         """Give the gate strips the height they need (at most ~40 %) and the rest to the time view."""
@@ -247,6 +334,7 @@ class StepperPanel(QWidget):
         if self.session.stepper is None or n == 0:
             self.step_label.setText("no input")
             return
+        self.over_time.set_step(t)
         if self.slider.value() != t:
             self.slider.blockSignals(True)
             self.slider.setValue(t)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 import math
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
@@ -23,10 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.present import (
+    MARKS,
+    blocking_problems,
+    infer_output_shapes,
+    layer_notes,
+    stored_class_names,
+)
+from inspector.app.present import format_dims as format_shape
 from inspector.app.state import AppState
 
 if TYPE_CHECKING:  # core (numpy) is imported with the first file: the window shows before it
-    from inspector.core.network import Layer, ModelFile, Network
+    from inspector.core.network import Layer, ModelFile
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1  # weight display path (weights) or first weight path (layers)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2  # 'layer' | 'weight' | 'group'
@@ -37,201 +45,13 @@ DIM_COLOR = QColor(110, 110, 110)
 
 Shape = tuple[int | None, ...]
 
-_SAME_SHAPE = frozenset(
-    {
-        "Dropout",
-        "SpatialDropout1D",
-        "GaussianNoise",
-        "GaussianDropout",
-        "AlphaDropout",
-        "Activation",
-        "Masking",
-        "BatchNormalization",
-        "LayerNormalization",
-        "ReLU",
-        "LeakyReLU",
-        "PReLU",
-        "ELU",
-        "ThresholdedReLU",
-        "Softmax",
-        "ActivityRegularization",
-    }
-)
-
-
 _HIDDEN_CONFIG = frozenset({"name", "trainable", "dtype", "batch_input_shape", "batch_shape", "dtype_policy"})
 
 
-def _dim(d: int | None) -> str:
-    return "?" if d is None else str(d)
-
-
-def format_shape(shape: Shape | list[Shape] | None) -> str:
-    """(None, 40, 57) -> '(·, 40, 57)'; several outputs are joined with ' + '."""
-    if shape is None:
-        return ""
-    if isinstance(shape, list):
-        return " + ".join(format_shape(s) for s in shape)
-    inner = ", ".join("\u00b7" if k == 0 and d is None else _dim(d) for k, d in enumerate(shape))
-    return f"({inner})"
-
-
-def _conv_len(n: int | None, k: int, stride: int, dil: int, padding: str) -> int | None:
-    if n is None:
-        return None
-    if padding in ("same", "causal"):
-        return math.ceil(n / stride)
-    return (n - (k - 1) * dil - 1) // stride + 1
-
-
-def _first_int(v: Any, default: int = 1) -> int:
-    if isinstance(v, list | tuple):
-        return int(v[0]) if v else default
-    return int(v) if v is not None else default
-
-
-def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Shape] | None:
-    """Static output shape of `layer` for input shapes `shapes` (batch axis first), None if unknown."""
-    from inspector.core.network import RECURRENT_KINDS
-
-    if not shapes or shapes[0] is None:
-        return None
-    s = tuple(shapes[0])
-    cfg: Mapping[str, Any] = layer.config
-    kind = layer.kind
-    if kind in RECURRENT_KINDS:
-        u = cfg.get("units")
-        out: Shape = (s[0], s[1], u) if cfg.get("return_sequences") else (s[0], u)
-        if cfg.get("return_state"):
-            n_states = 2 if kind == "LSTM" else 1
-            return [out] + [(s[0], u)] * n_states
-        return out
-    if kind == "Bidirectional" and layer.children:
-        inner = layer_output_shape(layer.children[0], shapes)
-        if isinstance(inner, list):
-            inner = inner[0]
-        if inner is None:
-            return None
-        mode = cfg.get("merge_mode", "concat")
-        if mode == "concat":
-            last = inner[-1]
-            return (*inner[:-1], None if last is None else 2 * last)
-        if mode is None:
-            return [inner, inner]
-        return inner
-    if kind == "TimeDistributed" and layer.children and len(s) >= 3:
-        inner = layer_output_shape(layer.children[0], [(s[0], *s[2:])])
-        if inner is None or isinstance(inner, list):
-            return None
-        return (s[0], s[1], *inner[1:])
-    if kind == "Dense":
-        return (*s[:-1], cfg.get("units"))
-    if kind == "Embedding":
-        return (*s, cfg.get("output_dim"))
-    if kind in _SAME_SHAPE:
-        return s
-    if kind == "Flatten":
-        rest = s[1:]
-        return (s[0], None if any(d is None for d in rest) else math.prod(rest))
-    if kind == "RepeatVector":
-        return (s[0], cfg.get("n"), *s[1:])
-    if kind == "Reshape":
-        return (s[0], *tuple(cfg.get("target_shape", ())))
-    if kind == "Permute":
-        dims = cfg.get("dims", ())
-        return (s[0], *(s[d] for d in dims))
-    if kind == "Conv1D" and len(s) == 3:
-        k = _first_int(cfg.get("kernel_size"))
-        length = _conv_len(
-            s[1],
-            k,
-            _first_int(cfg.get("strides")),
-            _first_int(cfg.get("dilation_rate")),
-            str(cfg.get("padding", "valid")),
-        )
-        return (s[0], length, cfg.get("filters"))
-    if kind in ("MaxPooling1D", "AveragePooling1D") and len(s) == 3:
-        pool = _first_int(cfg.get("pool_size"), 2)
-        strides = _first_int(cfg.get("strides"), pool) if cfg.get("strides") is not None else pool
-        return (s[0], _conv_len(s[1], pool, strides, 1, str(cfg.get("padding", "valid"))), s[2])
-    if kind in (
-        "GlobalMaxPooling1D",
-        "GlobalAveragePooling1D",
-        "GlobalMaxPooling2D",
-        "GlobalAveragePooling2D",
-    ):
-        return (s[0], s[-1])
-    if kind in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
-        return s
-    if kind == "Concatenate":
-        axis = cfg.get("axis", -1)
-        try:
-            dims = [sh[axis] for sh in shapes]
-        except (IndexError, TypeError):
-            return None
-        total = None if any(d is None for d in dims) else sum(dims)
-        out_l = list(s)
-        out_l[axis] = total
-        return tuple(out_l)
-    if kind in ("Sequential", "Functional") and layer.network is not None:
-        inner_shapes = infer_output_shapes(layer.network, [s])
-        outs = _network_outputs(layer.network, inner_shapes)
-        return outs[0] if len(outs) == 1 else (outs or None)
-    return None
-
-
-def _network_outputs(net: Network, shapes: Mapping[str, Any]) -> list[Shape]:
-    if net.kind == "Sequential":
-        last = net.layers[-1].name if net.layers else None
-        v = shapes.get(last) if last else None
-        return [v] if v is not None and not isinstance(v, list) else (v or [])
-    outs = []
-    for ref in net.outputs:
-        v = shapes.get(ref.layer)
-        if isinstance(v, list):
-            v = v[ref.index] if ref.index < len(v) else None
-        outs.append(v)
-    return outs
-
-
-def infer_output_shapes(net: Network, input_shapes: Sequence[Shape] | None = None) -> dict[str, Any]:
-    """Layer name -> static output shape (None when unknown), from the network's input shapes."""
-    given = list(input_shapes if input_shapes is not None else net.input_shapes)
-    out: dict[str, Any] = {}
-    if net.kind == "Sequential":
-        cur: Shape | None = tuple(given[0]) if given else None
-        for lay in net.layers:
-            if lay.kind == "InputLayer":
-                out[lay.name] = cur
-                continue
-            try:
-                shp = layer_output_shape(lay, [cur]) if cur is not None else None
-            except (TypeError, ValueError, KeyError, IndexError):
-                shp = None
-            out[lay.name] = shp
-            cur = shp if not isinstance(shp, list) else shp[0]
-        return out
-    # Functional: InputLayers take the model's input shapes in order, then follow each layer's first call.
-    inputs = {ref.layer: k for k, ref in enumerate(net.inputs)}
-    for lay in net.layers:
-        if lay.kind == "InputLayer":
-            k = inputs.get(lay.name)
-            out[lay.name] = tuple(given[k]) if k is not None and k < len(given) else None
-            continue
-        if not lay.calls:
-            out[lay.name] = None
-            continue
-        ins: list[Shape] = []
-        for ref in lay.calls[0].inputs:
-            v = out.get(ref.layer)
-            if isinstance(v, list):
-                v = v[ref.index] if ref.index < len(v) else None
-            ins.append(v)
-        try:
-            out[lay.name] = layer_output_shape(lay, ins) if ins and all(v is not None for v in ins) else None
-        except (TypeError, ValueError, KeyError, IndexError):
-            out[lay.name] = None
-    return out
+def _note_html(severity: str, text: str) -> str:
+    """A problem (red ⚠) or a note (amber ℹ), as in the tree."""
+    colour = "#be1e1e" if severity == "problem" else "#a05a00"
+    return f"<span style='color:{colour}'>{MARKS[severity]} {html.escape(text)}</span>"
 
 
 def _activation_text(layer: Layer) -> str:
@@ -324,19 +144,17 @@ class StructureItemModel(QStandardItemModel):
             _item(_activation_text(lay)),
         ]
         row[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        problems = list(lay.problems)
         # in a weights-only file nothing runs until an architecture is given: not a problem per layer
-        blocking = not lay.runnable and self.has_network
-        if blocking and not problems:
-            problems.append("the engine cannot run this layer")
+        severity, problems = layer_notes(lay, self.has_network)
         if problems:
             tip = "\n".join(problems)
-            mark, color = ("\u26a0", PROBLEM_COLOR) if blocking else ("\u2139", NOTE_COLOR)
-            name_item.setText(f"{mark} {name_item.text()}")
-            name_item.setData("problem" if blocking else "note", SEVERITY_ROLE)
+            color = PROBLEM_COLOR if severity == "problem" else NOTE_COLOR
+            name_item.setText(f"{MARKS[severity]} {name_item.text()}")
+            name_item.setData(severity, SEVERITY_ROLE)
             for it in row:
                 it.setForeground(QBrush(color))
-                it.setToolTip(tip)
+                # the cell's own text first: a narrow column elides it
+                it.setToolTip(f"{it.text()}\n{tip}" if it.text() else tip)
         parent.appendRow(row)
         # children: Bidirectional halves, TimeDistributed inner, nested layers, own weights
         for w in lay.weights:
@@ -385,7 +203,9 @@ class StructurePanel(QWidget):
     """Header (file, format, writer version, problems) over the layer tree."""
 
     def sizeHint(self) -> QSize:
-        return QSize(430, 600)  # wide enough for name, class, shape, params and activations
+        # room for name, class, shape, params and activations without taking half of a 1024 px window
+        # (narrower, the columns share the room and elide, with the full text in the tooltips)
+        return QSize(380, 600)
 
     def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -508,21 +328,13 @@ class StructurePanel(QWidget):
                 "<span style='color:#a05a00'>weights only: open the architecture "
                 "(File \u2192 Open architecture) to run it</span>"
             )
-        blocking = set()
-        if mf.network is not None:
-            stack = list(mf.network.layers)
-            while stack:
-                lay = stack.pop()
-                stack.extend(lay.children)
-                if lay.network is not None:
-                    stack.extend(lay.network.layers)
-                if not lay.runnable:
-                    blocking.update(lay.problems)
+        classes = stored_class_names(mf.path) if mf.path else ""
+        if classes:
+            lines.append(f"class names stored in the file: {html.escape(classes)}")
+        blocking = blocking_problems(mf.network)
         for p in mf.problems:
-            if p in blocking:
-                lines.append(f"<span style='color:#be1e1e'>\u26a0 {html.escape(p)}</span>")
-            else:
-                lines.append(f"<span style='color:#a05a00'>\u2139 {html.escape(p)}</span>")
+            severity = "problem" if p in blocking else "note"
+            lines.append(_note_html(severity, p))
         return "<br>".join(lines)
 
     def details_html(self, path: str) -> str:
@@ -546,7 +358,8 @@ class StructurePanel(QWidget):
             if isinstance(value, Mapping | list | tuple) and len(str(value)) > 60:
                 continue
             rows.append(f"<tr><td style='color:#555;padding-right:8px'>{key}</td><td>{value}</td></tr>")
-        problems = "".join(f"<br><span style='color:#be1e1e'>\u26a0 {p}</span>" for p in owner.problems)
+        severity, texts = layer_notes(owner, self.session.network is not None)
+        problems = "".join(f"<br>{_note_html(severity, p)}" for p in texts)
         shape = " \u00d7 ".join(str(d) for d in weight.shape) or "scalar"
         # zero-width spaces after '/' let a long dataset path wrap
         wrapped = html.escape(weight.source).replace("/", "/\u200b")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPen, QTransform
+from PySide6.QtGui import QBrush, QColor, QPen, QResizeEvent, QTransform
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from inspector.app.state import AppState
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
+from inspector.ui.widgets import ItemPool
 
 _STEP_PEN = pg.mkPen(QColor(20, 20, 20), width=1.5)
 _UNIT_PEN = pg.mkPen(QColor(255, 64, 160), width=1.5)
@@ -130,9 +131,10 @@ class _Heatmap:
         self.image.setColorMap(pg.colormap.get(q.cmap))
         self.image.setImage(data, autoLevels=False, levels=q.levels)
         units, steps = data.shape
-        scale = "" if q.note.startswith("fixed") else f"  \u00b1{q.levels[1]:.2g}"
-        self.plot.getAxis("left").setLabel(q.label + scale)
-        self.plot.getAxis("left").label.setFont(ta.math_font(11 if scale else 12))
+        # only the symbol on the axis: a longer rotated title overlaps its neighbours when the heatmaps
+        # are short (the scale is in the tooltip and the legend)
+        self.plot.getAxis("left").setLabel(q.label)
+        self.plot.getAxis("left").label.setFont(ta.math_font(12))
         self.plot.getAxis("left").setToolTip(f"{q.title}: colour scale {q.note}")
         self.plot.setLimits(xMin=-0.5, xMax=steps - 0.5, yMin=-0.5, yMax=units - 0.5)
         self.plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(-0.5, units - 0.5), padding=0)
@@ -168,8 +170,8 @@ class TimelineView(QWidget):
         self._heatmaps: list[_Heatmap] = []  # shown, top to bottom
         # every heatmap made (the first len(_heatmaps) are shown); those for the states c and h shown by
         # default are made right after start-up, not while a file opens
-        self._heatmap_pool: list[_Heatmap] = []
-        QTimer.singleShot(0, self, self._prewarm)
+        self._heatmap_pool: ItemPool[_Heatmap] = ItemPool(lambda: _Heatmap(pg.PlotItem()))
+        QTimer.singleShot(0, self, lambda: self._heatmap_pool.grow(self.PREWARM_HEATMAPS))
         self._labels: list[str] = []
         self._unit = -1
         self._backward = False
@@ -178,16 +180,22 @@ class TimelineView(QWidget):
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("recurrent layer shown over time")
         self.layer_box.currentTextChanged.connect(self._on_layer_chosen)
-        self.checks_row = QHBoxLayout()
+        # the quantity check boxes sit right of the layer box, or on a row of their own when the view
+        # is too narrow for both (see resizeEvent)
+        self.checks_box = QWidget()
+        self.checks_row = QHBoxLayout(self.checks_box)
+        self.checks_row.setContentsMargins(0, 0, 0, 0)
         self.checks_row.setSpacing(6)
         self._checks: dict[str, QCheckBox] = {}
-        top = QHBoxLayout()
+        self.top_row = top = QHBoxLayout()
         top.setContentsMargins(4, 0, 4, 0)
         top.addWidget(QLabel("Layer over time:"))
         top.addWidget(self.layer_box)
         top.addSpacing(12)
-        top.addLayout(self.checks_row)
+        top.addWidget(self.checks_box)
         top.addStretch(1)
+        self.second_row = QHBoxLayout()
+        self.second_row.setContentsMargins(4, 0, 4, 0)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -216,6 +224,7 @@ class TimelineView(QWidget):
         # Colour key / hint above the plots (a QLabel: never drawn over the curves).
         self.trace_legend = QLabel(" ")
         self.trace_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.trace_legend.setWordWrap(True)  # a second line rather than a cut one in a narrow window
         self.trace_legend.setMinimumWidth(40)
 
         self.placeholder = QLabel("The units \u00d7 time view appears once an input has been run.")
@@ -228,23 +237,32 @@ class TimelineView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
+        lay.addLayout(self.second_row)
         lay.addWidget(self.placeholder)
         lay.addWidget(self.graphics, 1)
         lay.addWidget(self.trace_legend)
         lay.addWidget(self.readout)
         self.graphics.setVisible(False)
 
-        self.graphics.scene().sigMouseClicked.connect(self._on_click)
-        self.graphics.scene().sigMouseMoved.connect(self._on_hover)
-        session.input_changed.connect(self._on_input_changed)
-        session.step_changed.connect(self._on_step_changed)
-        session.unit_changed.connect(self._on_unit_changed)
-        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
-        self._on_input_changed(session.stepper)
+        ta.observe_steps(self, self.graphics, session)
 
-    def _prewarm(self) -> None:
-        while len(self._heatmap_pool) < self.PREWARM_HEATMAPS:
-            self._heatmap_pool.append(_Heatmap(pg.PlotItem()))
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._place_checks()
+
+    def _place_checks(self) -> None:
+        """Check boxes beside the layer box when they fit, else on the row below."""
+        beside = self.top_row.indexOf(self.checks_box) >= 0
+        need = self.checks_box.sizeHint().width() + self.layer_box.sizeHint().width() + 140
+        if beside and need > self.width():
+            self.top_row.removeWidget(self.checks_box)
+            self.second_row.addWidget(self.checks_box)
+            self.second_row.addStretch(1)
+        elif not beside and need <= self.width():
+            self.second_row.removeWidget(self.checks_box)
+            while self.second_row.count():
+                self.second_row.takeAt(0)
+            self.top_row.insertWidget(3, self.checks_box)
 
     # ------------------------------------------------------------------ introspection (tests)
     @property
@@ -344,6 +362,7 @@ class TimelineView(QWidget):
             cb.setChecked(q.qid not in self._hidden_qids)
             cb.toggled.connect(lambda on, qid=q.qid: self._on_check(qid, on))
             self.checks_row.addWidget(cb)
+            self._place_checks()
             self._checks[q.qid] = cb
 
     def _on_check(self, qid: str, on: bool) -> None:
@@ -366,10 +385,8 @@ class TimelineView(QWidget):
         shown = self.visible_quantities()
         if rebuild or len(shown) != len(self._heatmaps):
             self.graphics.clear()
-            while len(self._heatmap_pool) < len(shown):
-                self._heatmap_pool.append(_Heatmap(pg.PlotItem()))
-            self._heatmaps = self._heatmap_pool[: len(shown)]
-            for hm in self._heatmap_pool[len(shown) :]:
+            self._heatmaps = self._heatmap_pool.take(len(shown))
+            for hm in self._heatmap_pool.extra():
                 hm.release()
             for hm in self._heatmaps:
                 self.graphics.addItem(hm.plot)

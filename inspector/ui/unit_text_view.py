@@ -33,7 +33,12 @@ def coloured_html(text: str, values: np.ndarray, scale: float, mark: int = -1) -
     """
     parts = []
     for k, ch in enumerate(text):
-        shown = "<br>" if ch == "\n" else ("&nbsp;" if ch == " " else html.escape(ch))
+        # a space after a visible character is a plain space, so lines wrap between words (Qt keeps a
+        # single space); leading or repeated spaces are non-breaking so none of them collapses
+        after_char = k > 0 and text[k - 1] not in " \n"
+        shown = (
+            "<br>" if ch == "\n" else ((" " if after_char else "&nbsp;") if ch == " " else html.escape(ch))
+        )
         style = f"background:{value_colour(float(values[k]), scale)}" if k < len(values) else ""
         if k == mark:
             style += ";text-decoration:underline;font-weight:bold"

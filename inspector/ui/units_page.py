@@ -106,19 +106,21 @@ class UnitsPage(QWidget):
             bar.addWidget(w)
         bar.addWidget(self.run_button)
         bar.addWidget(self.cancel_button)
-        bar.addWidget(self.progress, 1)
+        bar.addStretch(1)
 
         self.scatter = pg.GraphicsLayoutWidget()
         self.scatter.setBackground("w")
-        self.scatter.setMinimumWidth(220)
+        self.scatter.setMinimumWidth(180)
         self._plots: dict[str, Any] = {}
         self._marks: dict[str, Any] = {}
 
         self.text_view = UnitTextView()
         self.text_title = QLabel("Corpus")
+        self.text_title.setWordWrap(True)  # a long title must not widen the page past a small window
         self.contexts = QTextBrowser()
         self.contexts.setOpenLinks(False)
         self.contexts.setFont(mono_font())
+        self.contexts.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)  # one context per line, never split
         self.contexts.anchorClicked.connect(self._on_context_link)
 
         self.regex_edit = QLineEdit()
@@ -133,6 +135,7 @@ class UnitsPage(QWidget):
         self.match_button.clicked.connect(self.match_selection)
         self.ranking = QListWidget()
         self.ranking.setFont(mono_font())
+        self.ranking.setWordWrap(True)  # the hypothesis header line wraps instead of being cut
         self.ranking.itemClicked.connect(self._on_rank_clicked)
         self.ranking.itemDoubleClicked.connect(self._on_rank_double_clicked)
         self.stepper_button = QPushButton("Open in Stepper")
@@ -174,7 +177,12 @@ class UnitsPage(QWidget):
         main.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(bar)
-        lay.addWidget(self.status)
+        # the progress bar shares the status line, so the controls fit a 1024-pixel-wide window
+        self.progress.setFixedWidth(190)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.progress)
+        lay.addLayout(status_row)
         lay.addWidget(main, 1)
 
     # ---------------------------------------------------------------------------------- inputs
@@ -300,7 +308,7 @@ class UnitsPage(QWidget):
             return
         for row, g in enumerate(gates):
             plot = self.scatter.addPlot(row=row, col=0)
-            plot.setTitle(f"gate {g}: share of steps saturated", size="9pt")
+            plot.setTitle(f"gate {g}: steps saturated", size="9pt")
             plot.setLabel("bottom", "&gt; 0.9")
             plot.setLabel("left", "&lt; 0.1")
             plot.setXRange(0, 1, padding=0.04)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from dataclasses import dataclass
 
@@ -23,9 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.app.present import WeightMatrix, describe_weight
 from inspector.app.state import AppState
 from inspector.core.stats import GateStats, finite_range, gate_stats
-from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight, unclamp
+from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, unclamp
+from inspector.ui.widgets import ElidedLabel, ItemPool
 from inspector.ui.workers import TaskRunner
 
 # |w| below this share of the weight's largest |w| counts as near zero (pruned / dead connections)
@@ -92,7 +95,9 @@ class StatsTable(QTableWidget):
         )
         self.verticalHeader().setDefaultSectionSize(22)
 
-    def set_stats(self, stats: list[GateStats]) -> None:
+    def set_stats(self, stats: list[GateStats], gated: bool = True) -> None:
+        """One row per gate; a weight without gates is one row named after itself under 'weight'."""
+        self.horizontalHeaderItem(0).setText("gate" if gated else "weight")
         self.setRowCount(len(stats))
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.TypeWriter)
@@ -130,6 +135,27 @@ class StatsTable(QTableWidget):
         self.setFixedWidth(width + 2 * self.frameWidth() + 2)
 
 
+class SparseTickAxis(pg.AxisItem):
+    """A value axis with at most one labelled tick per `TICK_PX` pixels (0 kept when in range), so
+    the tick labels of narrow histograms never run together."""
+
+    TICK_PX = 44
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: ANN001, ANN201, N802, N803 - pyqtgraph's names
+        levels = super().tickValues(minVal, maxVal, size)
+        if not levels:
+            return levels
+        room = max(1, int(size // self.TICK_PX))
+        spacing, values = levels[0]
+        values = sorted(values)
+        if len(values) > room:
+            zero = [v for v in values if abs(v) < 1e-12 * max(1.0, abs(spacing))]
+            step = -(-len(values) // room)
+            start = values.index(zero[0]) % step if zero else 0
+            values = values[start::step]
+        return [(spacing, values)]
+
+
 class GateHistograms(pg.GraphicsLayoutWidget):
     """One small histogram per gate panel, sharing the value axis.
 
@@ -145,16 +171,12 @@ class GateHistograms(pg.GraphicsLayoutWidget):
         unclamp(self.ci)
         self.plots: list[pg.PlotItem] = []  # in use (in the layout), one per gate panel
         self.curves: list[pg.PlotDataItem] = []
-        self._pool: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self._pool: ItemPool[tuple[pg.PlotItem, pg.PlotDataItem]] = ItemPool(self._new_plot)
         self._titles: dict[int, str] = {}  # id(plot) -> title set
-        QTimer.singleShot(0, self, self._prewarm)  # right after start-up, not while a file opens
-
-    def _prewarm(self) -> None:
-        while len(self._pool) < self.PREWARM_PLOTS:
-            self._new_plot()
+        QTimer.singleShot(0, self, lambda: self._pool.grow(self.PREWARM_PLOTS))  # after start-up
 
     def _new_plot(self) -> tuple[pg.PlotItem, pg.PlotDataItem]:
-        plot = pg.PlotItem()
+        plot = pg.PlotItem(axisItems={"bottom": SparseTickAxis("bottom")})
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
@@ -162,7 +184,7 @@ class GateHistograms(pg.GraphicsLayoutWidget):
         bottom = plot.getAxis("bottom")
         bottom.setPen(pg.mkPen(AXIS_COLOR))
         bottom.setTextPen(pg.mkPen(AXIS_COLOR))
-        bottom.setStyle(maxTickLevel=1)  # labelled ticks and one minor level: no tick comb
+        bottom.setStyle(maxTickLevel=0)  # labelled ticks only: no tick comb
         curve = plot.plot(
             [0.0, 1.0],
             [0.0],
@@ -172,24 +194,21 @@ class GateHistograms(pg.GraphicsLayoutWidget):
             pen=pg.mkPen(HIST_COLOR),
         )
         plot.addItem(pg.InfiniteLine(0.0, angle=90, pen=pg.mkPen("#c03030", style=Qt.PenStyle.DashLine)))
-        if self._pool:
+        if len(self._pool):
             plot.setXLink(self._pool[0][0])
         plot.setVisible(False)
         self.ci.addItem(plot, row=0, col=len(self._pool))
-        self._pool.append((plot, curve))
         return plot, curve
 
     def _use_plots(self, n: int) -> None:
         """Exactly `n` plots in use.  Every plot made stays in the layout; the ones not in use are hidden
         (a grid layout gives hidden items no room): nothing is rebuilt."""
-        while len(self._pool) < n:
-            self._new_plot()
-        for k, (plot, curve) in enumerate(self._pool):
-            if k >= n:
-                plot.setVisible(False)
-                curve.setData([0.0, 1.0], [0.0])  # let go of the old counts
-        self.plots = [p for p, _c in self._pool[:n]]
-        self.curves = [c for _p, c in self._pool[:n]]
+        used = self._pool.take(n)
+        for plot, curve in self._pool.extra():
+            plot.setVisible(False)
+            curve.setData([0.0, 1.0], [0.0])  # let go of the old counts
+        self.plots = [p for p, _c in used]
+        self.curves = [c for _p, c in used]
 
     def set_summary(self, matrix: WeightMatrix | None, summary: WeightSummary | None) -> None:
         """Show `summary`'s histograms; None blanks the plots (kept for the next summary)."""
@@ -218,14 +237,13 @@ class WeightPanel(QWidget):
     def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        # the weight (name, kind, shape) in full, then where it is stored: a long source path ends
+        # in '…' with the whole path in its tooltip instead of widening the page
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
-        # no word wrap: a height-for-width label would make the scroll area size the page by its
-        # preferred height instead of the window
         self.header.setWordWrap(False)
-        # a long weight path or source must not widen the page: clip it (full text in the tooltip)
-        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.header.setMinimumWidth(50)
+        self.source = ElidedLabel(minimum_width=20)
+        self.source.setStyleSheet("color: #777;")
         self.heatmap = HeatmapView()
         self.readout = QLabel(" ")
         self.readout.setTextFormat(Qt.TextFormat.RichText)
@@ -259,7 +277,11 @@ class WeightPanel(QWidget):
         content = QWidget()
         cl = QVBoxLayout(content)
         cl.setContentsMargins(6, 6, 6, 6)
-        cl.addWidget(self.header)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        head.addWidget(self.header)
+        head.addWidget(self.source, 1)
+        cl.addLayout(head)
         cl.addWidget(self.splitter, 1)
 
         self.placeholder = QLabel("Select a weight in the structure panel to see it here.")
@@ -312,6 +334,7 @@ class WeightPanel(QWidget):
         self.stats.setRowCount(0)
         self.header.setText(self._header_html(matrix, weight))
         self.header.setToolTip(f"{file}\n{path}")
+        self.source.setText(weight.source)
         self.readout.setText(f"Reading the rest of {os.path.basename(file)}\u2026")
 
     def _on_load_failed(self, _message: str) -> None:
@@ -336,6 +359,7 @@ class WeightPanel(QWidget):
         same = self.heatmap.shows_values_of(matrix)
         self.header.setText(self._header_html(matrix, weight))
         self.header.setToolTip(f"{path}\n{weight.source}" if weight.source else path)
+        self.source.setText(weight.source)
         self.readout.setText(
             "Hover a cell for its value; click a column to select that unit everywhere."
             if matrix.trace_key
@@ -381,7 +405,7 @@ class WeightPanel(QWidget):
         if m is None or summary.path != m.path:
             return  # the selection moved on
         self.summary = summary
-        self.stats.set_stats(summary.stats)
+        self.stats.set_stats(summary.stats, gated=bool(m.gates))
         self.histograms.set_summary(m, summary)
 
     @staticmethod
@@ -393,10 +417,9 @@ class WeightPanel(QWidget):
             units = m.gates[0].stop - m.gates[0].start
             gates = f" \u2014 {len(m.gates)} gate{'s' if len(m.gates) > 1 else ''} \u00d7 {units} units"
         dtype = weight.stored_dtype
-        src = f"<span style='color:#777'> \u00b7 {weight.source}</span>" if weight.source else ""
         return (
-            f"<b>{m.layer_name}</b> / <b>{m.weight_name}</b> &nbsp; <span style='color:#444'>{kind} "
-            f"{shape}{gates}, {dtype}</span>{src}"
+            f"<b>{html.escape(m.layer_name)}</b> / <b>{html.escape(m.weight_name)}</b> &nbsp; "
+            f"<span style='color:#444'>{kind} {shape}{gates}, {dtype}</span>"
         )
 
     def _on_hovered(self, text: str) -> None:

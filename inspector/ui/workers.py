@@ -101,34 +101,64 @@ class TaskRunner(QObject):
     -------
     finished(object) : the result of the newest request, on the GUI thread.
     failed(str) : one-line message for the newest request's exception.
+    busy_changed(bool) : True while the newest request is pending.
+    progress(object) : a value the newest request reported (``submit(..., progress=True)``).
     """
 
     finished = Signal(object)
     failed = Signal(str)
+    busy_changed = Signal(bool)
+    progress = Signal(object)
 
     def __init__(self, parent: QObject | None = None, sync: bool = False) -> None:
         super().__init__(parent)
         self._runner: Runner = SyncRunner() if sync else QtRunner()
         self._latest = 0
+        self._busy = False
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)``; every older pending request becomes stale."""
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def submit(self, fn: Callable[..., Any], *args: Any, progress: bool = False) -> None:
+        """Run ``fn(*args)``; every older pending request becomes stale.
+
+        With `progress`, ``fn`` is called as ``fn(*args, report=callable)`` and what it reports is
+        emitted as `progress` on the GUI thread (unless stale).
+        """
         self._latest += 1
         req = self._latest
+        self._set_busy(True)
         self._runner.submit(
-            fn, *args, on_done=lambda r: self._deliver(req, r), on_error=lambda m: self._fail(req, m)
+            fn,
+            *args,
+            on_done=lambda r: self._deliver(req, r),
+            on_error=lambda m: self._fail(req, m),
+            on_progress=(lambda v: self._report(req, v)) if progress else None,
         )
 
     def cancel(self) -> None:
         """Forget every pending request (their results will be dropped when they arrive)."""
         self._latest += 1
+        self._set_busy(False)
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)
+
+    def _report(self, req: int, value: object) -> None:
+        if req == self._latest:
+            self.progress.emit(value)
 
     @Slot(int, object)
     def _deliver(self, req: int, result: object) -> None:
         if req == self._latest:
+            self._set_busy(False)
             self.finished.emit(result)
 
     @Slot(int, str)
     def _fail(self, req: int, message: str) -> None:
         if req == self._latest:
+            self._set_busy(False)
             self.failed.emit(message)

@@ -160,7 +160,7 @@ def test_csv_series_names_and_target(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="row 2 has 1 columns"):
         parse_csv_series("a,b\n1,2\n3\n")
     bad = tmp_path / "bad.csv"
-    bad.write_text("a,b\n1,x\n", encoding="utf8")
+    bad.write_text("a,b\n1,2\n3,x\n", encoding="utf8")  # a stray text cell in a numeric column
     with pytest.raises(ModelFileError, match="non-numeric"):
         read_csv_series(bad)
     with pytest.raises(ValueError, match="no column named 'z'"):

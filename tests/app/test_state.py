@@ -14,7 +14,8 @@ import pytest
 
 from inspector.app import open_model, read_input_file
 from inspector.app.inputs import InputFileError, check_inputs, random_inputs
-from inspector.app.state import AppState, sibling_architecture
+from inspector.app.loading import sibling_architecture
+from inspector.app.state import AppState
 
 
 class DeferredRunner:
@@ -189,7 +190,7 @@ def test_encoder_and_vocabulary(models: SimpleNamespace, lstm_file: Path) -> Non
 
 
 def test_example_text_spells_with_the_vocabulary() -> None:
-    from inspector.app.encoding import example_text
+    from inspector.app.text import example_text
 
     assert example_text(list("abc().")) == "a(b(c)a)."  # brackets: a depth unit shows something
     assert example_text(list("abcdefghijklmnopqrstuvwxyz .")).startswith("the quick brown fox")

@@ -58,7 +58,7 @@ def test_text_outside_vocabulary_is_refused_inline(qtbot, ui_models):
         panel.set_text("abc#")
     assert "'#'" in blocker.args[0]
     assert panel.error_label.isVisible() and "'#'" in panel.error_label.text()
-    assert session.stepper is before  # the last good run stays
+    assert session.stepper is None  # the views are cleared: the last run is not shown as this text
     panel.set_text("abc")
     assert not panel.error_label.isVisible()
     assert session.stepper is not before
@@ -99,7 +99,7 @@ def test_wrong_shapes_and_bad_files_get_clear_messages(qtbot, ui_models, tmp_pat
     np.save(tmp_path / "nan.npy", np.full((6, 5), np.nan, np.float32))
     assert not panel.load_file(str(tmp_path / "nan.npy"))
     assert "NaN" in panel.error_text
-    assert session.stepper is example  # nothing ran: the example stays
+    assert example is not None and session.stepper is None  # nothing ran: the views are cleared
     assert panel.error_label.isVisible()
 
 
@@ -111,9 +111,16 @@ def test_index_field(qtbot, ui_models):
     panel.ids_edit.setText("1 2 x")
     assert not panel.apply_ids()
     assert "whole numbers" in panel.error_text
-    panel.ids_edit.setText("1 2 3")
-    assert not panel.apply_ids()
-    assert "axis 1 must be 9, not 3" in panel.error_text
+    panel.ids_edit.setText("1 2 3")  # typed ids are not padded unless asked, like typed text
+    assert panel.apply_ids()
+    np.testing.assert_array_equal(model_inputs(session)[0], [[1, 2, 3]])
+    assert session.tokens == ["1", "2", "3"]
+    session.set_padding("pre")  # pad_sequences(padding='pre') to the model's 9 steps: re-runs
+    np.testing.assert_array_equal(model_inputs(session)[0], [[0] * 6 + [1, 2, 3]])
+    assert session.padding_mask().tolist() == [True] * 6 + [False] * 3
+    session.set_padding("post")
+    np.testing.assert_array_equal(model_inputs(session)[0], [[1, 2, 3] + [0] * 6])
+    session.set_padding("none")
     # one-hot positions for a one-hot model
     session, panel = _input_panel(qtbot, ui_models["char_lstm"])
     panel.ids_edit.setText(" ".join(["0", "1", "2"] * 4))
@@ -162,4 +169,4 @@ def test_input_set_elsewhere_is_mirrored_in_the_text_box(qtbot, ui_models):
     assert panel.text() == "the lazy dog"
     assert panel.tabs.currentIndex() == 0
     session.set_input(session.encode_text("a longer text than twelve"))
-    assert panel.text() == " than twelve"  # the model's 12-symbol window
+    assert panel.text() == "a longer text than twelve"  # no silent cut to the model's 12-symbol window

@@ -10,9 +10,11 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QDropEvent
 
+from inspector.app.present import format_dims as format_shape
+from inspector.app.present import infer_output_shapes
 from inspector.ui.main_window import MainWindow
 from inspector.ui.session import Session
-from inspector.ui.structure_panel import PATH_ROLE, format_shape, infer_output_shapes
+from inspector.ui.structure_panel import PATH_ROLE
 
 
 @pytest.fixture

@@ -118,19 +118,25 @@ def test_encode_text_one_hot_and_ids(sync_session, ui_models):
     s = sync_session
     vocab = list("abcdefghijklmnopqrstuvwxyz .,")
     s.set_vocabulary(vocab)
-    x = s.encode_text("Cab")  # upper case folds to the lower-case vocabulary
-    assert x.shape == (1, 12, 29) and x.dtype == np.float32
-    assert x[0, :9].sum() == 0  # left-padded
+    x = s.encode_text("Cab")  # upper case folds to the lower-case vocabulary; no padding by default
+    assert x.shape == (1, 3, 29) and x.dtype == np.float32
+    assert [int(np.argmax(r)) for r in x[0]] == [2, 0, 1]
+    s.set_padding("pre")  # pad_sequences(padding='pre') to the model's 12 steps
+    x = s.encode_text("Cab")
+    assert x.shape == (1, 12, 29) and x[0, :9].sum() == 0  # left-padded with all-zero rows
     assert [int(np.argmax(r)) for r in x[0, 9:]] == [2, 0, 1]
     long = s.encode_text("abcdefghijklmnopq")  # longer than the window: keeps the end
-    assert int(np.argmax(long[0, -1])) == vocab.index("q")
+    assert long.shape[1] == 12 and int(np.argmax(long[0, -1])) == vocab.index("q")
+    s.set_padding("none")
     with pytest.raises(ValueError, match="vocabulary"):
         s.encode_text("a#b")
     ids = Session(sync=True)
     ids.open(str(ui_models["embed_rnn"]))
     ids.set_vocabulary([f"w{k}" for k in range(50)])
     tokens = ids.encode_text("w3 w4 w49")
-    assert tokens.dtype == np.int32 and tokens.tolist() == [[0] * 6 + [3, 4, 49]]
+    assert tokens.tolist() == [[3, 4, 49]]
+    ids.set_padding("pre")
+    assert ids.encode_text("w3 w4 w49").tolist() == [[0] * 6 + [3, 4, 49]]
 
 
 def test_weights_only_then_architecture(ui_models, qtbot):

@@ -56,7 +56,7 @@ def test_errors_are_one_line(ui_models, tmp_path):
         snapshot.render_snapshot(str(ui_models["char_lstm"]), text="\u00e9\u00e9", output=out)
     with pytest.raises(ValueError, match="no such weight"):
         snapshot.render_snapshot(str(ui_models["char_lstm"]), select="lstm/nope", output=out)
-    with pytest.raises(ValueError, match="outside 0..11"):
+    with pytest.raises(ValueError, match="outside 0..2"):  # "abc": 3 steps, no silent padding to 12
         snapshot.render_snapshot(str(ui_models["char_lstm"]), text="abc", step=40, output=out)
     np.save(tmp_path / "bad.npy", np.zeros((1, 12, 3), np.float32))
     with pytest.raises(ValueError) as e2:

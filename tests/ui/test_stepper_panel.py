@@ -59,7 +59,7 @@ def test_open_async_runs_default_text_and_strips_hold_engine_values(qtbot, ui_mo
     assert session.vocabulary is not None
     assert panel.input_panel.text()  # prefilled with a sentence in the vocabulary
     n = session.n_steps
-    assert n == 12
+    assert n == len(panel.input_panel.text())  # the whole text, not padded or cut to the 12-step window
     assert session.step == n - 1  # typed text shows its last symbol
     assert panel.gate_strips.layer_keys() == ["lstm"]
     for t in (n - 1, 0, 5):
@@ -97,7 +97,7 @@ def test_transport_buttons_slider_and_shortcuts(qtbot, ui_models):
     # scrub
     panel.slider.setValue(7)
     assert session.step == 7
-    assert "step 7 / 11" in panel.step_label.text()
+    assert f"step 7 / {n - 1}" in panel.step_label.text()
     np.testing.assert_array_equal(
         panel.gate_strips.strip_values("lstm")["hidden"], session.stepper.state(7)["lstm"].h[0]
     )
@@ -129,8 +129,8 @@ def test_timeline_holds_whole_trajectory_and_marks_step(qtbot, ui_models):
     data = tl.image_data()
     np.testing.assert_array_equal(data["hidden"], traj.h[0].T)
     np.testing.assert_array_equal(data["cell"], traj.c[0].T)
-    # x axis labelled with the input symbols (the text's last 12 characters, ␣ for space)
-    expected = [("\u2423" if ch == " " else ch) for ch in panel.input_panel.text()[-12:]]
+    # x axis labelled with the input symbols (the whole text, ␣ for space)
+    expected = [("\u2423" if ch == " " else ch) for ch in panel.input_panel.text()]
     assert tl.time_labels() == expected
     session.set_step(4)
     assert tl.step_marker() == 4.0
@@ -174,8 +174,10 @@ def test_output_bars_equal_outputs_at_and_next_symbol(qtbot, ui_models):
     session, panel = _panel(qtbot, ui_models["char_lstm"])
     out = panel.output
     vocab = session.vocabulary
-    text = panel.input_panel.text()[-12:]
-    for t in (2, 11):
+    text = panel.input_panel.text()
+    last = len(text) - 1
+    assert out.kind is not None and out.kind.kind == "next_symbol" and out.generate_row.isVisibleTo(panel)
+    for t in (2, last):
         session.set_step(t)
         expected = session.stepper.outputs_at(t)[0][0]
         np.testing.assert_array_equal(out.probabilities(), expected)
@@ -187,7 +189,7 @@ def test_output_bars_equal_outputs_at_and_next_symbol(qtbot, ui_models):
     session.set_step(2)
     assert out.highlighted_class() == vocab.index(text[3])  # the symbol read at step 3
     assert "next input" in out.next_label.text()
-    session.set_step(11)
+    session.set_step(last)
     assert out.highlighted_class() == -1  # nothing follows the last symbol
     assert out.labels()[vocab.index(" ")] == "\u2423"
 
@@ -237,6 +239,7 @@ def test_bidirectional_halves_and_stacked_layer(qtbot, ui_models):
             np.testing.assert_array_equal(shown["hidden"], states[key].h[0])
             np.testing.assert_array_equal(shown["gate/f"], states[key].gates["f"][0])
     assert "backward" in panel.gate_strips.title("bidi/backward")
+    assert "reads the input backwards" in panel.gate_strips.title_tip("bidi/backward")
     # the units x time view of the backward half is in input-time order
     session.select_unit("bidi/backward", 2)
     assert panel.timeline.layer == "bidi/backward"
@@ -244,9 +247,10 @@ def test_bidirectional_halves_and_stacked_layer(qtbot, ui_models):
     order = np.argsort(traj.time_index)
     np.testing.assert_array_equal(panel.timeline.image_data()["hidden"], traj.h[0][order].T)
     np.testing.assert_array_equal(panel.timeline.trace_data()["hidden"], traj.h[0][order][:, 2])
-    # no vocabulary and 2 classes: labelled classes, no generate mode
+    # no vocabulary and 2 classes: labelled classes, no generate mode (hidden: not a next-symbol model)
     assert panel.output.labels() == ["class 0", "class 1"]
     assert not panel.output.generate_button.isEnabled()
+    assert not panel.output.generate_row.isVisibleTo(panel)
 
 
 def test_gru_gate_names(qtbot, ui_models):
@@ -289,7 +293,10 @@ def test_new_file_resets_views(qtbot, ui_models, tmp_path):
     assert session.stepper is not None
     assert panel.gate_strips.layer_keys() == ["gru"]
     assert "random example" in panel.input_panel.note_text
-    assert panel.output.labels() == ["class 0", "class 1", "class 2"]
+    # a linear Dense head: values with sign, not classes (issue 15.1)
+    assert panel.output.kind is not None and panel.output.kind.kind == "values"
+    assert panel.output.labels() == ["output 0", "output 1", "output 2"]
+    assert "top" not in panel.output.topk_label.text() and "probab" not in panel.output.header.text()
     # a vocabulary chosen later switches on the text box
     vocab_file = tmp_path / "v.json"
     vocab_file.write_text(json.dumps(list("abcde")))

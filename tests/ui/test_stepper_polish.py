@@ -51,8 +51,8 @@ def test_cell_state_scale_is_robust_fixed_and_shows_the_depth_unit(qtbot):
     expected, clipped, units = ta.robust_state_levels(traj.c)
     assert (lo, hi) == pytest.approx(expected) and lo == -hi
     assert np.abs(traj.c).max() > 5 and hi < 3 and clipped >= 1 and units == 8
-    assert f"{hi:.3g}" in strips.title("lstm") and f"{clipped} of 8 units" in strips.title("lstm")
-    assert f"\u00b1{hi:.3g}" in strips.legend.cell_label.text()
+    assert f"{hi:.3g}" in strips.title("lstm") and f"{clipped} of 8 units" in strips.title_tip("lstm")
+    assert f"\u00b1{hi:.3g}" in strips.legend.cell_label.full_text()
     # fixed over the trajectory: stepping never rescales
     for t in range(session.n_steps):
         session.set_step(t)
@@ -94,11 +94,12 @@ def test_output_labels_cleared_and_placeholder(qtbot, ui_models):
     vocab_labels = [ta.visible(v) for v in session.vocabulary]
     assert out.labels() == vocab_labels and out.axis_labels() == vocab_labels
     assert not out.plot_widget.isHidden() and out.placeholder.isHidden()
-    # the vocabulary goes away while the same input stays: class names, on the axis too
+    # the vocabulary goes away while the same input stays: numbered symbols (the model still predicts its
+    # own next input), on the axis too
     session.set_vocabulary(None)
     n = len(vocab_labels)
-    assert out.labels() == [f"class {k}" for k in range(n)]
-    assert out.axis_labels() == [f"class {k}" for k in range(n)]
+    assert out.labels() == [f"symbol {k}" for k in range(n)]
+    assert out.axis_labels() == [f"symbol {k}" for k in range(n)]
     # a file that cannot run (weights only): no stale labels, a placeholder instead of an empty plot
     session.open(str(ui_models["char_lstm_weights"]))
     assert session.stepper is None
@@ -208,9 +209,9 @@ def test_masked_steps_are_marked(qtbot, masked_model):
     shown = [item for item in hm.mask.items if item.isVisible()]
     assert len(shown) == 3 and shown[0].rect().left() == -0.5 and shown[0].rect().width() == 2.0
     session.set_step(4)
-    assert "masked step" in panel.gate_strips.step_text.text()
+    assert "masked step" in panel.gate_strips.step_text.full_text()
     session.set_step(3)
-    assert "masked" not in panel.gate_strips.step_text.text()
+    assert "masked" not in panel.gate_strips.step_text.full_text()
     # an unmasked input hides the bands again (items kept, not recreated)
     panel.input_panel.ids_edit.setText("1 2 3 4 5 6 7 8")
     assert panel.input_panel.apply_ids()

@@ -11,10 +11,11 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QThreadPool
 
+from inspector.app.present import describe_weight
 from inspector.core.network import Layer, Weight, gate_slices
 from inspector.ui import heatmap_view as hv
 from inspector.ui import step_common as ta
-from inspector.ui.heatmap_view import HeatmapView, decimate, describe_weight
+from inspector.ui.heatmap_view import HeatmapView, decimate
 from inspector.ui.session import Session
 from inspector.ui.stepper_panel import StepperPanel
 

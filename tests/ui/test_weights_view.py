@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool
 
+from inspector.app.present import describe_weight
 from inspector.core.network import Layer, Weight, gate_slices
-from inspector.ui.heatmap_view import HeatmapView, describe_weight
+from inspector.ui.heatmap_view import HeatmapView
 from inspector.ui.session import Session
 from inspector.ui.weight_panel import WeightPanel, matrix_stats
 
