@@ -23,8 +23,7 @@ MAX_FUNCTION_LINES = 100
 # Over the limit in ui/ (not the Qt-free layers) and being split on their own branches; delete an
 # entry when its file is back under the limit.  Nothing outside inspector/ui/ may be listed here.
 UI_PENDING = {
-    "inspector/ui/heatmap_view.py",  # branch sizes: 626 lines
-    "inspector/ui/snapshot.py:render_snapshot",
+    "inspector/ui/units_page.py:_build",  # 106 lines (merged from branch sizes)
 }
 
 

@@ -66,7 +66,7 @@ class WeightMatrix:
     col_title: str = "unit"
     trace_key: str = ""
     rows_are_units: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def panels(self) -> tuple[tuple[str, int, int], ...]:
         """(title, start, stop) column blocks, one per gate panel."""
@@ -249,7 +249,7 @@ def _first_int(v: Any, default: int = 1) -> int:
     return int(v) if v is not None else default
 
 
-def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Shape] | None:
+def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Shape | None] | None:
     """Static output shape of `layer` for input shapes `shapes` (batch axis first), None if unknown."""
     if not shapes or shapes[0] is None:
         return None
@@ -261,7 +261,8 @@ def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Sh
         out: Shape = (s[0], s[1], u) if cfg.get("return_sequences") else (s[0], u)
         if cfg.get("return_state"):
             n_states = 2 if kind == "LSTM" else 1
-            return [out] + [(s[0], u)] * n_states
+            outs: list[Shape | None] = [out, *[(s[0], u)] * n_states]
+            return outs
         return out
     if kind == "Bidirectional" and layer.children:
         inner = layer_output_shape(layer.children[0], shapes)
@@ -289,7 +290,8 @@ def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Sh
         return s
     if kind == "Flatten":
         rest = s[1:]
-        return (s[0], None if any(d is None for d in rest) else math.prod(rest))
+        known = [d for d in rest if d is not None]
+        return (s[0], math.prod(known) if len(known) == len(rest) else None)
     if kind == "RepeatVector":
         return (s[0], cfg.get("n"), *s[1:])
     if kind == "Reshape":
@@ -337,7 +339,7 @@ def layer_output_shape(layer: Layer, shapes: Sequence[Shape]) -> Shape | list[Sh
     return None
 
 
-def _network_outputs(net: Network, shapes: Mapping[str, Any]) -> list[Shape]:
+def _network_outputs(net: Network, shapes: Mapping[str, Any]) -> list[Shape | None]:
     if net.kind == "Sequential":
         last = net.layers[-1].name if net.layers else None
         v = shapes.get(last) if last else None
@@ -383,9 +385,13 @@ def infer_output_shapes(net: Network, input_shapes: Sequence[Shape] | None = Non
             v = out.get(ref.layer)
             if isinstance(v, list):
                 v = v[ref.index] if ref.index < len(v) else None
+            if v is None:
+                break  # an input of unknown shape: so is the output
             ins.append(v)
         try:
-            out[lay.name] = layer_output_shape(lay, ins) if ins and all(v is not None for v in ins) else None
+            out[lay.name] = (
+                layer_output_shape(lay, ins) if ins and len(ins) == len(lay.calls[0].inputs) else None
+            )
         except (TypeError, ValueError, KeyError, IndexError):
             out[lay.name] = None
     return out
