@@ -65,15 +65,21 @@ def _spatial_pads(
     raise UnsupportedLayerError(f"layer {layer.name!r}: padding {padding!r} is not supported")
 
 
+def _spatial_input(layer: Layer, xs: list[Array], nd: int) -> Array:
+    """The one input of a conv / pooling layer as float32, (B, *nd spatial axes, C) or channels first."""
+    x = np.asarray(_one(layer, xs), dtype=np.float32)
+    if x.ndim != nd + 2:
+        raise InputShapeError(f"layer {layer.name!r} ({layer.kind}) expects {nd + 2}-D input, got {x.shape}")
+    return x
+
+
 def _conv(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, nd: int
 ) -> tuple[list[Array], list[Mask]]:
     """Conv1D/2D/3D: cross-correlation over `nd` spatial axes; padding valid / same (TF split) /
     causal, strides, dilation, groups; then bias and activation.  Drops the mask."""
-    x = np.asarray(_one(layer, xs), dtype=np.float32)
+    x = _spatial_input(layer, xs, nd)
     cfg = layer.config
-    if x.ndim != nd + 2:
-        raise InputShapeError(f"layer {layer.name!r} ({layer.kind}) expects {nd + 2}-D input, got {x.shape}")
     channels_last = _channels_last(layer)
     if not channels_last:
         x = np.moveaxis(x, 1, -1)
@@ -114,10 +120,8 @@ def _pool(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, nd: int, op: str
 ) -> tuple[list[Array], list[Mask]]:
     """Max or mean over each pooling window; drops the mask."""
-    x = np.asarray(_one(layer, xs), dtype=np.float32)
+    x = _spatial_input(layer, xs, nd)
     cfg = layer.config
-    if x.ndim != nd + 2:
-        raise InputShapeError(f"layer {layer.name!r} ({layer.kind}) expects {nd + 2}-D input, got {x.shape}")
     channels_last = _channels_last(layer)
     if not channels_last:
         x = np.moveaxis(x, 1, -1)
@@ -144,9 +148,7 @@ def _global_pool(
     layer: Layer, xs: list[Array], masks: list[Mask], sem: Semantics, nd: int, op: str
 ) -> tuple[list[Array], list[Mask]]:
     """Max or mean over the spatial axes (GlobalAveragePooling1D: over the unmasked steps)."""
-    x = np.asarray(_one(layer, xs), dtype=np.float32)
-    if x.ndim != nd + 2:
-        raise InputShapeError(f"layer {layer.name!r} ({layer.kind}) expects {nd + 2}-D input, got {x.shape}")
+    x = _spatial_input(layer, xs, nd)
     axes = tuple(range(1, 1 + nd)) if _channels_last(layer) else tuple(range(2, 2 + nd))
     keep = bool(layer.config.get("keepdims", False))
     mask = masks[0] if masks else None
