@@ -22,7 +22,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -524,15 +523,16 @@ def read_vocabulary_file(path: str | os.PathLike[str]) -> list[str]:
     ModelFileError : '<file>: <reason>'.
     """
     from inspector.io.errors import ModelFileError
-    from inspector.io.sidecar import _parse
+    from inspector.io.sidecar import read_vocabulary
 
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise ModelFileError(p, "no such file")
-    got = _parse(Path(p))
-    if got is None:
-        raise ModelFileError(p, "not a vocabulary (a JSON list of strings or {token: id})")
-    return got
+    try:
+        return read_vocabulary(p)
+    except ValueError as exc:
+        reason = str(exc).removeprefix(f"{p}: ")
+        raise ModelFileError(p, reason) from None
 
 
 def text_input(
