@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from inspector.app.outputs import OutputKind
+from inspector.ui.widgets import ItemPool
 
 MAX_CURVES = 6
 MAX_TICKS = 40
@@ -58,10 +59,30 @@ class OutputOverTimeView(QWidget):
         self.target_curve: pg.PlotDataItem | None = None
         self.kind: OutputKind | None = None
         self._tokens: Sequence[str] | None = None
+        # items made once and updated in place (a new input only sets their data)
+        item = self.plot.getPlotItem()
+        self._zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(QColor(150, 150, 150), width=1))
+        self._target = pg.PlotDataItem(pen=pg.mkPen(_TARGET, width=2, style=Qt.DashLine))
+        self._lines = ItemPool(self._new_curve)
+        self._pads = ItemPool(self._new_pad)
+        for it in (self._zero, self._target, self.cursor):
+            item.addItem(it)
+            it.setVisible(False)
+
+    def _new_curve(self) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem()
+        self.plot.getPlotItem().addItem(curve)
+        return curve
+
+    def _new_pad(self) -> pg.LinearRegionItem:
+        region = pg.LinearRegionItem((0, 1), movable=False, brush=_PAD, pen=pg.mkPen(None))
+        self.plot.getPlotItem().addItem(region)
+        return region
 
     def clear(self) -> None:
         """Nothing shown (e.g. after an input was rejected)."""
-        self.plot.clear()
+        for it in (*self._lines, *self._pads, self._zero, self._target, self.cursor):
+            it.setVisible(False)
         self.legend.clear()
         self.curves = {}
         self.target_curve = None
@@ -85,28 +106,32 @@ class OutputOverTimeView(QWidget):
         steps = np.asarray(steps, dtype=np.float64)
         v = np.asarray(values, dtype=np.float64).reshape(len(steps), -1)
         plot = self.plot.getPlotItem()
-        if padding is not None:
-            for t in np.flatnonzero(np.asarray(padding, dtype=bool)):
-                plot.addItem(
-                    pg.LinearRegionItem((t - 0.5, t + 0.5), movable=False, brush=_PAD, pen=pg.mkPen(None))
-                )
-        if not kind.is_probability:
-            plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(QColor(150, 150, 150), width=1)))
+        padded = np.flatnonzero(np.asarray(padding, dtype=bool)) if padding is not None else []
+        for region, t in zip(self._pads.take(len(padded)), padded):
+            region.setRegion((t - 0.5, t + 0.5))
+            region.setVisible(True)
+        self._zero.setVisible(not kind.is_probability)
         units = [v.shape[1] - 1] if kind.kind == "binary_probability" else curves_to_draw(v, kind)
         marker = "o" if len(steps) <= 80 else None  # dots only where they stay apart
-        for k, u in enumerate(units):
-            name = kind.axis_label if kind.kind == "binary_probability" else self._label(kind, u)
+        for k, (curve, u) in enumerate(zip(self._lines.take(len(units)), units)):
             color = _COLORS[k % len(_COLORS)]
-            self.curves[u] = plot.plot(
-                steps, v[:, u], pen=pg.mkPen(color, width=2), symbol=marker, symbolSize=5,
-                symbolBrush=color, symbolPen=None, name=name,
-            )  # fmt: skip
+            curve.setPen(pg.mkPen(color, width=2))
+            curve.setSymbol(marker)
+            curve.setSymbolSize(5)
+            curve.setSymbolBrush(color)
+            curve.setSymbolPen(None)
+            curve.setData(steps, v[:, u])
+            curve.setVisible(True)
+            name = kind.axis_label if kind.kind == "binary_probability" else self._label(kind, u)
+            self.legend.addItem(curve, name)
+            self.curves[u] = curve
         if target is not None:
             tg = np.asarray(target, dtype=np.float64).reshape(len(steps), -1)
-            self.target_curve = plot.plot(
-                steps, tg[:, 0], pen=pg.mkPen(_TARGET, width=2, style=Qt.DashLine), name="target"
-            )
-        plot.addItem(self.cursor)
+            self._target.setData(steps, tg[:, 0])
+            self._target.setVisible(True)
+            self.legend.addItem(self._target, "target")
+            self.target_curve = self._target
+        self.cursor.setVisible(True)
         plot.enableAutoRange(x=True, y=not kind.is_probability)
         plot.autoRange(items=[c for c in (*self.curves.values(), self.target_curve) if c is not None])
         if kind.is_probability:
