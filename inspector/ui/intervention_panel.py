@@ -35,6 +35,7 @@ from inspector.app.interventions import (
     describe,
     recurrent_units,
     run_counterfactual,
+    sequence_length,
 )
 from inspector.core.network import GATES_BY_KIND, ModelFile
 
@@ -205,7 +206,10 @@ class InterventionPanel(QWidget):
     # ------------------------------------------------------------------ controls
 
     def _n_steps(self) -> int:
-        return int(self._inputs[0].shape[1]) if self._inputs and self._inputs[0].ndim >= 2 else 1
+        mf = self._mf
+        if mf is None or mf.network is None or not self._inputs:
+            return 1
+        return sequence_length(mf.network, self._inputs)  # the longest sequence input
 
     def _on_kind(self) -> None:
         k = self.kind.currentIndex()
@@ -324,13 +328,13 @@ class InterventionPanel(QWidget):
         self._draw_occlusion()
 
     def _draw(self, cf: Counterfactual) -> None:
-        o, c = cf.outputs_original[0], cf.outputs_changed[0]  # (T, K) for the shown sample
+        o, c = cf.outputs_original[0], cf.outputs_changed[0]  # (S, K) for the shown sample
         k = int(np.argmax(o[-1])) if o.shape[-1] > 1 else 0
-        steps = np.arange(o.shape[0])
+        steps = cf.steps  # every input step, or evenly spaced ones on a long non-causal run
         self.out_plot.plot(steps, o[:, k], pen=pg.mkPen(_ORIG, width=2), symbol="o", symbolSize=4)
         self.out_plot.plot(steps, c[:, k], pen=pg.mkPen(_CF, width=2, style=Qt.PenStyle.DashLine))
         self.out_plot.setTitle(f"output {k}: original (solid), changed (dashed)", size=TITLE_SIZE)
-        self.out_plot.setXRange(-0.5, o.shape[0] - 0.5, padding=0.02)
+        self.out_plot.setXRange(-0.5, self._n_steps() - 0.5, padding=0.02)
         self.diff_plot.plot(
             steps, c[:, k] - o[:, k], pen=pg.mkPen(_CF, width=2), fillLevel=0, brush=(230, 120, 30, 60)
         )
