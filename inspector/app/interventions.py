@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
+from inspector.app.outputs import STEP_BUDGET
 from inspector.core import engine, prefix
 from inspector.core.engine import Trace
 from inspector.core.errors import InputShapeError, UnsupportedLayerError
@@ -198,8 +199,8 @@ class Counterfactual:
     divergence : recurrent layer -> (B, T_layer) float32, ‖h_changed - h_original‖ at each of the
         layer's input steps (a model's sequence inputs can differ in length).
     steps : (S,) int64, the input steps the outputs are measured after: every step 0..T-1 (T the
-        longest sequence input) when one pass gives them all, else at most `MAX_RUNS` evenly spaced
-        steps, the last always included.
+        longest sequence input) when one pass gives them all, else evenly spaced steps (the last
+        always included; at most `MAX_RUNS`, fewer on long inputs, about `STEP_BUDGET` steps run).
     """
 
     original: Trace
@@ -252,7 +253,9 @@ def outputs_over_steps(
             pre = None  # e.g. sequence inputs of different lengths joined after their layers
         if pre is not None:
             return every, np.stack([_flat_steps(pre.at(int(t))[output]) for t in every], axis=1)
-    steps = np.unique(np.linspace(0, T - 1, num=min(T, MAX_RUNS)).round().astype(np.int64))
+    # each cut re-runs the model up to step t: about STEP_BUDGET input steps of work in all
+    runs = int(np.clip(STEP_BUDGET // max(T, 1), 24, MAX_RUNS))
+    steps = np.unique(np.linspace(0, T - 1, num=min(T, runs)).round().astype(np.int64))
     outs = []
     for t in steps:
         cut = [a[:, : t + 1] if s else a for a, s in zip(xs, seq)]

@@ -6,8 +6,16 @@ import json
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QResizeEvent
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -181,7 +189,11 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         if event.oldSize().width() != event.size().width():
-            self._fit_dock()
+            QTimer.singleShot(0, self, self._fit_dock)  # once the dock has its laid-out width
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._fit_dock)
 
     def _fit_dock(self) -> None:
         """A small window gives the Model dock a smaller share (the pages need the width); a window

@@ -197,7 +197,7 @@ class StructureItemModel(QStandardItemModel):
         self.path_items[path] = name_item
 
 
-_COLUMN_MIN = (80, 50, 60, 40, 60)  # narrowest useful width per column (px) when space is short
+_COLUMN_MIN = (56, 36, 44, 40, 44)  # narrowest useful width per column (px) when space is short
 
 
 class StructurePanel(QWidget):
