@@ -115,6 +115,9 @@ class InterventionPanel(QWidget):
         grid.addLayout(buttons, len(rows), 0, 1, 2)
         self.list = QListWidget()
         self.list.setMinimumWidth(180)
+        # long entries wrap inside the column (no sideways scrolling); the tooltip has each in full
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         grid.addWidget(QLabel("Active interventions"), len(rows) + 1, 0, 1, 2)
         grid.addWidget(self.list, len(rows) + 2, 0, 1, 2)
         self.status = QLabel("")
@@ -280,7 +283,10 @@ class InterventionPanel(QWidget):
 
     def _on_list_changed(self, items: tuple) -> None:
         self.list.clear()
-        self.list.addItems([describe(iv) for iv in items])
+        for iv in items:
+            text = describe(iv)
+            self.list.addItem(text)
+            self.list.item(self.list.count() - 1).setToolTip(text)
         self.undo_button.setEnabled(self.interventions.can_undo)
         self.interventions_changed.emit(items)
         self._recompute()
