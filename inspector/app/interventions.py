@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
+from inspector.app.outputs import STEP_BUDGET
 from inspector.core import engine, prefix
 from inspector.core.engine import Trace
+from inspector.core.errors import InputShapeError, UnsupportedLayerError
 from inspector.core.network import RECURRENT_KINDS, Array, Network, Semantics
 
 __all__ = [
@@ -31,7 +33,10 @@ __all__ = [
     "parse_ablate",
     "recurrent_units",
     "run_counterfactual",
+    "sequence_length",
 ]
+
+MAX_RUNS = 256  # cuts run at most per output series when the model cannot give every step in one pass
 
 
 class InterventionError(ValueError):
@@ -188,9 +193,14 @@ class Counterfactual:
     Attributes
     ----------
     original, changed : the two traces (every recurrent layer's trajectory).
-    outputs_original, outputs_changed : (B, T, K) float32, model output `output` after each input
-        step t (the output with the input cut after t, or the sequence output itself).
-    divergence : recurrent layer -> (B, T) float32, ‖h_changed - h_original‖ at each input step.
+    outputs_original, outputs_changed : (B, S, K) float32, model output `output` after the input
+        steps `steps` (the output with every sequence input cut after that step, or the sequence
+        output itself).
+    divergence : recurrent layer -> (B, T_layer) float32, ‖h_changed - h_original‖ at each of the
+        layer's input steps (a model's sequence inputs can differ in length).
+    steps : (S,) int64, the input steps the outputs are measured after: every step 0..T-1 (T the
+        longest sequence input) when one pass gives them all, else evenly spaced steps (the last
+        always included; at most `MAX_RUNS`, fewer on long inputs, about `STEP_BUDGET` steps run).
     """
 
     original: Trace
@@ -198,6 +208,7 @@ class Counterfactual:
     outputs_original: Array
     outputs_changed: Array
     divergence: dict[str, Array]
+    steps: Array
 
     @property
     def difference(self) -> Array:
@@ -215,24 +226,39 @@ def _flat_steps(y: Array) -> Array:
     return y.reshape(y.shape[0], -1)
 
 
+def sequence_length(net: Network, xs: Sequence[Array]) -> int:
+    """T: the longest sequence input's number of steps (1 when no input runs over time)."""
+    seq = engine.sequence_inputs(net, xs)
+    return max((int(np.shape(a)[1]) for a, s in zip(xs, seq) if s), default=1)
+
+
 def outputs_over_steps(
     net: Network, xs: list[Array], sem: Semantics, core: tuple[Any, ...], output: int, full: Array
-) -> Array:
-    """(B, T, K): output `output` after every input step (`full` = its value for the whole input)."""
+) -> tuple[Array, Array]:
+    """(steps (S,) int64, outputs (B, S, K)): output `output` after input steps `steps` (`full` = its
+    value for the whole input).  Every sequence input is cut after step t (a shorter one is whole once
+    t passes its end), as `Stepper.outputs_at` does."""
     seq = engine.sequence_inputs(net, xs)
-    T = next((a.shape[1] for a, s in zip(xs, seq) if s), 1)
+    T = sequence_length(net, xs)
+    every = np.arange(T, dtype=np.int64)
     full = np.asarray(full, dtype=np.float32)
     if full.ndim == 3 and full.shape[1] == T:
-        return full  # already one output per step
+        return every, full  # already one output per step
     if not core:
-        pre = prefix.prefix_outputs(net, xs, sem, seq)
+        try:
+            pre = prefix.prefix_outputs(net, xs, sem, seq)
+        except (InputShapeError, UnsupportedLayerError):
+            pre = None  # e.g. sequence inputs of different lengths joined after their layers
         if pre is not None:
-            return np.stack([_flat_steps(pre.at(t)[output]) for t in range(T)], axis=1)
-    steps = []
-    for t in range(T):
+            return every, np.stack([_flat_steps(pre.at(int(t))[output]) for t in every], axis=1)
+    # each cut re-runs the model up to step t: about STEP_BUDGET input steps of work in all
+    runs = int(np.clip(STEP_BUDGET // max(T, 1), 24, MAX_RUNS))
+    steps = np.unique(np.linspace(0, T - 1, num=min(T, runs)).round().astype(np.int64))
+    outs = []
+    for t in steps:
         cut = [a[:, : t + 1] if s else a for a, s in zip(xs, seq)]
-        steps.append(_flat_steps(_run(net, cut, sem, core, False)[output]))
-    return np.stack(steps, axis=1)
+        outs.append(_flat_steps(_run(net, cut, sem, core, False)[output]))
+    return steps, np.stack(outs, axis=1)
 
 
 def run_counterfactual(
@@ -254,15 +280,20 @@ def run_counterfactual(
 
     Returns
     -------
-    Counterfactual (outputs (B, T, K) float32, divergence (B, T) float32 per recurrent layer).
+    Counterfactual (outputs (B, S, K) float32 at input steps `steps`, divergence (B, T) float32 per
+    recurrent layer).
     """
     xs = engine.prepare_inputs(net, inputs)
     core, edits = split(interventions)
     xs_cf = engine.prepare_inputs(net, apply_edits(xs, edits)) if edits else xs
     original = _run(net, xs, semantics, (), True)
     changed = _run(net, xs_cf, semantics, core, True)
-    outs_o = outputs_over_steps(net, xs, semantics, (), output, original.outputs[output])
-    outs_c = outputs_over_steps(net, xs_cf, semantics, core, output, changed.outputs[output])
+    steps, outs_o = outputs_over_steps(net, xs, semantics, (), output, original.outputs[output])
+    steps_c, outs_c = outputs_over_steps(net, xs_cf, semantics, core, output, changed.outputs[output])
+    if not np.array_equal(steps, steps_c):  # one run had every step in one pass, the other not
+        outs_o = outs_o[:, np.searchsorted(steps, steps_c)] if len(steps) > len(steps_c) else outs_o
+        outs_c = outs_c[:, np.searchsorted(steps_c, steps)] if len(steps_c) > len(steps) else outs_c
+        steps = steps if len(steps) <= len(steps_c) else steps_c
     divergence: dict[str, Array] = {}
     for key, traj in original.layers.items():
         other = changed.layers.get(key)
@@ -272,4 +303,4 @@ def run_counterfactual(
         by_time = np.empty_like(d)
         by_time[:, np.asarray(traj.time_index)] = d  # processing step -> input step
         divergence[key] = by_time
-    return Counterfactual(original, changed, outs_o, outs_c, divergence)
+    return Counterfactual(original, changed, outs_o, outs_c, divergence, steps)

@@ -114,14 +114,27 @@ def _owner_kind(layer: Layer, path: str) -> tuple[str, Layer]:
     return cur.kind, cur
 
 
+def _feature_labels(names: Sequence[str] | None, first: bool, n_rows: int) -> tuple[str, ...] | None:
+    """The input features' names as row labels of the first layer's kernel (n_rows of them), else None."""
+    if not first or not names or len(names) != n_rows:
+        return None
+    return tuple(str(n) for n in names)
+
+
 def describe_weight(
     layer: Layer,
     path: str,
     weight: Weight,
     network: Network | None = None,
     vocabulary: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> WeightMatrix:
-    """Decide how `weight` (display path `path` under top-level `layer`) is drawn."""
+    """Decide how `weight` (display path `path` under top-level `layer`) is drawn.
+
+    `vocabulary` labels the input rows of the first layer (and the output columns of the last) with
+    symbols; `feature_names` (a CSV header, one name per input feature) labels the first layer's
+    input rows when no vocabulary does.
+    """
     value = np.asarray(weight.value, dtype=np.float32)
     kind, owner = _owner_kind(layer, path)
     name = weight.name
@@ -152,6 +165,7 @@ def describe_weight(
                 row_vocab = True
             else:
                 row_title = "input feature"
+                row_labels = _feature_labels(feature_names, first, value.shape[0])
         elif name == "recurrent_kernel":
             row_title = "hidden unit h\u209c\u208b\u2081"
             rows_are_units = True
@@ -173,6 +187,8 @@ def describe_weight(
             row_labels = tuple(visible(t) for t in vocab)
             row_title = "input symbol"
             row_vocab = True
+        elif name == "kernel" and row_labels is None:
+            row_labels = _feature_labels(feature_names, first, value.shape[0])
         if last and vocab and len(vocab) == value.shape[1]:
             col_labels = tuple(visible(t) for t in vocab)
             col_title = "output symbol"

@@ -31,9 +31,10 @@ from PySide6.QtWidgets import (
 
 from inspector.app import diff
 from inspector.app.checkpoints import CheckpointSeries
+from inspector.app.present import WeightMatrix, describe_weight
 from inspector.core.network import ModelFile, find_weight
 from inspector.core.stats import symmetric_levels
-from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView, WeightMatrix, describe_weight
+from inspector.ui.heatmap_view import AXIS_COLOR, HeatmapView
 from inspector.ui.workers import TaskRunner
 
 GATE_PENS = {"i": "#1f77b4", "f": "#2ca02c", "c": "#ff7f0e", "o": "#d62728", "z": "#9467bd", "r": "#8c564b"}

@@ -19,7 +19,6 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from inspector.app.present import WeightMatrix
-from inspector.app.present import describe_weight as describe_weight  # re-exported: compare_view
 from inspector.core.stats import symmetric_levels
 from inspector.ui.widgets import ItemPool
 

@@ -35,6 +35,7 @@ from inspector.app.interventions import (
     describe,
     recurrent_units,
     run_counterfactual,
+    sequence_length,
 )
 from inspector.core.network import GATES_BY_KIND, ModelFile
 
@@ -114,6 +115,9 @@ class InterventionPanel(QWidget):
         grid.addLayout(buttons, len(rows), 0, 1, 2)
         self.list = QListWidget()
         self.list.setMinimumWidth(180)
+        # long entries wrap inside the column (no sideways scrolling); the tooltip has each in full
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         grid.addWidget(QLabel("Active interventions"), len(rows) + 1, 0, 1, 2)
         grid.addWidget(self.list, len(rows) + 2, 0, 1, 2)
         self.status = QLabel("")
@@ -205,7 +209,10 @@ class InterventionPanel(QWidget):
     # ------------------------------------------------------------------ controls
 
     def _n_steps(self) -> int:
-        return int(self._inputs[0].shape[1]) if self._inputs and self._inputs[0].ndim >= 2 else 1
+        mf = self._mf
+        if mf is None or mf.network is None or not self._inputs:
+            return 1
+        return sequence_length(mf.network, self._inputs)  # the longest sequence input
 
     def _on_kind(self) -> None:
         k = self.kind.currentIndex()
@@ -276,7 +283,10 @@ class InterventionPanel(QWidget):
 
     def _on_list_changed(self, items: tuple) -> None:
         self.list.clear()
-        self.list.addItems([describe(iv) for iv in items])
+        for iv in items:
+            text = describe(iv)
+            self.list.addItem(text)
+            self.list.item(self.list.count() - 1).setToolTip(text)
         self.undo_button.setEnabled(self.interventions.can_undo)
         self.interventions_changed.emit(items)
         self._recompute()
@@ -324,13 +334,13 @@ class InterventionPanel(QWidget):
         self._draw_occlusion()
 
     def _draw(self, cf: Counterfactual) -> None:
-        o, c = cf.outputs_original[0], cf.outputs_changed[0]  # (T, K) for the shown sample
+        o, c = cf.outputs_original[0], cf.outputs_changed[0]  # (S, K) for the shown sample
         k = int(np.argmax(o[-1])) if o.shape[-1] > 1 else 0
-        steps = np.arange(o.shape[0])
+        steps = cf.steps  # every input step, or evenly spaced ones on a long non-causal run
         self.out_plot.plot(steps, o[:, k], pen=pg.mkPen(_ORIG, width=2), symbol="o", symbolSize=4)
         self.out_plot.plot(steps, c[:, k], pen=pg.mkPen(_CF, width=2, style=Qt.PenStyle.DashLine))
         self.out_plot.setTitle(f"output {k}: original (solid), changed (dashed)", size=TITLE_SIZE)
-        self.out_plot.setXRange(-0.5, o.shape[0] - 0.5, padding=0.02)
+        self.out_plot.setXRange(-0.5, self._n_steps() - 0.5, padding=0.02)
         self.diff_plot.plot(
             steps, c[:, k] - o[:, k], pen=pg.mkPen(_CF, width=2), fillLevel=0, brush=(230, 120, 30, 60)
         )

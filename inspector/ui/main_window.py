@@ -6,8 +6,16 @@ import json
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -49,6 +57,11 @@ _BANNER_STYLES = {
 def read_vocabulary_file(path: str) -> list[str]:
     """A vocabulary file chosen by the user (the sidecar format, docs/formats.md); ValueError if malformed."""
     return read_vocabulary(path)
+
+
+DOCK_WIDTH = 380  # the Model dock's width in a large window (px)
+DOCK_MIN_WIDTH = 260
+DOCK_SHARE = 0.27  # its share of a small window's width (1024 px -> 276 px)
 
 
 def default_pages() -> list[tuple[str, Callable[[AppState], QWidget]]]:
@@ -139,7 +152,8 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.structure_dock = dock
-        self.structure.setMinimumWidth(260)
+        self.structure.setMinimumWidth(DOCK_MIN_WIDTH)
+        self._dock_shrunk = False
 
         self.pages: dict[str, QWidget] = {}
         self.tabs = QTabWidget()
@@ -172,6 +186,26 @@ class MainWindow(QMainWindow):
             self._on_file_loaded(s.model_file)
 
     # ------------------------------------------------------------------ construction
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            QTimer.singleShot(0, self, self._fit_dock)  # once the dock has its laid-out width
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._fit_dock)
+
+    def _fit_dock(self) -> None:
+        """A small window gives the Model dock a smaller share (the pages need the width); a window
+        made larger again gives back what this took.  A width the user dragged to is otherwise kept."""
+        dock = self.structure_dock
+        if dock.isFloating() or not dock.isVisible():
+            return
+        target = min(DOCK_WIDTH, max(DOCK_MIN_WIDTH, int(self.width() * DOCK_SHARE)))
+        if dock.width() > target or (self._dock_shrunk and dock.width() < target):
+            self.resizeDocks([dock], [target], Qt.Orientation.Horizontal)
+            self._dock_shrunk = target < DOCK_WIDTH
+
     def add_page(self, title: str, page: QWidget) -> None:
         """Add a central tab (View menu: Ctrl+<its number>); `page` observes `self.session` itself."""
         self.pages[title] = page

@@ -32,6 +32,7 @@ from inspector.app.present import (
 )
 from inspector.app.present import format_dims as format_shape
 from inspector.app.state import AppState
+from inspector.ui.widgets import ElidedLabel
 
 if TYPE_CHECKING:  # core (numpy) is imported with the first file: the window shows before it
     from inspector.core.network import Layer, ModelFile
@@ -196,7 +197,7 @@ class StructureItemModel(QStandardItemModel):
         self.path_items[path] = name_item
 
 
-_COLUMN_MIN = (80, 50, 60, 40, 60)  # narrowest useful width per column (px) when space is short
+_COLUMN_MIN = (56, 36, 44, 40, 44)  # narrowest useful width per column (px) when space is short
 
 
 class StructurePanel(QWidget):
@@ -210,11 +211,18 @@ class StructurePanel(QWidget):
     def __init__(self, session: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        # the file name on a line of its own, elided with the full path in the tooltip (medaka's is long)
+        self.file_label = ElidedLabel(minimum_width=40)
+        bold = self.file_label.font()
+        bold.setBold(True)
+        self.file_label.setFont(bold)
+        self.file_label.setContentsMargins(4, 4, 4, 0)
+        self.file_label.hide()
         self.header = QLabel("No model open.")
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.header.setContentsMargins(4, 4, 4, 4)
+        self.header.setContentsMargins(4, 0, 4, 4)
         # a long file name must not widen the dock (it is clipped; the full path is in the tooltip)
         self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.header.setMinimumWidth(50)
@@ -239,6 +247,7 @@ class StructurePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
+        lay.addWidget(self.file_label)
         lay.addWidget(self.header)
         self.details = QLabel()
         self.details.setObjectName("layer_details")
@@ -266,6 +275,9 @@ class StructurePanel(QWidget):
     def _update_model_file(self, mf: ModelFile) -> None:
         from inspector.core.network import RECURRENT_KINDS
 
+        self.file_label.setText(os.path.basename(mf.path))
+        self.file_label.setToolTip(mf.path)
+        self.file_label.show()
         self.header.setText(self.header_html(mf))
         self.header.setToolTip(mf.path)
         self.item_model.set_model_file(mf)
@@ -314,13 +326,12 @@ class StructurePanel(QWidget):
 
     @staticmethod
     def header_html(mf: ModelFile) -> str:
-        name = os.path.basename(mf.path)
+        """Format, writer, parameters, notes (the file name is the elided line above it)."""
         writer = f"Keras {mf.keras_version}" if mf.keras_version else "unknown Keras version"
         backend = f" ({mf.backend})" if mf.backend else ""
         layers = mf.network.layers if mf.network is not None else mf.weight_layers
         n_params = sum(lay.n_params for lay in layers)
         lines = [
-            f"<b>{name}</b>",
             f"{mf.format}<br>written by <b>{writer}</b>{backend} \u00b7 {n_params:,} parameters",
         ]
         if mf.network is None:

@@ -305,6 +305,8 @@ class WeightPanel(QWidget):
         session.selection_changed.connect(self._update_selection)
         session.file_loaded.connect(lambda _mf: self._update_selection(session.selection))
         session.vocabulary_changed.connect(lambda _v: self._update_selection(session.selection))
+        # a CSV with a header names the input features: the first layer's kernel rows take the names
+        session.feature_names_changed.connect(lambda _n: self._update_selection(session.selection))
         session.unit_changed.connect(self._on_unit_changed)
         session.preview_loaded.connect(self._on_preview)
         session.load_failed.connect(self._on_load_failed)
@@ -353,7 +355,8 @@ class WeightPanel(QWidget):
             self.stack.setCurrentIndex(0)
             return
         layer, weight = found
-        matrix = describe_weight(layer, path, weight, self.session.network, self.session.vocabulary)
+        s = self.session
+        matrix = describe_weight(layer, path, weight, s.network, s.vocabulary, s.feature_names)
         # the same weight again (file re-read, vocabulary relabelled, the preview's full read): the
         # heatmap only relabels, and statistics shown or on their way stay
         same = self.heatmap.shows_values_of(matrix)

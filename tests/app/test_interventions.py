@@ -193,3 +193,38 @@ def test_trace_npz_and_csv(oracle, tmp_path: Path) -> None:
     outs = [r for r in rows[1:] if r[3] == "output_0"]
     got = np.array([float(r[6]) for r in outs]).reshape(ref["out_0"].shape)
     np.testing.assert_allclose(got, ref["out_0"], atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ multi-input models
+
+
+def test_counterfactual_on_inputs_of_different_lengths() -> None:
+    """Two id sequences of different lengths and a plain vector (a real third-party file): every
+    sequence input is cut after step t (the shorter one is whole once t passes its end), the vector
+    never; the outputs per step equal predict on those cut inputs, written out here."""
+    from tests.conftest import CORPUS
+
+    path = CORPUS / "k2.2.4_hiv_functional_2x_embedding_lstm_full.hdf5"
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    mf = load(str(path))
+    net, sem = mf.network, mf.semantics
+    rng = np.random.default_rng(0)
+    xs = [rng.integers(1, 18, (1, 7)), rng.integers(1, 18, (1, 11)), rng.random((1, 2)).astype(np.float32)]
+    t_edit = 3
+    cf = run_counterfactual(net, xs, sem, [EditInput(step=t_edit, value=0, input_index=0)])
+    np.testing.assert_array_equal(cf.steps, np.arange(11))
+    assert cf.outputs_original.shape == (1, 11, 1)
+    edited = [xs[0].copy(), xs[1], xs[2]]
+    edited[0][0, t_edit] = 0
+    for t in (0, 2, 6, 7, 10):
+        cut = [xs[0][:, : t + 1], xs[1][:, : t + 1], xs[2]]
+        want = engine.predict(net, cut, sem)[0]
+        np.testing.assert_allclose(cf.outputs_original[:, t], want, atol=1e-6)
+        want_cf = engine.predict(net, [edited[0][:, : t + 1], xs[1][:, : t + 1], xs[2]], sem)[0]
+        np.testing.assert_allclose(cf.outputs_changed[:, t], want_cf, atol=1e-6)
+    np.testing.assert_allclose(cf.outputs_original[:, -1], engine.predict(net, xs, sem)[0], atol=1e-6)
+    np.testing.assert_allclose(cf.difference[0, :t_edit], 0.0, atol=1e-7)  # before the edit: no change
+    assert np.abs(cf.difference[0, t_edit:]).max() > 1e-5
+    assert cf.divergence["lstm_1"].shape == (1, 7) and cf.divergence["lstm_2"].shape == (1, 11)
+    assert np.all(cf.divergence["lstm_2"] == 0) and cf.divergence["lstm_1"][0, t_edit] > 0

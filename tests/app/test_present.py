@@ -54,6 +54,30 @@ def test_describe_weight_splits_gates_and_labels_rows_by_vocabulary() -> None:
     assert r.rows_are_units and r.trace_key == lstm.name and r.row_labels is None
 
 
+def test_describe_weight_names_the_first_kernel_rows_by_the_csv_header() -> None:
+    """A CSV header names the input features: the first layer's kernel rows take the names (a vocabulary
+    still wins); other weights and a header of the wrong length are left alone."""
+    path = CORPUS / "k3.9.2_tekuv_gru.keras"
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    mf = io.load(path)
+    net = mf.network
+    gru = next(lay for lay in net.layers if lay.kind == "GRU")
+    dense = next(lay for lay in net.layers if lay.kind == "Dense")
+    kernel = gru.weight("kernel")
+    n = kernel.shape[0]
+    names = [f"sensor {k}" for k in range(n)]
+    m = describe_weight(gru, f"{gru.name}/kernel", kernel, net, None, names)
+    assert m.row_labels == tuple(names) and m.row_title == "input feature"
+    assert describe_weight(gru, f"{gru.name}/kernel", kernel, net, None, [*names, "extra"]).row_labels is None
+    rec_w = gru.weight("recurrent_kernel")
+    rec = describe_weight(gru, f"{gru.name}/recurrent_kernel", rec_w, net, None, names)
+    assert rec.row_labels is None
+    dk = dense.weight("kernel")
+    later = describe_weight(dense, f"{dense.name}/kernel", dk, net, None, names[:1] * dk.shape[0])
+    assert later.row_labels is None  # not the first layer
+
+
 def test_output_shapes_match_what_the_engine_returns() -> None:
     for path in (SAMPLES / "classic.h5", CORPUS / "k2.2.4_hiv_functional_2x_embedding_lstm_full.hdf5"):
         if not path.exists():

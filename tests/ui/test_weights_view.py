@@ -84,6 +84,24 @@ def test_recurrent_kernel_gru_bias_and_dense(qtbot, ui_models):
     assert w.heatmap.panels[0].data.shape == (1, 3)
 
 
+def test_csv_header_names_the_kernel_rows(qtbot, ui_models):
+    """An input with feature names (a CSV header) relabels the shown first kernel's input rows; a new
+    file forgets them."""
+    s = Session(sync=True)
+    s.open(str(ui_models["gru"]))
+    w = WeightPanel(s)
+    qtbot.addWidget(w)
+    s.select_weight("gru/kernel")
+    assert w.matrix.row_labels is None and w.matrix.row_title == "input feature"
+    names = ["temp", "wind", "rain", "sun", "load"]
+    x = np.random.default_rng(0).standard_normal((1, 6, 5)).astype(np.float32)
+    s.set_input(x, feature_names=names)
+    assert s.feature_names == names
+    assert w.matrix.row_labels == tuple(names)
+    s.open(str(ui_models["gru"]))
+    assert w.matrix.row_labels is None
+
+
 def test_embedding_and_simple_rnn(qtbot, ui_models):
     s = Session(sync=True)
     s.open(str(ui_models["embed_rnn"]))
