@@ -33,6 +33,7 @@ from inspector.app.keyframes import (
     not_chunkable,
     one_hot_width,
 )
+from inspector.app.outputs import OutputSeries
 from inspector.core import engine
 from inspector.core.engine import Trace
 from inspector.core.network import Array, Network, Semantics
@@ -117,7 +118,7 @@ class LongStepper:
         self.n_steps = int(source.n_steps)
         self._t = 0
         self._window: Window | None = None
-        self._outputs: dict[int, list[Array]] = {}
+        self._window_out: tuple[Window, list[Array]] | None = None
         self.set_window(self.compute_window(0))
 
     # ------------------------------------------------------------------ cursor
@@ -166,7 +167,6 @@ class LongStepper:
 
     def set_window(self, window: Window) -> None:
         self._window = window
-        self._outputs = {}
 
     @property
     def window(self) -> Window:
@@ -220,34 +220,63 @@ class LongStepper:
             for name, traj in win.trace.layers.items()
         }
 
-    def _states_before(self, t: int) -> States:
-        """Every layer's carried state before step t ({} at 0: zeros)."""
-        if t == 0:
-            return {}
-        win = self.window
-        if win.holds(t - 1):
-            s = t - 1 - win.start
-            layers = win.trace.layers.values()
-            if all(bool(np.all(traj.mask[:, : s + 1])) for traj in layers):  # no carried-over masked step
-                return {tr.name: [tr.h[:, s]] if tr.c is None else [tr.h[:, s], tr.c[:, s]] for tr in layers}
-        return self.keyframes.state_at(self.net, self.semantics, self.source, t - 1)
+    def window_outputs(self, window: Window) -> list[Array]:
+        """The outputs "if the input ended here" at every step of `window`: one (L, ...) array per model
+        output (row s = step window.start + s; a sequence output keeps its one step: (L, 1, ...)).
+
+        Exact for the causal models this class takes: step t is one step run from the states carried
+        into it, all steps of the window as one batch.  Touches no state (may run on a worker thread).
+        """
+        start, stop = window.start, window.stop
+        layers = list(window.trace.layers.values())
+        first = self.keyframes.state_at(self.net, self.semantics, self.source, start - 1) if start else {}
+        states: States = {}
+        for tr in layers:
+            own = [tr.h] if tr.c is None else [tr.h, tr.c]
+            init = first.get(tr.name) or [np.zeros_like(a[:, 0]) for a in own]
+            if not all(bool(np.all(tr.mask[0, :-1])) for tr in layers):
+                return self._outputs_one_by_one(window)  # a masked step carries a state h does not show
+            states[tr.name] = [np.concatenate([i, a[0, :-1]], axis=0) for i, a in zip(init, own)]
+        steps = [np.moveaxis(x, 1, 0) for x in self.source.inputs(start, stop)]  # (L, 1, ...)
+        return engine.predict(self.net, steps, self.semantics, initial_states=states)
+
+    def _outputs_one_by_one(self, window: Window) -> list[Array]:
+        rows = [
+            engine.predict(
+                self.net,
+                self.source.inputs(t, t + 1),
+                self.semantics,
+                initial_states=self.keyframes.state_at(self.net, self.semantics, self.source, t - 1)
+                if t
+                else {},
+            )
+            for t in range(window.start, window.stop)
+        ]
+        return [np.concatenate([r[k] for r in rows], axis=0) for k in range(len(rows[0]))]
 
     def outputs_at(self, t: int | None = None) -> list[Array]:
-        """What the model outputs if the input ended after step t (exact; cached within the window).
+        """What the model outputs if the input ended after step t (exact; one batched pass per window).
 
-        One step run from the carried states before t (the model is causal).  A sequence output holds
-        only step t: shape (1, 1, ...) instead of (1, t + 1, ...).
+        A sequence output holds only step t: shape (1, 1, ...) instead of (1, t + 1, ...).
         """
         t = self._check(t)
-        if t in self._outputs:
-            return self._outputs[t]
-        out = engine.predict(
-            self.net, self.source.inputs(t, t + 1), self.semantics, initial_states=self._states_before(t)
-        )
-        if len(self._outputs) > 4 * self.window_size:
-            self._outputs.clear()
-        self._outputs[t] = out
-        return out
+        win = self._window_for(t)
+        if self._window_out is None or self._window_out[0] is not win:
+            self._window_out = (win, self.window_outputs(win))
+        s = t - win.start
+        return [o[s : s + 1] for o in self._window_out[1]]
+
+    def output_series(self, output: int = 0, target: Array | None = None) -> OutputSeries:
+        """The output over time across the current window (absolute steps; `target` (T, ...) is cut to it)."""
+        win = self.window
+        outs = self.window_outputs(win)
+        y = np.asarray(outs[output], dtype=np.float32)
+        values = y.reshape(y.shape[0], -1) if y.ndim <= 2 else y[:, -1].reshape(y.shape[0], -1)
+        steps = np.arange(win.start, win.stop, dtype=np.int64)
+        tgt = None
+        if target is not None and len(target) == self.n_steps:
+            tgt = np.asarray(target, dtype=np.float32)[win.start : win.stop]
+        return OutputSeries(steps, values, tgt, True)
 
 
 def build_long_stepper(
