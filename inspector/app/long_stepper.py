@@ -29,7 +29,7 @@ from inspector.app.keyframes import (
     Keyframes,
     SequenceSource,
     States,
-    build_keyframes,
+    build_keyframes_fast,
     not_chunkable,
     one_hot_width,
 )
@@ -44,6 +44,7 @@ from inspector.core.stepper import StepState, step_state
 LONG_INPUT_STEPS = 20_000
 KEYFRAME_EVERY = 1024  # steps between kept states: a window costs at most this many extra steps
 WINDOW = 512  # steps of exact trajectory the views get around the current step
+BUILD_CHUNK = 16 * KEYFRAME_EVERY  # steps per engine run while building (long runs: less overhead)
 
 Report = Callable[[object], None]
 
@@ -302,5 +303,7 @@ def build_long_stepper(
         if report is not None:
             report((done, total))
 
-    kf = build_keyframes(net, semantics, source, every=every, progress=progress, cancelled=cancelled)
+    kf = build_keyframes_fast(
+        net, semantics, source, every=every, chunk=BUILD_CHUNK, progress=progress, cancelled=cancelled
+    )
     return LongStepper(net, semantics, source, kf, window)

@@ -455,14 +455,18 @@ class RunOverview:
             return
         every = float(self.stepper.keyframes.every)
         n = int(self.stepper.n_steps)
-        self.image.setImage(np.ascontiguousarray(ov.T, dtype=np.float32), autoLevels=False, levels=(-1, 1))
+        # chunk means of h sit near 0: a symmetric scale from the 98th percentile of |mean| shows them
+        m = float(np.percentile(np.abs(np.nan_to_num(ov)), 98)) if ov.size else 1.0
+        m = m if m > 1e-6 else 1.0
+        data = np.ascontiguousarray(np.nan_to_num(ov.T), dtype=np.float32)
+        self.image.setImage(data, autoLevels=False, levels=(-m, m))
         self.image.setTransform(QTransform().scale(every, 1.0).translate(0, -0.5))
         units = ov.shape[1]
         self.plot.setLimits(xMin=0, xMax=n, yMin=-0.5, yMax=units - 0.5)
         self.plot.setRange(xRange=(0, n), yRange=(-0.5, units - 0.5), padding=0)
         self.plot.getAxis("left").setToolTip(
-            f"the whole run: mean h of each of the {units} units over every {int(every):,} steps; "
-            "pink = the window drawn above (click to go there)"
+            f"the whole run: mean h of each of the {units} units over every {int(every):,} steps "
+            f"(colour scale \u00b1{m:.2g}); pink = the window drawn above (click a place to go there)"
         )
 
     def attach(self, graphics: pg.GraphicsLayoutWidget, row: int) -> None:
@@ -484,7 +488,12 @@ class RunOverview:
         if self.stepper is None:
             return
         self.line.setValue(t)
-        self.window.setRegion((self.stepper.window_start, self.stepper.window_stop))
+        lo, hi = self.stepper.window_start, self.stepper.window_stop
+        least = self.stepper.n_steps / 150  # a window of 512 in a million steps is still seen
+        if hi - lo < least:
+            mid = (lo + hi) / 2
+            lo, hi = mid - least / 2, mid + least / 2
+        self.window.setRegion((lo, hi))
 
     def step_at(self, scene_pos: Any) -> int | None:
         """The input step under a scene position on the overview, or None."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from inspector.app import long_stepper as longrun
-from inspector.app.keyframes import RunCancelledError
+from inspector.app.keyframes import RunCancelledError, build_keyframes, build_keyframes_fast
 from inspector.app.loading import long_source
 from inspector.app.state import AppState, open_model
 from inspector.core.stepper import Stepper
@@ -103,6 +103,7 @@ def test_short_batched_or_bidirectional_inputs_keep_the_full_trace(state: AppSta
 
 def test_progress_and_cancel(state: AppState, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(longrun, "LONG_INPUT_STEPS", 3000)
+    monkeypatch.setattr(longrun, "BUILD_CHUNK", 2048)
     state.clear_input()
     seen: list[tuple[int, int]] = []
     failed: list[str] = []
@@ -120,7 +121,7 @@ def test_progress_and_cancel(state: AppState, monkeypatch: pytest.MonkeyPatch) -
     finally:
         state.input_progress.disconnect(on_progress)
         state.input_failed.disconnect(failed.append)
-    assert seen[:2] == [(1024, 8000), (2048, 8000)] and len(seen) == 2  # stopped at the next chunk
+    assert seen == [(2048, 8000)]  # stopped before the next run
     assert state.stepper is None and not state.busy and failed == []
     net = state.run_network
     assert net is not None and state.model_file is not None
@@ -128,3 +129,30 @@ def test_progress_and_cancel(state: AppState, monkeypatch: pytest.MonkeyPatch) -
     assert src is not None
     with pytest.raises(RunCancelledError):
         longrun.build_long_stepper(net, state.model_file.semantics, src, cancelled=lambda: True)
+
+
+def test_dense_key_frames_from_long_runs_equal_chunked_ones(state: AppState) -> None:
+    net, mf = state.run_network, state.model_file
+    assert net is not None and mf is not None
+    src = long_source(net, [state.encode(TEXT[:25_000])[1]])
+    assert src is not None
+    fast = build_keyframes_fast(net, mf.semantics, src, every=1024, chunk=4096)
+    slow = build_keyframes(net, mf.semantics, src, every=1024)
+    assert len(fast.states) == len(slow.states) == 25
+    for a, b in zip(fast.states, slow.states):
+        assert set(a) == set(b)
+        for key in a:
+            for x, y in zip(a[key], b[key]):
+                np.testing.assert_array_equal(x, y)
+    for key in slow.overview:
+        np.testing.assert_allclose(np.stack(fast.overview[key]), np.stack(slow.overview[key]), atol=1e-6)
+
+
+def test_output_series_is_the_window_of_the_full_run(runs: tuple[longrun.LongStepper, Stepper]) -> None:
+    long, full = runs
+    long.seek(12_345)
+    series = long.output_series(0)
+    assert series.steps[0] == long.window_start and series.steps[-1] == long.window_stop - 1
+    for k in (0, 100, 511):
+        t = int(series.steps[k])
+        np.testing.assert_allclose(series.values[k], full.outputs_at(t)[0][0], atol=2e-6)
