@@ -278,12 +278,26 @@ def build_keyframes_fast(
 def _state_in(tr: Trace, s: int) -> States | None:
     """Every layer's state after step s of a run, from its trajectories; None when a layer masked step s
     (its carried state is then not what h shows) or keeps states the trajectories do not name."""
-    if set(tr.final_states) - set(tr.layers):
+    keys = tr.final_states or tr.layers  # a window cut from a longer run keeps no final states
+    if set(keys) - set(tr.layers):
         return None
     out: States = {}
-    for key in tr.final_states:
+    for key in keys:
         traj = tr.layers[key]
         if not bool(np.all(traj.mask[:, s])):
             return None
         out[key] = [traj.h[:, s].copy()] if traj.c is None else [traj.h[:, s].copy(), traj.c[:, s].copy()]
     return out
+
+
+def window_and_state(
+    kf: Keyframes, net: Network, semantics: Semantics, source: SequenceSource, start: int, stop: int
+) -> tuple[Trace, States | None]:
+    """`kf.window(start, stop)` and the states carried into step `start` ({} at 0), from one run (one
+    step longer); the states are None when step start - 1 was masked (use `kf.state_at` then)."""
+    if start <= 0:
+        return kf.window(net, semantics, source, 0, stop), {}
+    tr = kf.window(net, semantics, source, start - 1, stop)
+    before = _state_in(tr, 0)
+    layers = {key: _slice_traj(traj, 1) for key, traj in tr.layers.items()}
+    return Trace(tr.outputs, layers, final_states=tr.final_states), before

@@ -32,6 +32,7 @@ from inspector.app.keyframes import (
     build_keyframes_fast,
     not_chunkable,
     one_hot_width,
+    window_and_state,
 )
 from inspector.app.outputs import OutputSeries
 from inspector.core import engine
@@ -56,6 +57,7 @@ class Window:
     start: int
     stop: int
     trace: Trace
+    before: States | None = None  # the states carried into `start` (None: not kept, see `state_at`)
 
     def holds(self, t: int) -> bool:
         return self.start <= t < self.stop
@@ -163,8 +165,8 @@ class LongStepper:
         """The exact window for step t, recomputed from the key frame before it (no state touched: may run
         on a worker thread)."""
         start, stop = self.window_range(t)
-        tr = self.keyframes.window(self.net, self.semantics, self.source, start, stop)
-        return Window(start, stop, tr)
+        tr, before = window_and_state(self.keyframes, self.net, self.semantics, self.source, start, stop)
+        return Window(start, stop, tr, before)
 
     def set_window(self, window: Window) -> None:
         self._window = window
@@ -230,7 +232,9 @@ class LongStepper:
         """
         start, stop = window.start, window.stop
         layers = list(window.trace.layers.values())
-        first = self.keyframes.state_at(self.net, self.semantics, self.source, start - 1) if start else {}
+        first = window.before
+        if first is None:
+            first = self.keyframes.state_at(self.net, self.semantics, self.source, start - 1) if start else {}
         states: States = {}
         for tr in layers:
             own = [tr.h] if tr.c is None else [tr.h, tr.c]
