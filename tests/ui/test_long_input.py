@@ -115,3 +115,33 @@ def test_million_character_screenshots(qtbot, window):
         qtbot.wait(300)
         window.grab().save(os.path.join(SHOTS, f"{name}.png"))
     assert panel.timeline.image_data()["hidden"].shape[1] == longrun.WINDOW
+
+
+def test_timeline_text_does_not_overlap_at_1024x700(qtbot, window):
+    """Issue 15.3 leftovers: axis titles of short trace plots, crowded step ticks, header vs legend."""
+    from PySide6.QtGui import QFontMetrics
+
+    session, panel = window.session, window.stepper
+    window.resize(1024, 700)
+    _enc, x = session.encode(TEXT[:400])
+    with qtbot.waitSignal(session.input_changed, timeout=20000):
+        session.set_input(x)
+    session.select_unit("lstm", 3)
+    qtbot.wait(200)
+    tl = panel.timeline
+    for plot in (tl.gate_plot, tl.trace_plot):
+        axis = plot.getAxis("left")
+        need = QFontMetrics(axis.label.font()).horizontalAdvance(axis.labelText)
+        # a rotated title is drawn only where the plot is tall enough to hold it
+        assert not axis.label.isVisible() or plot.getViewBox().height() >= need
+    ticks = tl.trace_plot.getAxis("bottom")._tickLevels[0]
+    assert 2 <= len(ticks) < 400
+    px_per_step = tl.trace_plot.getViewBox().width() / 400
+    gap = (ticks[1][0] - ticks[0][0]) * px_per_step
+    widest = max(QFontMetrics(tl.font()).horizontalAdvance(label) for _x, label in ticks)
+    assert gap >= widest + 4  # neighbouring labels leave room between them
+    strips = panel.gate_strips
+    if strips.width() < strips.legend.sizeHint().width() + 260:
+        assert not strips.legend_beside()  # the legend moved under "after input t=…"
+    if SHOTS:
+        window.grab().save(os.path.join(SHOTS, "long_polish_1024x700.png"))
