@@ -18,8 +18,10 @@ Steps are absolute input timesteps; the window's trajectories start at `window_s
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -311,3 +313,78 @@ def build_long_stepper(
         net, semantics, source, every=every, chunk=BUILD_CHUNK, progress=progress, cancelled=cancelled
     )
     return LongStepper(net, semantics, source, kf, window)
+
+
+class LongJobs:
+    """The runner side of long inputs for `AppState`: building key frames (cancellable) and windows.
+
+    Attributes
+    ----------
+    cancel : set when the input being built is no longer wanted (a new `build` gets a fresh one).
+    want : the step to show once the window being computed arrives (-1: none).
+    """
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.want = -1
+        self._busy_with: LongStepper | None = None
+
+    def build(
+        self,
+        runner: Any,
+        net: Network,
+        semantics: Semantics,
+        source: SequenceSource,
+        *,
+        on_done: Callable[[LongStepper], None],
+        on_error: Callable[[str], None],
+        on_progress: Callable[[int, int], None],
+    ) -> None:
+        """`build_long_stepper` on `runner`; a cancelled build reports nothing."""
+        self.cancel.set()
+        cancel = self.cancel = threading.Event()
+
+        def job(report: Report | None = None) -> LongStepper:
+            return build_long_stepper(net, semantics, source, report=report, cancelled=cancel.is_set)
+
+        def failed(message: str) -> None:
+            if not cancel.is_set():
+                on_error(message)
+
+        def progress(value: Any) -> None:
+            if not cancel.is_set():
+                on_progress(int(value[0]), int(value[1]))
+
+        def done(stepper: LongStepper) -> None:
+            if not cancel.is_set():
+                on_done(stepper)
+
+        runner.submit(job, on_done=done, on_error=failed, on_progress=progress)
+
+    def seek(
+        self,
+        runner: Any,
+        stepper: LongStepper,
+        t: int,
+        arrived: Callable[[LongStepper, int], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        """Compute the window for step t on `runner` (one at a time: the newest wanted step wins), then
+        ``arrived(stepper, t)`` with the window set."""
+        self.want = t
+        if self._busy_with is not None:
+            return
+        self._busy_with = stepper
+
+        def done(window: Window) -> None:
+            self._busy_with = None
+            stepper.set_window(window)
+            want, self.want = self.want, -1
+            if want >= 0:
+                arrived(stepper, want)
+
+        def failed(message: str) -> None:
+            self._busy_with = None
+            on_error(message)
+
+        runner.submit(stepper.compute_window, t, on_done=done, on_error=failed)

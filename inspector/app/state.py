@@ -20,8 +20,7 @@ input_changed(Stepper | None) : a new input was run (or cleared); `encoded` (tok
     `target` and `feature_names` are already set for it.
 input_failed(str) : one-line message about an input that cannot be run (the views are cleared).
 step_changed(int) : the current step t.
-input_progress(int, int) : (steps done, total) while a long input's key frames are built
-    (`inspector.app.long_stepper`); `cancel_input()` stops it.
+input_progress(int, int) : (done, total) steps of a long input's key frames; `cancel_input()` stops it.
 vocabulary_changed(list[str] | None) : the display symbol of each input id (the text model's token
     table: characters, words, '<pad>' ...), None when the model reads no text.
 padding_changed(str) : the padding typed text and ids get: 'none', 'pre' or 'post' (to `fixed_length`).
@@ -38,10 +37,8 @@ or a stored label decoding).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from psygnal import Signal
@@ -72,6 +69,7 @@ from inspector.core.stepper import Stepper
 INLINE_TRACE_FLOPS = 2e7
 
 Inputs = np.ndarray | Sequence[np.ndarray]
+AnyStepper = Stepper | longrun.LongStepper  # a long input gets key frames and a window (long_stepper)
 PADDING_SIDES = ("none", "pre", "post")
 
 
@@ -145,7 +143,7 @@ class AppState:
         self.padding_side = "none"
         self._user_vocabulary: list[str] | None = None
         self._last_encoded: tuple[Encoded, np.ndarray] | None = None
-        self.stepper: Stepper | longrun.LongStepper | None = None
+        self.stepper: AnyStepper | None = None
         # what the current input is (set together with `stepper`, before input_changed)
         self.encoded: Encoded | None = None
         self.target: np.ndarray | None = None
@@ -161,9 +159,7 @@ class AppState:
         self._loading = False
         self._tracing = False
         self._busy = False
-        self._cancel = threading.Event()  # set: the long input being built is no longer wanted
-        self._window_job: tuple[longrun.LongStepper, int] | None = None  # a window being computed
-        self._window_want = -1  # the step to show once it arrives
+        self._long = longrun.LongJobs()  # a long input's key frames / windows on the runner
 
     # ------------------------------------------------------------------ state
     @property
@@ -426,11 +422,24 @@ class AppState:
         self._trace_id += 1
         req = self._trace_id
         net = self.run_network
-        self._cancel.set()
-        ids = encoded.ids if encoded is not None else None
-        source = long_source(net, arrays, ids) if net is not None else None
-        if source is not None and net is not None:
-            self._run_long(req, net, source, meta)
+        self._long.cancel.set()
+        source = (
+            long_source(net, arrays, None if encoded is None else encoded.ids) if net is not None else None
+        )
+        if source is not None and net is not None:  # long: key frames on the runner (progress, cancel)
+            self._tracing = True
+            self._update_busy()
+            self._long.build(
+                self.runner,
+                net,
+                self.model_file.semantics,
+                source,
+                on_done=lambda stepper: self._on_stepper(req, stepper, meta),
+                on_error=lambda message: self._on_trace_failed(req, message),
+                on_progress=lambda done, total: (
+                    self.input_progress.emit(done, total) if req == self._trace_id else None
+                ),
+            )
             return
         if self.sync or steps * max(1, self._n_params()) < INLINE_TRACE_FLOPS:
             try:
@@ -453,37 +462,10 @@ class AppState:
             on_error=lambda message: self._on_trace_failed(req, message),
         )
 
-    def _run_long(self, req: int, net: Network, source: longrun.SequenceSource, meta: InputMeta) -> None:
-        """A long input: key frames on the runner (progress, cancellable), then a `LongStepper`."""
-        assert self.model_file is not None
-        cancel = self._cancel = threading.Event()
-        self._tracing = True
-        self._update_busy()
-
-        def job(report: Any = None) -> longrun.LongStepper:
-            return longrun.build_long_stepper(
-                net, self.model_file.semantics, source, report=report, cancelled=cancel.is_set
-            )
-
-        def progress(value: Any) -> None:
-            if req == self._trace_id:
-                self.input_progress.emit(int(value[0]), int(value[1]))
-
-        def failed(message: str) -> None:
-            if req == self._trace_id and not cancel.is_set():
-                self._on_trace_failed(req, message)
-
-        self.runner.submit(
-            job,
-            on_done=lambda stepper: self._on_stepper(req, stepper, meta),
-            on_error=failed,
-            on_progress=progress,
-        )
-
     def cancel_input(self) -> None:
         """Stop building a long input's key frames (the previous run, if any, stays shown)."""
         if self._tracing:
-            self._cancel.set()
+            self._long.cancel.set()
             self._trace_id += 1
             self._tracing = False
             self._update_busy()
@@ -496,7 +478,7 @@ class AppState:
     def reject_input(self, message: str) -> None:
         """An input refused before reaching the engine (a bad file, unknown text): clear and report."""
         self._trace_id += 1
-        self._cancel.set()
+        self._long.cancel.set()
         self._tracing = False
         self._update_busy()
         self._clear_after_failure(message)
@@ -504,12 +486,12 @@ class AppState:
     def clear_input(self) -> None:
         """Forget the current input (views go empty)."""
         self._trace_id += 1
-        self._cancel.set()
+        self._long.cancel.set()
         self._tracing = False
         self._update_busy()
         self._set_stepper(None)
 
-    def _on_stepper(self, req: int, stepper: Stepper, meta: InputMeta) -> None:
+    def _on_stepper(self, req: int, stepper: AnyStepper, meta: InputMeta) -> None:
         if req == self._trace_id:
             self._tracing = False
             self._update_busy()
@@ -525,7 +507,7 @@ class AppState:
         net = self.network
         return sum(lay.n_params for lay in net.layers) if net is not None else 0
 
-    def _set_stepper(self, stepper: Stepper | None, meta: InputMeta | None = None) -> None:
+    def _set_stepper(self, stepper: AnyStepper | None, meta: InputMeta | None = None) -> None:
         if stepper is None and self.stepper is None:
             return
         self.encoded = meta.encoded if meta is not None else None
@@ -548,35 +530,13 @@ class AppState:
             return
         stepper = self.stepper
         if isinstance(stepper, longrun.LongStepper) and not self.sync and not stepper.has_window(t):
-            self._seek_long(stepper, t)
+            arrived = lambda s, t: self.set_step(t) if self.stepper is s else None  # noqa: E731 - if still shown
+            self._long.seek(self.runner, stepper, t, arrived, self.input_failed.emit)
             return
-        self._window_want = -1
+        self._long.want = -1
         stepper.seek(t)
         self.step = t
         self.step_changed.emit(t)
-
-    def _seek_long(self, stepper: longrun.LongStepper, t: int) -> None:
-        """Step t is outside the long input's window: recompute it on the runner (one job at a time; the
-        newest wanted step wins), then move there."""
-        self._window_want = t
-        if self._window_job is not None:
-            return
-        self._window_job = (stepper, t)
-
-        def done(window: longrun.Window) -> None:
-            self._window_job = None
-            if self.stepper is not stepper:
-                return
-            stepper.set_window(window)
-            want, self._window_want = self._window_want, -1
-            if want >= 0:
-                self.set_step(want)
-
-        def failed(message: str) -> None:
-            self._window_job = None
-            self.input_failed.emit(message)
-
-        self.runner.submit(stepper.compute_window, t, on_done=done, on_error=failed)
 
     # ------------------------------------------------------------------ headless use (CLI, notebooks)
     def require_network(self) -> Network:
