@@ -240,3 +240,64 @@ def build_keyframes(
     ):
         pass
     return kf
+
+
+def build_keyframes_fast(
+    net: Network,
+    semantics: Semantics,
+    source: SequenceSource,
+    *,
+    every: int = DEFAULT_EVERY,
+    chunk: int = 8 * DEFAULT_EVERY,
+    progress: Progress | None = None,
+    cancelled: IsCancelled | None = None,
+) -> Keyframes:
+    """`build_keyframes` with dense key frames (`every`) from longer runs (`chunk`, a multiple of it).
+
+    Each run of `chunk` steps costs about as much per step as one whole-sequence pass, while short
+    chunks pay per-call overhead.  The key frames inside a run are read from its trajectories (the
+    state after step j - 1 is h[:, j - 1] and c[:, j - 1] when that step was not masked; a masked one
+    is recomputed from the previous key frame), so they are the same as `build_keyframes(every=)`.
+    """
+    chunk = max(every, chunk // every * every)
+    kf = Keyframes(every, source.n_steps)
+    carried: States = {}  # the states the run starts from: the previous run's final states
+    for start, tr in run_chunks(net, semantics, source, every=chunk, progress=progress, cancelled=cancelled):
+        n = min(chunk, source.n_steps - start)
+        for j in range(0, n, every):
+            state = carried if j == 0 else _state_in(tr, j - 1)
+            kf.states.append(
+                state if state is not None else kf.state_at(net, semantics, source, start + j - 1)
+            )
+            for key, traj in tr.layers.items():
+                kf.overview.setdefault(key, []).append(traj.h[0, j : j + every].mean(axis=0))
+        carried = dict(tr.final_states)
+    return kf
+
+
+def _state_in(tr: Trace, s: int) -> States | None:
+    """Every layer's state after step s of a run, from its trajectories; None when a layer masked step s
+    (its carried state is then not what h shows) or keeps states the trajectories do not name."""
+    keys = tr.final_states or tr.layers  # a window cut from a longer run keeps no final states
+    if set(keys) - set(tr.layers):
+        return None
+    out: States = {}
+    for key in keys:
+        traj = tr.layers[key]
+        if not bool(np.all(traj.mask[:, s])):
+            return None
+        out[key] = [traj.h[:, s].copy()] if traj.c is None else [traj.h[:, s].copy(), traj.c[:, s].copy()]
+    return out
+
+
+def window_and_state(
+    kf: Keyframes, net: Network, semantics: Semantics, source: SequenceSource, start: int, stop: int
+) -> tuple[Trace, States | None]:
+    """`kf.window(start, stop)` and the states carried into step `start` ({} at 0), from one run (one
+    step longer); the states are None when step start - 1 was masked (use `kf.state_at` then)."""
+    if start <= 0:
+        return kf.window(net, semantics, source, 0, stop), {}
+    tr = kf.window(net, semantics, source, start - 1, stop)
+    before = _state_in(tr, 0)
+    layers = {key: _slice_traj(traj, 1) for key, traj in tr.layers.items()}
+    return Trace(tr.outputs, layers, final_states=tr.final_states), before

@@ -2,7 +2,8 @@
 
 `load_model` runs on a worker thread: the file (in a child process), a sibling architecture JSON for
 a weights-only file, the vocabulary sidecar, the text encoding (`inspector.app.text.find_text_model`)
-and the output labels (`inspector.io.labels.find_labels`).  `build_stepper` runs one input.
+and the output labels (`inspector.io.labels.find_labels`).  `build_stepper` runs one input; `long_source`
+says when an input is long enough for a key-frame `LongStepper` (`inspector.app.long_stepper`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from inspector.app import long_stepper as longrun
+from inspector.app.keyframes import SequenceSource
 from inspector.app.runner import error_message
 from inspector.app.text import TextModel, find_text_model
 from inspector.core import engine
@@ -127,3 +130,18 @@ def build_stepper(model_file: ModelFile, inputs: Inputs, network: Network | None
             model_file.damage or "this file holds weights only: open its architecture (model.json) to run it"
         )
     return SequenceStepper(net, inputs, model_file.semantics)
+
+
+def long_source(
+    net: Network, arrays: Sequence[np.ndarray], ids: np.ndarray | None = None
+) -> SequenceSource | None:
+    """The key-frame source of an input longer than `long_stepper.LONG_INPUT_STEPS` steps that can be
+    stepped that way (`long_input_reason`), else None (the input gets a full-trace Stepper).
+
+    `ids` : the token ids of typed text (kept instead of its one-hot rows).
+    """
+    if len(arrays) != 1 or arrays[0].ndim < 2 or arrays[0].shape[1] <= longrun.LONG_INPUT_STEPS:
+        return None
+    if longrun.long_input_reason(net, arrays) is not None:
+        return None
+    return longrun.source_for(net, arrays[0], ids)

@@ -20,6 +20,7 @@ input_changed(Stepper | None) : a new input was run (or cleared); `encoded` (tok
     `target` and `feature_names` are already set for it.
 input_failed(str) : one-line message about an input that cannot be run (the views are cleared).
 step_changed(int) : the current step t.
+input_progress(int, int) : (done, total) steps of a long input's key frames; `cancel_input()` stops it.
 vocabulary_changed(list[str] | None) : the display symbol of each input id (the text model's token
     table: characters, words, '<pad>' ...), None when the model reads no text.
 padding_changed(str) : the padding typed text and ids get: 'none', 'pre' or 'post' (to `fixed_length`).
@@ -42,8 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 from psygnal import Signal
 
+from inspector.app import long_stepper as longrun
 from inspector.app.inputs import check_inputs
-from inspector.app.loading import TextSetup, build_stepper, load_model
+from inspector.app.loading import TextSetup, build_stepper, load_model, long_source
 from inspector.app.outputs import OutputKind, describe_outputs
 from inspector.app.runner import Runner, SyncRunner, error_message
 from inspector.app.text import (
@@ -67,6 +69,7 @@ from inspector.core.stepper import Stepper
 INLINE_TRACE_FLOPS = 2e7
 
 Inputs = np.ndarray | Sequence[np.ndarray]
+AnyStepper = Stepper | longrun.LongStepper  # a long input gets key frames and a window (long_stepper)
 PADDING_SIDES = ("none", "pre", "post")
 
 
@@ -122,6 +125,7 @@ class AppState:
     input_changed = Signal(object)
     input_failed = Signal(str)
     step_changed = Signal(int)
+    input_progress = Signal(int, int)
     vocabulary_changed = Signal(object)
     padding_changed = Signal(str)
     feature_names_changed = Signal(object)
@@ -139,7 +143,7 @@ class AppState:
         self.padding_side = "none"
         self._user_vocabulary: list[str] | None = None
         self._last_encoded: tuple[Encoded, np.ndarray] | None = None
-        self.stepper: Stepper | None = None
+        self.stepper: AnyStepper | None = None
         # what the current input is (set together with `stepper`, before input_changed)
         self.encoded: Encoded | None = None
         self.target: np.ndarray | None = None
@@ -155,6 +159,7 @@ class AppState:
         self._loading = False
         self._tracing = False
         self._busy = False
+        self._long = longrun.LongJobs()  # a long input's key frames / windows on the runner
 
     # ------------------------------------------------------------------ state
     @property
@@ -417,6 +422,25 @@ class AppState:
         self._trace_id += 1
         req = self._trace_id
         net = self.run_network
+        self._long.cancel.set()
+        source = (
+            long_source(net, arrays, None if encoded is None else encoded.ids) if net is not None else None
+        )
+        if source is not None and net is not None:  # long: key frames on the runner (progress, cancel)
+            self._tracing = True
+            self._update_busy()
+            self._long.build(
+                self.runner,
+                net,
+                self.model_file.semantics,
+                source,
+                on_done=lambda stepper: self._on_stepper(req, stepper, meta),
+                on_error=lambda message: self._on_trace_failed(req, message),
+                on_progress=lambda done, total: (
+                    self.input_progress.emit(done, total) if req == self._trace_id else None
+                ),
+            )
+            return
         if self.sync or steps * max(1, self._n_params()) < INLINE_TRACE_FLOPS:
             try:
                 stepper = build_stepper(self.model_file, inputs, net)
@@ -438,6 +462,14 @@ class AppState:
             on_error=lambda message: self._on_trace_failed(req, message),
         )
 
+    def cancel_input(self) -> None:
+        """Stop building a long input's key frames (the previous run, if any, stays shown)."""
+        if self._tracing:
+            self._long.cancel.set()
+            self._trace_id += 1
+            self._tracing = False
+            self._update_busy()
+
     def _clear_after_failure(self, message: str) -> None:
         """A rejected input: views must not keep showing the previous run as if it were this one."""
         self._set_stepper(None)
@@ -446,6 +478,7 @@ class AppState:
     def reject_input(self, message: str) -> None:
         """An input refused before reaching the engine (a bad file, unknown text): clear and report."""
         self._trace_id += 1
+        self._long.cancel.set()
         self._tracing = False
         self._update_busy()
         self._clear_after_failure(message)
@@ -453,11 +486,12 @@ class AppState:
     def clear_input(self) -> None:
         """Forget the current input (views go empty)."""
         self._trace_id += 1
+        self._long.cancel.set()
         self._tracing = False
         self._update_busy()
         self._set_stepper(None)
 
-    def _on_stepper(self, req: int, stepper: Stepper, meta: InputMeta) -> None:
+    def _on_stepper(self, req: int, stepper: AnyStepper, meta: InputMeta) -> None:
         if req == self._trace_id:
             self._tracing = False
             self._update_busy()
@@ -473,7 +507,7 @@ class AppState:
         net = self.network
         return sum(lay.n_params for lay in net.layers) if net is not None else 0
 
-    def _set_stepper(self, stepper: Stepper | None, meta: InputMeta | None = None) -> None:
+    def _set_stepper(self, stepper: AnyStepper | None, meta: InputMeta | None = None) -> None:
         if stepper is None and self.stepper is None:
             return
         self.encoded = meta.encoded if meta is not None else None
@@ -494,7 +528,13 @@ class AppState:
         t = int(min(max(int(t), 0), max(self.n_steps - 1, 0)))
         if t == self.step and int(self.stepper.t) == t:
             return
-        self.stepper.seek(t)
+        stepper = self.stepper
+        if isinstance(stepper, longrun.LongStepper) and not self.sync and not stepper.has_window(t):
+            arrived = lambda s, t: self.set_step(t) if self.stepper is s else None  # noqa: E731 - if still shown
+            self._long.seek(self.runner, stepper, t, arrived, self.input_failed.emit)
+            return
+        self._long.want = -1
+        stepper.seek(t)
         self.step = t
         self.step_changed.emit(t)
 

@@ -23,6 +23,7 @@ from inspector.ui.widgets import ElidedLabel, ItemPool
 
 _ROW_PX = 22  # height of one strip in pixels
 _HIGHLIGHT = QColor(255, 64, 160)
+HEADER_ROOM = 260  # pixels kept for "after input t=123,456 ‘e’" left of the colour legend
 
 
 class _LayerStrips:
@@ -173,6 +174,8 @@ class GateStripsView(QWidget):
         self._pool: ItemPool[_LayerStrips] = ItemPool(lambda: _LayerStrips(pg.PlotItem()))
         self._laid_out: list[_LayerStrips] = []  # in the graphics layout, one per row
         self._symbols: list[str] | None = None
+        self._trace: Any = None  # the trace the strips show (a long input's window changes it)
+        self._x0 = 0  # input step of the first trajectory step (a long input's window start)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -200,11 +203,15 @@ class GateStripsView(QWidget):
         # shrinks with '…' (full text in its tooltip), but keeps room for "after input t=12"
         self.step_text = ElidedLabel(" ", minimum_width=90)
         self.step_text.setStyleSheet("font-weight: bold; color: #222;")
-        top = QHBoxLayout()
+        # the legend sits right of "after input t=…" when both fit, else on a row of its own (resizeEvent)
+        self.top_row = top = QHBoxLayout()
         top.setContentsMargins(4, 0, 0, 0)
         top.addWidget(self.step_text, 1)
         top.addWidget(self.legend)
+        self.legend_row = QHBoxLayout()
+        self.legend_row.setContentsMargins(4, 0, 0, 0)
         lay.addLayout(top)
+        lay.addLayout(self.legend_row)
         lay.addWidget(self.unit_text)
         lay.addWidget(self.placeholder)
         lay.addWidget(self.scroll, 1)
@@ -215,6 +222,24 @@ class GateStripsView(QWidget):
         # right after start-up, not while a file opens
         QTimer.singleShot(0, self, lambda: self._pool.grow(self.PREWARM_LAYERS))
         ta.observe_steps(self, self.graphics, session)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._place_legend()
+
+    def legend_beside(self) -> bool:
+        """The colour legend shares the row of the step header (False: it has a row of its own)."""
+        return self.top_row.indexOf(self.legend) >= 0
+
+    def _place_legend(self) -> None:
+        """Legend beside the header when the header keeps room for its text, else on the row below."""
+        need = self.legend.sizeHint().width() + HEADER_ROOM
+        if self.legend_beside() and need > self.width():
+            self.top_row.removeWidget(self.legend)
+            self.legend_row.addWidget(self.legend, 1)
+        elif not self.legend_beside() and need <= self.width():
+            self.legend_row.removeWidget(self.legend)
+            self.top_row.addWidget(self.legend)
 
     # ------------------------------------------------------------------ data
     def preferred_height(self) -> int:
@@ -252,6 +277,8 @@ class GateStripsView(QWidget):
     # ------------------------------------------------------------------ slots
     def _on_input_changed(self, stepper: Stepper | None) -> None:
         trajs = ta.trajectories(stepper)
+        self._trace = getattr(stepper, "trace", None)
+        self._x0 = ta.window_offset(stepper)
         self._symbols = ta.input_symbols(self.session, self.sample)
         if not trajs:
             self._clear()
@@ -304,14 +331,31 @@ class GateStripsView(QWidget):
         self.unit_text.setText(" ")
         self.legend.set_cell_scale("")
 
+    def _follow_window(self) -> None:
+        """A long input's window moved: the same layers, new trajectories (one setImage per strip)."""
+        stepper = self.session.stepper
+        trace = getattr(stepper, "trace", None)
+        if trace is self._trace or not ta.is_long(stepper):
+            return
+        self._trace = trace
+        self._x0 = ta.window_offset(stepper)
+        for key, traj in ta.trajectories(stepper).items():
+            if key in self._layers:
+                self._layers[key].set_trajectory(traj)
+
+    def _local(self, strips: _LayerStrips, t: int) -> int:
+        """Index into a layer's (window) trajectory of input step t."""
+        return min(max(int(t) - self._x0, 0), strips.n_steps - 1)
+
     def _on_step_changed(self, t: int) -> None:
         self.readout.setText(" ")  # the hovered value belonged to the previous step
+        self._follow_window()
         # Per-step text lives in a QLabel: changing a pyqtgraph title re-lays out the whole scene.
         for strips in self._layers.values():
-            strips.show_step(self.sample, min(max(int(t), 0), strips.n_steps - 1))
+            strips.show_step(self.sample, self._local(strips, t))
         if self._layers:
             text = f"after input {ta.consumed_label(self._symbols, int(t))}"
-            masked = [k for k, s in self._layers.items() if s.masked[min(max(int(t), 0), s.n_steps - 1)]]
+            masked = [k for k, s in self._layers.items() if s.masked[self._local(s, t)]]
             if masked:
                 text += "  \u00b7  masked step: " + ", ".join(masked) + " carried its state over"
             self.step_text.setText(text)
@@ -328,7 +372,7 @@ class GateStripsView(QWidget):
             )
             return
         parts = []
-        for q, v in strips.unit_values(self.sample, t, unit):
+        for q, v in strips.unit_values(self.sample, t - self._x0, unit):
             style = f"color:{q.colour};font-weight:bold" if q.qid in ta.STATE_QIDS else f"color:{q.colour}"
             parts.append(
                 f"<i style='font-family:DejaVu Serif'>{q.label}</i>&nbsp;"
@@ -342,7 +386,7 @@ class GateStripsView(QWidget):
         strips = self._layers.get(layer)
         if strips is None or not 0 <= unit < strips.units:
             return {}
-        return {q.qid: v for q, v in strips.unit_values(self.sample, self.session.step, unit)}
+        return {q.qid: v for q, v in strips.unit_values(self.sample, self.session.step - self._x0, unit)}
 
     def _on_unit_changed(self, layer: str, unit: int) -> None:
         self._unit = (layer, int(unit))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtGui import QFont, QImage, QPixmap, QTransform
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from inspector.app.present import visible
@@ -196,9 +196,22 @@ def trajectories(stepper: Stepper | None) -> dict[str, Any]:
     return {}
 
 
+def window_offset(stepper: Any) -> int:
+    """First input step of the trajectories `trajectories(stepper)` holds (a long input's window), else 0."""
+    return int(getattr(stepper, "window_start", 0)) if is_long(stepper) else 0
+
+
+def is_long(stepper: Any) -> bool:
+    """The stepper holds a window of a long input (`inspector.app.long_stepper.LongStepper`)."""
+    return bool(getattr(stepper, "long", False))
+
+
 def model_inputs(session: AppState) -> list[np.ndarray] | None:
-    """The arrays the current Stepper was built from (batch axis first), or None when unknown."""
+    """The arrays the current Stepper was built from (batch axis first), or None when unknown (a long
+    input: its whole one-hot input is never built for the views, see `input_ids`)."""
     stepper = session.stepper
+    if is_long(stepper):
+        return None
     # Stepper keeps its prepared inputs as `_inputs` (no public name yet); the Session may keep them too.
     for owner, name in ((stepper, "inputs"), (stepper, "_inputs"), (session, "inputs")):
         x = getattr(owner, name, None)
@@ -222,6 +235,9 @@ def input_symbols(session: AppState, sample: int = 0) -> list[str] | None:
 
         return [visible(display_token(t)) for t in tokens]
     vocab = session.vocabulary
+    ids = input_ids(session, sample) if is_long(session.stepper) else None
+    if vocab and ids is not None:
+        return [visible(vocab[int(i)]) if 0 <= i < len(vocab) else str(int(i)) for i in ids]
     xs = model_inputs(session)
     if not vocab or not xs:
         return None
@@ -242,6 +258,9 @@ def input_symbols(session: AppState, sample: int = 0) -> list[str] | None:
 def input_ids(session: AppState, sample: int = 0) -> np.ndarray | None:
     """(T,) vocabulary index consumed at each input timestep (-1 for padding rows), or None."""
     vocab = session.vocabulary
+    ids = getattr(getattr(session.stepper, "source", None), "ids", None)
+    if is_long(session.stepper) and vocab and ids is not None and sample == 0:
+        return np.asarray(ids, dtype=np.int64)
     xs = model_inputs(session)
     if not vocab or not xs or xs[0].ndim < 2 or sample >= xs[0].shape[0]:
         return None
@@ -257,6 +276,8 @@ def input_ids(session: AppState, sample: int = 0) -> np.ndarray | None:
 
 def input_length(session: AppState) -> int | None:
     """T of the first model input, or None."""
+    if is_long(session.stepper):
+        return session.n_steps
     xs = model_inputs(session)
     if not xs or xs[0].ndim < 2:
         return None
@@ -272,6 +293,8 @@ def consumed_label(symbols: list[str] | None, t: int) -> str:
 
 def sample_count(session: AppState) -> int:
     """Batch size of the current Stepper's input (1 when unknown)."""
+    if is_long(session.stepper):
+        return 1
     xs = model_inputs(session)
     if xs:
         return int(xs[0].shape[0])
@@ -382,3 +405,101 @@ class ScaleLegend(QWidget):
 def legend_widget() -> ScaleLegend:
     """The colour-scale legend shared by the stepping views."""
     return ScaleLegend()
+
+
+class RunOverview:
+    """The whole of a long run under the units x time view: the mean h of every unit over each key-frame
+    chunk (a units x chunks image, x in input steps), the window shown above it and the current step.
+
+    Only in the layout while the stepper is long (`attach` / `detach`); `step_at` maps a click to a step.
+    """
+
+    HEIGHT = 70
+
+    def __init__(self) -> None:
+        self.plot = pg.PlotItem()
+        style_plot(self.plot)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.invertY(True)
+        self.plot.getViewBox().setDefaultPadding(0)
+        self.plot.getAxis("left").setWidth(48)
+        self.plot.setLabel("left", "run")
+        self.plot.setMaximumHeight(self.HEIGHT)
+        self.plot.setMinimumHeight(self.HEIGHT)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(DIVERGING))
+        self.plot.addItem(self.image)
+        self.window = pg.LinearRegionItem(
+            values=(0, 1), movable=False, brush=pg.mkBrush(255, 64, 160, 70), pen=pg.mkPen("#ff40a0")
+        )
+        self.window.setZValue(5)
+        self.plot.addItem(self.window, ignoreBounds=True)
+        self.line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#141414", width=1.5))
+        self.line.setZValue(6)
+        self.plot.addItem(self.line, ignoreBounds=True)
+        self.stepper: Any = None
+        self.graphics: pg.GraphicsLayoutWidget | None = None
+
+    def set_stepper(self, stepper: Any) -> None:
+        self.stepper = stepper if is_long(stepper) else None
+        if self.stepper is None:
+            self.image.clear()
+
+    def set_layer(self, key: str) -> None:
+        """Draw layer `key`'s chunk means (scale ±1: h is a tanh output)."""
+        if self.stepper is None:
+            return
+        ov = self.stepper.overview.get(key)
+        if ov is None:
+            self.image.clear()
+            return
+        every = float(self.stepper.keyframes.every)
+        n = int(self.stepper.n_steps)
+        # chunk means of h sit near 0: a symmetric scale from the 98th percentile of |mean| shows them
+        m = float(np.percentile(np.abs(np.nan_to_num(ov)), 98)) if ov.size else 1.0
+        m = m if m > 1e-6 else 1.0
+        data = np.ascontiguousarray(np.nan_to_num(ov.T), dtype=np.float32)
+        self.image.setImage(data, autoLevels=False, levels=(-m, m))
+        self.image.setTransform(QTransform().scale(every, 1.0).translate(0, -0.5))
+        units = ov.shape[1]
+        self.plot.setLimits(xMin=0, xMax=n, yMin=-0.5, yMax=units - 0.5)
+        self.plot.setRange(xRange=(0, n), yRange=(-0.5, units - 0.5), padding=0)
+        self.plot.getAxis("left").setToolTip(
+            f"the whole run: mean h of each of the {units} units over every {int(every):,} steps "
+            f"(colour scale \u00b1{m:.2g}); pink = the window drawn above (click a place to go there)"
+        )
+
+    def attach(self, graphics: pg.GraphicsLayoutWidget, row: int) -> None:
+        """Add under the other plots when the stepper is long (the caller cleared the layout)."""
+        self.graphics = None
+        if self.stepper is not None:
+            graphics.addItem(self.plot, row=row, col=0)
+            graphics.ci.layout.setRowStretchFactor(row, 0)
+            self.graphics = graphics
+
+    def detach(self) -> None:
+        self.graphics = None
+
+    def needs_layout(self) -> bool:
+        """Shown for a short input or missing for a long one: the plots must be laid out again."""
+        return (self.stepper is not None) != (self.graphics is not None)
+
+    def show_step(self, t: int) -> None:
+        if self.stepper is None:
+            return
+        self.line.setValue(t)
+        lo, hi = self.stepper.window_start, self.stepper.window_stop
+        least = self.stepper.n_steps / 150  # a window of 512 in a million steps is still seen
+        if hi - lo < least:
+            mid = (lo + hi) / 2
+            lo, hi = mid - least / 2, mid + least / 2
+        self.window.setRegion((lo, hi))
+
+    def step_at(self, scene_pos: Any) -> int | None:
+        """The input step under a scene position on the overview, or None."""
+        if self.stepper is None or self.graphics is None or self.plot.scene() is None:
+            return None
+        vb = self.plot.getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        return int(np.clip(round(vb.mapSceneToView(scene_pos).x()), 0, self.stepper.n_steps - 1))

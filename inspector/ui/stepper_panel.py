@@ -85,6 +85,14 @@ class StepperPanel(QWidget):
         self.speed_label.setMinimumWidth(60)
         self.busy_label = QLabel("")
         self.busy_label.setStyleSheet("color: #a06000;")
+        # a long input's key frames are built on the runner: progress in busy_label, this stops it
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("stop running this long input (the previous run stays shown)")
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.cancel_button.clicked.connect(self._cancel_input)
+        self.cancel_button.setVisible(False)
+        self._window: tuple[int, int] = (-1, -1)
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._on_play_tick)
         self._on_speed(self.speed.value())
@@ -140,6 +148,9 @@ class StepperPanel(QWidget):
         session.input_changed.connect(self._on_input_changed)
         session.step_changed.connect(self._on_step_changed)
         session.busy_changed.connect(self._on_busy_changed)
+        progress = getattr(session, "input_progress", None)
+        if progress is not None:
+            progress.connect(self._on_input_progress)
         session.file_loaded.connect(lambda _m: self.pause())
         self._on_input_changed(session.stepper)
 
@@ -173,6 +184,7 @@ class StepperPanel(QWidget):
         controls.addSpacing(6)
         controls.addWidget(self.step_label)
         controls.addWidget(self.busy_label)
+        controls.addWidget(self.cancel_button)
         controls.addSpacing(6)
         controls.addWidget(QLabel("speed"))
         controls.addWidget(self.speed)
@@ -295,11 +307,22 @@ class StepperPanel(QWidget):
             self.over_time.clear()
             return
         output = max(self.output.output_box.currentIndex(), 0)
+        target = getattr(self.session, "target", None)
+        if ta.is_long(stepper):  # the current window only (the whole run is never held)
+            self._window = (stepper.window_start, stepper.window_stop)
+            self.session.runner.submit(
+                stepper.output_series,
+                output,
+                target,
+                on_done=lambda series: self._on_series(req, series),
+                on_error=lambda message: self._on_series_failed(req, message),
+            )
+            return
         self.session.runner.submit(
             stepper_output_series,
             stepper,
             output,
-            getattr(self.session, "target", None),
+            target,
             on_done=lambda series: self._on_series(req, series),
             on_error=lambda message: self._on_series_failed(req, message),
         )
@@ -334,22 +357,40 @@ class StepperPanel(QWidget):
         if self.session.stepper is None or n == 0:
             self.step_label.setText("no input")
             return
+        stepper = self.session.stepper
+        if ta.is_long(stepper) and (stepper.window_start, stepper.window_stop) != self._window:
+            self._update_over_time()  # a new window: its output over time
         self.over_time.set_step(t)
         if self.slider.value() != t:
             self.slider.blockSignals(True)
             self.slider.setValue(t)
             self.slider.blockSignals(False)
-        text = f"step {t} / {n - 1}"
+        text = f"step {t:,} / {n - 1:,}"
         symbols = getattr(self, "_symbols", None)
         if symbols is not None and len(symbols) == n and 0 <= t < n:
             text += f"  \u00b7  input \u2018{symbols[t]}\u2019"
         batch = ta.sample_count(self.session)
         if batch > 1:
             text += f"  \u00b7  batch row 0 of {batch}"
+        if ta.is_long(stepper):
+            text += f"  \u00b7  window {stepper.window_start:,}\u2013{stepper.window_stop - 1:,}"
         self.step_label.setText(text)
 
     def _on_busy_changed(self, busy: bool) -> None:
         self.busy_label.setText("running\u2026" if busy else "")
+        if not busy:
+            self.cancel_button.setVisible(False)
+
+    def _on_input_progress(self, done: int, total: int) -> None:
+        """A long input is being run: how far (the key frames of the whole sequence come first)."""
+        self.busy_label.setText(f"running {done / max(total, 1):.0%} of {total:,} steps\u2026")
+        self.cancel_button.setVisible(True)
+
+    def _cancel_input(self) -> None:
+        cancel = getattr(self.session, "cancel_input", None)
+        if cancel is not None:
+            cancel()
+        self.cancel_button.setVisible(False)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual check: python -m inspector.ui.stepper_panel [MODEL]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPen, QResizeEvent, QTransform
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPen, QResizeEvent, QTransform
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from inspector.app.state import AppState
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
+from inspector.ui.step_common import RunOverview
 from inspector.ui.widgets import ItemPool
 
 _STEP_PEN = pg.mkPen(QColor(20, 20, 20), width=1.5)
@@ -33,6 +34,9 @@ _UNIT_PEN = pg.mkPen(QColor(255, 64, 160), width=1.5)
 _FUTURE_BRUSH = pg.mkBrush(255, 255, 255, 200)
 _MASK_COLOUR = QColor(110, 110, 110, 150)
 _ZERO_PEN = pg.mkPen(QColor(170, 170, 170), width=1, style=Qt.PenStyle.DashLine)
+_WINDOW_BRUSH = pg.mkBrush(255, 64, 160, 60)
+TICK_CHAR_PX = 8  # width of one tick-label character, and the gap kept between two labels
+TICK_GAP_PX = 10
 
 
 def _mask_runs(masked: np.ndarray) -> list[tuple[int, int]]:
@@ -77,18 +81,24 @@ class _MaskBands:
         self.runs = list(runs)
 
 
-def _symbol_ticks(labels: list[str] | None, n: int) -> list[list[tuple[float, str]]] | None:
-    """Symbol ticks (at most ~60 labelled, every k-th step); None = pyqtgraph's numeric ticks."""
+def _symbol_ticks(
+    labels: list[str] | None, n: int, width_px: float = 0.0, x0: int = 0
+) -> list[list[tuple[float, str]]] | None:
+    """Symbol ticks for steps x0..x0+n-1: every k-th step, k chosen so the labels do not overlap in
+    `width_px` pixels (at most ~60 when the width is unknown); None = pyqtgraph's numeric ticks."""
     if labels is None or n <= 0:
         return None
-    k = max(1, int(np.ceil(n / 60)))
-    return [[(float(s), labels[s]) for s in range(0, n, k)], []]
+    widest = max((len(lab) for lab in labels), default=1)
+    room = int(width_px // (TICK_CHAR_PX * min(widest, 12) + TICK_GAP_PX)) if width_px > 0 else 60
+    k = max(1, int(np.ceil(n / max(2, min(room, 60)))))
+    first = -x0 % k  # label absolute steps that are multiples of k (stable while a window moves)
+    return [[(float(x0 + s), labels[s]) for s in range(first, n, k)], []]
 
 
-def _unseen(step: int, n: int, backward: bool) -> tuple[float, float]:
-    """The time range a layer has not read yet at input timestep `step` (shaded)."""
+def _unseen(step: int, n: int, backward: bool, x0: int = 0) -> tuple[float, float]:
+    """The time range (of steps x0..n-1) a layer has not read yet at input timestep `step` (shaded)."""
     if backward:
-        return (-0.5, max(step - 0.5, -0.5))
+        return (x0 - 0.5, max(step - 0.5, x0 - 0.5))
     return (step + 0.5, max(n - 0.5, step + 0.5))
 
 
@@ -123,30 +133,34 @@ class _Heatmap:
         self.mask = _MaskBands(plot)
         self.quantity: ta.Quantity | None = None
         self.backward = False
+        self.x0 = 0
 
-    def set_quantity(self, q: ta.Quantity, sample: int, backward: bool) -> None:
+    def set_quantity(self, q: ta.Quantity, sample: int, backward: bool, x0: int = 0) -> None:
+        """Show `q` with its first step at input step x0 (a long input's window)."""
         self.quantity = q
         self.backward = backward
+        self.x0 = x0
         data = np.ascontiguousarray(np.nan_to_num(q.over_time(sample).T), dtype=np.float32)  # (u, T)
         self.image.setColorMap(pg.colormap.get(q.cmap))
         self.image.setImage(data, autoLevels=False, levels=q.levels)
+        self.image.setTransform(QTransform().translate(x0 - 0.5, -0.5))
         units, steps = data.shape
         # only the symbol on the axis: a longer rotated title overlaps its neighbours when the heatmaps
         # are short (the scale is in the tooltip and the legend)
         self.plot.getAxis("left").setLabel(q.label)
         self.plot.getAxis("left").label.setFont(ta.math_font(12))
         self.plot.getAxis("left").setToolTip(f"{q.title}: colour scale {q.note}")
-        self.plot.setLimits(xMin=-0.5, xMax=steps - 0.5, yMin=-0.5, yMax=units - 0.5)
-        self.plot.setRange(xRange=(-0.5, steps - 0.5), yRange=(-0.5, units - 0.5), padding=0)
+        self.plot.setLimits(xMin=x0 - 0.5, xMax=x0 + steps - 0.5, yMin=-0.5, yMax=units - 0.5)
+        self.plot.setRange(xRange=(x0 - 0.5, x0 + steps - 0.5), yRange=(-0.5, units - 0.5), padding=0)
 
     def release(self) -> None:
         """Not shown: let go of the trajectory (kept for reuse)."""
         self.quantity = None
         self.image.clear()
 
-    def show_step(self, step: int, n_steps: int) -> None:
+    def show_step(self, step: int, end: int) -> None:
         self.step_line.setValue(step)
-        self.future.setRegion(_unseen(step, n_steps, self.backward))
+        self.future.setRegion(_unseen(step, end, self.backward, self.x0))
 
 
 class TimelineView(QWidget):
@@ -176,6 +190,9 @@ class TimelineView(QWidget):
         self._unit = -1
         self._backward = False
         self._has_symbols = False
+        self._x0 = 0  # input step of the first trajectory step (a long input's window start)
+        self._trace: Any = None  # the trace shown (a long input's window changes it)
+        self._symbols_all: list[str] | None = None  # one per input step, read once per input
 
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("recurrent layer shown over time")
@@ -221,6 +238,7 @@ class TimelineView(QWidget):
             plot.addItem(line, ignoreBounds=True)
             self._trace_extras.append((future, line, _MaskBands(plot)))
         self.trace_future, self.trace_step_line = self._trace_extras[1][0], self._trace_extras[1][1]
+        self._overview = RunOverview()
         # Colour key / hint above the plots (a QLabel: never drawn over the curves).
         self.trace_legend = QLabel(" ")
         self.trace_legend.setTextFormat(Qt.TextFormat.RichText)
@@ -249,6 +267,12 @@ class TimelineView(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._place_checks()
+        if self._labels:  # after the layout has sized the plots
+            QTimer.singleShot(0, self, self._refit)
+
+    def _refit(self) -> None:
+        self._set_ticks()
+        self._fit_axis_titles()
 
     def _place_checks(self) -> None:
         """Check boxes beside the layer box when they fit, else on the row below."""
@@ -303,6 +327,10 @@ class TimelineView(QWidget):
     # ------------------------------------------------------------------ building
     def _on_input_changed(self, stepper: Stepper | None) -> None:
         self._trajs = ta.trajectories(stepper)
+        self._trace = getattr(stepper, "trace", None)
+        self._x0 = ta.window_offset(stepper)
+        self._symbols_all = ta.input_symbols(self.session, self.sample) if stepper is not None else None
+        self._overview.set_stepper(stepper)
         keys = list(self._trajs)
         self.layer_box.blockSignals(True)
         if keys != [self.layer_box.itemText(i) for i in range(self.layer_box.count())]:
@@ -339,9 +367,13 @@ class TimelineView(QWidget):
             self._rebuild_checks()
         self._backward = ta.is_backward(traj)
         n = int(np.asarray(traj.h).shape[1])
-        symbols = ta.input_symbols(self.session, self.sample)
-        self._has_symbols = symbols is not None and len(symbols) == n
-        self._labels = list(symbols) if self._has_symbols else [str(t) for t in range(n)]
+        x0 = self._x0
+        symbols = self._symbols_all
+        self._has_symbols = symbols is not None and len(symbols) >= x0 + n
+        self._labels = list(symbols[x0 : x0 + n]) if symbols is not None and self._has_symbols else []
+        if not self._has_symbols:
+            self._labels = [str(x0 + t) for t in range(n)]
+        self._overview.set_layer(key)
         self._layout_plots(rebuild)
         self.placeholder.setVisible(False)
         self.graphics.setVisible(True)
@@ -383,8 +415,9 @@ class TimelineView(QWidget):
     def _layout_plots(self, rebuild: bool) -> None:
         """(Re)arrange the heatmaps; items are reused: a new input of the same layout is one setImage each."""
         shown = self.visible_quantities()
-        if rebuild or len(shown) != len(self._heatmaps):
+        if rebuild or len(shown) != len(self._heatmaps) or self._overview.needs_layout():
             self.graphics.clear()
+            self._overview.detach()
             self._heatmaps = self._heatmap_pool.take(len(shown))
             for hm in self._heatmap_pool.extra():
                 hm.release()
@@ -404,24 +437,42 @@ class TimelineView(QWidget):
                 row += 1
             self.graphics.addItem(self.trace_plot)
             self.graphics.ci.layout.setRowStretchFactor(row, 4)
-        n = len(self._labels)
+            self._overview.attach(self.graphics, row + 1)
+        n, x0 = len(self._labels), self._x0
         masked = ta.masked_steps(self._trajs[self._layer], self.sample) if self._layer else np.zeros(0, bool)
-        runs = _mask_runs(masked) if masked.size == n else []
+        runs = [(a + x0, b + x0) for a, b in _mask_runs(masked)] if masked.size == n else []
         for q, hm in zip(shown, self._heatmaps):
-            hm.set_quantity(q, self.sample, self._backward)
-            hm.plot.getAxis("bottom").setTicks(self._ticks())
+            hm.set_quantity(q, self.sample, self._backward, x0)
             hm.plot.getAxis("bottom").setStyle(showValues=False)
             units = int(q.values.shape[2])
             hm.mask.set_runs(runs, -0.5, units - 0.5)
         for _future, _line, bands in self._trace_extras:
             bands.set_runs(runs, -1e4, 1e4)
-        self.gate_plot.getAxis("bottom").setTicks(self._ticks())
-        self.trace_plot.getAxis("bottom").setTicks(self._ticks())
-        self.trace_plot.setLimits(xMin=-0.5, xMax=n - 0.5)
-        self.trace_plot.setXRange(-0.5, n - 0.5, padding=0)
+        self._set_ticks()
+        self.trace_plot.setLimits(xMin=x0 - 0.5, xMax=x0 + n - 0.5)
+        self.trace_plot.setXRange(x0 - 0.5, x0 + n - 0.5, padding=0)
+        self._fit_axis_titles()
 
     def _ticks(self) -> list[list[tuple[float, str]]] | None:
-        return _symbol_ticks(self._labels if self._has_symbols else None, len(self._labels))
+        width = self.trace_plot.getViewBox().width() or self.graphics.width() - 60
+        return _symbol_ticks(self._labels if self._has_symbols else None, len(self._labels), width, self._x0)
+
+    def _set_ticks(self) -> None:
+        """Symbol tick labels that fit the plot width (recomputed on resize)."""
+        ticks = self._ticks()
+        for hm in self._heatmaps:
+            hm.plot.getAxis("bottom").setTicks(ticks)
+        self.gate_plot.getAxis("bottom").setTicks(ticks)
+        self.trace_plot.getAxis("bottom").setTicks(ticks)
+
+    def _fit_axis_titles(self) -> None:
+        """Rotated 'gates' / 'states' titles only on plots tall enough for them (they overlap the
+        neighbouring plot's title otherwise); the legend below names the curves anyway."""
+        for plot in (self.gate_plot, self.trace_plot):
+            axis = plot.getAxis("left")
+            text = axis.labelText
+            need = QFontMetrics(axis.label.font()).horizontalAdvance(text) + 8
+            axis.showLabel(bool(text) and plot.getViewBox().height() >= need)
 
     # ------------------------------------------------------------------ updates
     def _update_unit(self) -> None:
@@ -455,7 +506,7 @@ class TimelineView(QWidget):
                 n = q.values.shape[1]
                 dots = q.qid in ta.STATE_QIDS and n <= 80  # short inputs: one dot per step
                 curve.setData(
-                    np.arange(n),
+                    self._x0 + np.arange(n),
                     q.over_time(self.sample)[:, unit],
                     symbol="o" if dots else None,
                     symbolSize=6 if q.qid == "cell" else 4,
@@ -467,6 +518,7 @@ class TimelineView(QWidget):
                 curve.setVisible(False)
         if unit >= 0:
             self.trace_plot.setLabel("left", f"unit {unit}")
+            self._fit_axis_titles()
             self.trace_plot.enableAutoRange(axis="y")
             keys = []
             for q in self._quantities:
@@ -486,6 +538,7 @@ class TimelineView(QWidget):
             )
         else:
             self.trace_plot.setLabel("left", "states")
+            self._fit_axis_titles()
             self.trace_plot.setYRange(-1, 1, padding=0.04)
             self.trace_legend.setText(
                 "<span style='color:#777'>click a unit (strips or heatmaps) to follow its gates, "
@@ -504,17 +557,31 @@ class TimelineView(QWidget):
     def _on_gate_plot(self, q: ta.Quantity) -> bool:
         return q.qid.startswith("gate/") and q.qid not in ta.CANDIDATE_QIDS
 
+    def _follow_window(self) -> None:
+        """A long input's window moved: show the new window's trajectories (same layer, same layout)."""
+        stepper = self.session.stepper
+        trace = getattr(stepper, "trace", None)
+        if trace is self._trace or not ta.is_long(stepper) or not self._layer:
+            return
+        self._trace = trace
+        self._trajs = ta.trajectories(stepper)
+        self._x0 = ta.window_offset(stepper)
+        if self._layer in self._trajs:
+            self._show_layer(self._layer)
+
     def _on_step_changed(self, t: int) -> None:
-        n = len(self._labels)
+        self._follow_window()
+        n, x0 = len(self._labels), self._x0
         if n == 0:
             return
-        step = min(max(int(t), 0), n - 1)
+        step = min(max(int(t), x0), x0 + n - 1)
         for hm in self._heatmaps:
-            hm.show_step(step, n)
-        region = _unseen(step, n, self._backward)
+            hm.show_step(step, x0 + n)
+        region = _unseen(step, x0 + n, self._backward, x0)
         for future, line, _bands in self._trace_extras:
             line.setValue(step)
             future.setRegion(region)
+        self._overview.show_step(int(t))
 
     def _on_unit_changed(self, layer: str, unit: int) -> None:
         if layer and layer in self._trajs and layer != self._layer:
@@ -525,23 +592,26 @@ class TimelineView(QWidget):
 
     # ------------------------------------------------------------------ mouse
     def _hit(self, scene_pos: QPointF) -> tuple[_Heatmap | None, int, int] | None:
-        """(heatmap or None for the trace plot, unit, step) under a scene position."""
-        n = len(self._labels)
+        """(heatmap or None for the trace plot, unit, step) under a scene position (absolute step)."""
+        n, x0 = len(self._labels), self._x0
         for hm in self._heatmaps:
             vb = hm.plot.getViewBox()
             if vb.sceneBoundingRect().contains(scene_pos):
                 p = vb.mapSceneToView(scene_pos)
                 step, unit = int(round(p.x())), int(round(p.y()))
                 units = hm.image.image.shape[0] if hm.image.image is not None else 0
-                if 0 <= step < n and 0 <= unit < units:
+                if x0 <= step < x0 + n and 0 <= unit < units:
                     return hm, unit, step
                 return None
         for plot in (self.gate_plot, self.trace_plot):
             vb = plot.getViewBox()
             if plot.scene() is not None and vb.sceneBoundingRect().contains(scene_pos):
                 step = int(round(vb.mapSceneToView(scene_pos).x()))
-                if 0 <= step < n:
+                if x0 <= step < x0 + n:
                     return None, self._unit, step
+        step = self._overview.step_at(scene_pos)
+        if step is not None:
+            return None, self._unit, step
         return None
 
     def _on_click(self, ev: Any) -> None:
@@ -561,8 +631,8 @@ class TimelineView(QWidget):
             return
         hm, unit, step = hit
         q = hm.quantity
-        value = float(hm.image.image[unit, step])
+        value = float(hm.image.image[unit, step - self._x0])
         self.readout.setText(
             f"{self._layer} · {q.label} ({q.title}) · unit {unit} · step {step} "
-            f"\u2018{self._labels[step]}\u2019 · {value:.6g}"
+            f"\u2018{self._labels[step - self._x0]}\u2019 · {value:.6g}"
         )
