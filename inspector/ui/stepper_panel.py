@@ -124,6 +124,12 @@ class StepperPanel(QWidget):
         lay.addLayout(controls)
         lay.addWidget(self.splitter, 1)
 
+        self._connect(session)
+        session.file_loaded.connect(lambda _m: self.pause())
+        self._on_input_changed(session.stepper)
+
+    def _connect(self, session: AppState) -> None:
+        """Keyboard shortcuts, generate mode, and the state's events."""
         # Shortcuts work while focus is anywhere in the panel; text fields keep their own keys
         # (they claim Left/Right/Home/End/Space through ShortcutOverride).
         ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -151,8 +157,6 @@ class StepperPanel(QWidget):
         progress = getattr(session, "input_progress", None)
         if progress is not None:
             progress.connect(self._on_input_progress)
-        session.file_loaded.connect(lambda _m: self.pause())
-        self._on_input_changed(session.stepper)
 
     def _build_views(self, session: AppState) -> None:
         """The input panel, the per-step views, the output column and the stale-run banner."""

@@ -79,6 +79,54 @@ class UnitsPage(QWidget):
     # ---------------------------------------------------------------------------------- building
 
     def _build(self) -> None:
+        bar = self._build_controls()
+        self.scatter = pg.GraphicsLayoutWidget()
+        self.scatter.setBackground("w")
+        self.scatter.setMinimumWidth(180)
+        self._plots: dict[str, Any] = {}
+        self._marks: dict[str, Any] = {}
+
+        self.text_view = UnitTextView()
+        self.text_title = QLabel("Corpus")
+        self.text_title.setWordWrap(True)  # a long title must not widen the page past a small window
+        self.contexts = QTextBrowser()
+        self.contexts.setOpenLinks(False)
+        self.contexts.setFont(mono_font())
+        self.contexts.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)  # one context per line, never split
+        self.contexts.anchorClicked.connect(self._on_context_link)
+        hyp = self._build_hypothesis()
+
+        textbox = QWidget()
+        tl = QVBoxLayout(textbox)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.text_title)
+        tl.addWidget(self.text_view, 1)
+
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.contexts)
+        lower.addWidget(hyp)
+        lower.setSizes([600, 300])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(textbox)
+        right.addWidget(lower)
+        right.setSizes([300, 300])
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(self.scatter)
+        main.addWidget(right)
+        main.setSizes([260, 800])
+        main.setStretchFactor(1, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        # the progress bar shares the status line, so the controls fit a 1024-pixel-wide window
+        self.progress.setFixedWidth(190)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.progress)
+        lay.addLayout(status_row)
+        lay.addWidget(main, 1)
+
+    def _build_controls(self) -> QHBoxLayout:
+        """Layer, value and window choosers, Run / Cancel, the progress bar and the status line."""
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("layer whose units the contexts and the text show")
         self.layer_box.currentTextChanged.connect(self._on_layer_changed)
@@ -107,22 +155,10 @@ class UnitsPage(QWidget):
         bar.addWidget(self.run_button)
         bar.addWidget(self.cancel_button)
         bar.addStretch(1)
+        return bar
 
-        self.scatter = pg.GraphicsLayoutWidget()
-        self.scatter.setBackground("w")
-        self.scatter.setMinimumWidth(180)
-        self._plots: dict[str, Any] = {}
-        self._marks: dict[str, Any] = {}
-
-        self.text_view = UnitTextView()
-        self.text_title = QLabel("Corpus")
-        self.text_title.setWordWrap(True)  # a long title must not widen the page past a small window
-        self.contexts = QTextBrowser()
-        self.contexts.setOpenLinks(False)
-        self.contexts.setFont(mono_font())
-        self.contexts.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)  # one context per line, never split
-        self.contexts.anchorClicked.connect(self._on_context_link)
-
+    def _build_hypothesis(self) -> QWidget:
+        """The hypothesis box: a regular expression, Rank / Match / Open in Stepper, the ranked units."""
         self.regex_edit = QLineEdit()
         self.regex_edit.setPlaceholderText("hypothesis: a regular expression, e.g. [aeiou] or \\n")
         self.regex_edit.returnPressed.connect(self.rank)
@@ -155,35 +191,7 @@ class UnitsPage(QWidget):
         row2.addStretch(1)
         hl.addLayout(row2)
         hl.addWidget(self.ranking, 1)
-
-        textbox = QWidget()
-        tl = QVBoxLayout(textbox)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(self.text_title)
-        tl.addWidget(self.text_view, 1)
-
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(self.contexts)
-        lower.addWidget(hyp)
-        lower.setSizes([600, 300])
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(textbox)
-        right.addWidget(lower)
-        right.setSizes([300, 300])
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(self.scatter)
-        main.addWidget(right)
-        main.setSizes([260, 800])
-        main.setStretchFactor(1, 1)
-        lay = QVBoxLayout(self)
-        lay.addLayout(bar)
-        # the progress bar shares the status line, so the controls fit a 1024-pixel-wide window
-        self.progress.setFixedWidth(190)
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.status, 1)
-        status_row.addWidget(self.progress)
-        lay.addLayout(status_row)
-        lay.addWidget(main, 1)
+        return hyp
 
     # ---------------------------------------------------------------------------------- inputs
 
