@@ -377,7 +377,7 @@ def run(
         stop = min(T, start + block)
         xw = np.matmul(np.asarray(x[:, time_index[start:stop]], dtype=f32), spec.kernel)
         xw += spec.bias  # (B, block, n*u), processing order
-        with step_loop_threads(B):
+        with step_loop_threads(B, B * u * nu):
             states = loop.steps(xw, start, stop, step_mask, states, ablate)
     gates: dict[str, Array] = {}
     x_part: dict[str, Array] = {}

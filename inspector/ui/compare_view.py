@@ -44,6 +44,8 @@ A_PEN, B_PEN, DIFF_PEN = "#1f77b4", "#d62728", "#303030"
 class ScaledHeatmapView(HeatmapView):
     """A HeatmapView whose colour levels can be set from outside (one scale for several views)."""
 
+    PREWARM_PANELS = 0  # made when a comparison is first shown, not at start-up
+
     def set_matrix_levels(self, matrix: WeightMatrix, levels: tuple[float, float]) -> None:
         self.set_matrix(matrix)
         if levels == self.levels:

@@ -31,3 +31,9 @@ def test_large_batches_keep_the_library_setting() -> None:
     before = _blas_threads()
     with threads.step_loop_threads(threads.ONE_THREAD_MAX_BATCH + 1):
         assert _blas_threads() == before
+
+
+def test_big_products_keep_the_library_setting() -> None:
+    before = _blas_threads()
+    with threads.step_loop_threads(1, threads.ONE_THREAD_MAX_PRODUCT):
+        assert _blas_threads() == before
