@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE ?= resources/samples/classic.keras
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -m "not slow"  # the soak test and the full oracle matrix: make test PYTEST_ARGS=
 
 .PHONY: run test test-qtfree install install-test lint clean-venv help
 

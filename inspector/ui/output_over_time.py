@@ -133,7 +133,11 @@ class OutputOverTimeView(QWidget):
             self.target_curve = self._target
         self.cursor.setVisible(True)
         plot.enableAutoRange(x=True, y=not kind.is_probability)
-        plot.autoRange(items=[c for c in (*self.curves.values(), self.target_curve) if c is not None])
+        # only curves with a finite value measure the range (an all-NaN series has no bounds)
+        shown = [c for c in (*self.curves.values(), self.target_curve) if c is not None]
+        finite = [c for c in shown if np.isfinite(np.asarray(c.getData()[1], dtype=np.float64)).any()]
+        if finite:
+            plot.autoRange(items=finite)
         if kind.is_probability:
             plot.setYRange(0.0, 1.0, padding=0.02)
         self.legend.setVisible(len(units) > 1 or target is not None)  # one curve: the axis names it
