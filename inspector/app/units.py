@@ -522,11 +522,6 @@ def _source(corpus: Corpus) -> IdSource | ArraySource:
 # ------------------------------------------------------------------------------------------ files
 
 
-#: the app's one vocabulary encoder (inspector.app.text); this name stays for ui/pages.py until it imports
-#: VocabularyEncoder from there
-VocabEncoder = VocabularyEncoder
-
-
 def find_text_encoder(model_path: str, vocab_path: str | None = None) -> TextEncoder | None:
     """A character/word vocabulary encoder for this model: `vocab_path`, else the `<stem>.vocab.json`
     sidecar (None when there is none).  Models with a tokenizer or preprocessing layers: use

@@ -32,6 +32,7 @@ from inspector.app import units
 from inspector.app.cell import explain
 from inspector.app.checkpoints import CheckpointSeries, load_series
 from inspector.app.state import AppState, trace_key_of
+from inspector.app.text import VocabularyEncoder
 from inspector.core.network import ModelFile
 from inspector.ui.cell_diagram import CellDiagram
 from inspector.ui.compare_view import CompareView
@@ -204,7 +205,7 @@ class UnitsTab(StatePage):
     def _on_file_loaded(self, mf: ModelFile) -> None:
         encoder = units.find_text_encoder(mf.path)
         if encoder is None and self.state.vocabulary:
-            encoder = units.VocabEncoder(self.state.vocabulary)
+            encoder = VocabularyEncoder(self.state.vocabulary)
         self.page.set_model(mf, encoder)
         if not self.corpus_path:  # the Stepper may already have run its text (it reacts first)
             self.page.set_corpus_text(self._stepper_text())
@@ -212,7 +213,7 @@ class UnitsTab(StatePage):
 
     def _on_vocabulary(self, vocab: list[str] | None) -> None:
         if vocab:
-            self.page.set_encoder(units.VocabEncoder(vocab))
+            self.page.set_encoder(VocabularyEncoder(vocab))
 
     def _on_input_changed(self, stepper: Any) -> None:
         if stepper is not None and self._pending_step is not None:
