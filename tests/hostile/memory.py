@@ -11,6 +11,8 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,11 @@ def _fd_targets() -> list[tuple[str, str]]:
         except OSError:  # the descriptor listdir itself used, closed since
             continue
     return out
+
+
+def fd_kinds() -> Counter[str]:
+    """Open descriptors counted by what they name (memory files and pipes by kind, not by inode)."""
+    return Counter(re.sub(r"\[\d+\]|\(deleted\)|:[0-9a-f-]+$", "", t).strip() for _, t in _fd_targets())
 
 
 def fd_count() -> int:
