@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from inspector.app.outputs import OutputKind
+from inspector.ui import step_common as ta
 from inspector.ui.widgets import ItemPool
 
 MAX_CURVES = 6
@@ -62,7 +63,7 @@ class OutputOverTimeView(QWidget):
         # items made once and updated in place (a new input only sets their data)
         item = self.plot.getPlotItem()
         self._zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(QColor(150, 150, 150), width=1))
-        self._target = pg.PlotDataItem(pen=pg.mkPen(_TARGET, width=2, style=Qt.DashLine))
+        self._target = ta.still_curve(pg.PlotDataItem(pen=pg.mkPen(_TARGET, width=2, style=Qt.DashLine)))
         self._lines = ItemPool(self._new_curve)
         self._pads = ItemPool(self._new_pad)
         for it in (self._zero, self._target, self.cursor):
@@ -70,7 +71,7 @@ class OutputOverTimeView(QWidget):
             it.setVisible(False)
 
     def _new_curve(self) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem()
+        curve = ta.still_curve(pg.PlotDataItem())
         self.plot.getPlotItem().addItem(curve)
         return curve
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPixmap, QTransform
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QWidget
 
 from inspector.app.present import visible
 from inspector.app.state import AppState
@@ -339,6 +339,14 @@ def style_plot(plot: pg.PlotItem) -> None:
         axis.setPen(pg.mkPen("#888"))
         axis.setTextPen(pg.mkPen("#333"))
         axis.setStyle(tickLength=4)
+
+
+def still_curve(curve: pg.PlotDataItem) -> pg.PlotDataItem:
+    """A curve over the whole input, which stays still while the step cursor moves over it: Qt keeps it
+    as a pixmap (re-drawn only when its data or the view changes), so a step repaints a copy of that
+    pixmap instead of stroking a 1,000-point path (two thirds of a step's time on the classic sample)."""
+    curve.curve.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return curve
 
 
 def gradient_pixmap(cmap: str, width: int = 60, height: int = 10) -> QPixmap:

@@ -493,9 +493,11 @@ class TimelineView(QWidget):
                     curve.getViewBox().removeItem(curve)
                 width = 2.6 if q.qid == "cell" else (2.0 if q.qid == "hidden" else 1.5)
                 style = Qt.PenStyle.DashLine if q.qid in ta.CANDIDATE_QIDS else Qt.PenStyle.SolidLine
-                curve = target.plot(
-                    pen=pg.mkPen(
-                        q.colour, width=1.2 if style != Qt.PenStyle.SolidLine else width, style=style
+                curve = ta.still_curve(
+                    target.plot(
+                        pen=pg.mkPen(
+                            q.colour, width=1.2 if style != Qt.PenStyle.SolidLine else width, style=style
+                        )
                     )
                 )
                 curve.setZValue(3 if q.qid in ta.STATE_QIDS else 2)
