@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -31,9 +31,10 @@ from inspector.app.outputs import OutputKind
 from inspector.app.state import AppState
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
+from inspector.ui.widgets import ElidedLabel
 
 _MAX_ALL_CLASSES = 64  # above this many classes only the top _TOP_BARS are drawn, sorted
-_TOP_BARS = 40
+_TOP_BARS = 40  # fewer when the plot is too short for one readable label per bar (_rows_that_fit)
 _BAR = QColor(90, 130, 190)
 _NEXT = QColor(240, 140, 30)
 
@@ -88,7 +89,7 @@ class OutputView(QWidget):
         self.output_box = QComboBox()
         self.output_box.setToolTip("model output shown")
         self.output_box.currentIndexChanged.connect(lambda _i: self._on_step_changed(self.session.step))
-        self.header = QLabel("Output")
+        self.header = ElidedLabel("Output")
         self.header.setStyleSheet("font-weight: bold;")
         self.topk_label = QLabel(" ")
         self.topk_label.setWordWrap(True)
@@ -96,7 +97,6 @@ class OutputView(QWidget):
         self.next_label = QLabel(" ")
         self.next_label.setTextFormat(Qt.TextFormat.RichText)
         self.next_label.setWordWrap(True)
-        self.header.setMinimumWidth(60)
 
         self.plot_widget = pg.PlotWidget(background="w")
         self.plot = self.plot_widget.getPlotItem()
@@ -109,6 +109,8 @@ class OutputView(QWidget):
         self.next_bar = pg.BarGraphItem(x0=[], y=[], height=0.75, width=[], brush=_NEXT, pen=pg.mkPen(None))
         self.plot.addItem(self.bars)
         self.plot.addItem(self.next_bar)
+        self._fit = self._rows_that_fit()
+        self.plot.getViewBox().sigResized.connect(self._on_plot_resized)
         self.placeholder = QLabel("The model's output appears here once an input has been run.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -297,11 +299,11 @@ class OutputView(QWidget):
             self._shown_idx = np.zeros(0, dtype=np.int64)  # redraw the axis with the new labels
             self._n_bars = -1
             self.generate_button.setEnabled(self._can_generate())
-        if n <= _MAX_ALL_CLASSES:
+        if n <= min(_MAX_ALL_CLASSES, self._fit):
             idx = np.arange(n)
         else:
             order_by = probs if self._is_probability() else np.abs(probs)
-            idx = np.argsort(-order_by, kind="stable")[:_TOP_BARS]
+            idx = np.argsort(-order_by, kind="stable")[: min(_TOP_BARS, self._fit)]
         if not np.array_equal(idx, self._shown_idx):
             self._shown_idx = idx
             ticks = [(float(r), self._labels[int(c)]) for r, c in enumerate(idx)]
@@ -320,6 +322,19 @@ class OutputView(QWidget):
         self._set_header(step, n)
         self.topk_label.setText(self._summary(probs))
         self._show_next(step, idx, probs)
+
+    def _rows_that_fit(self) -> int:
+        """Bars the plot can label one per row without the labels overlapping (at least 5)."""
+        line = QFontMetrics(self.plot.getAxis("left").font()).height()
+        return max(5, int(self.plot.getViewBox().height() // line))
+
+    def _on_plot_resized(self, *_args: Any) -> None:
+        fit = self._rows_that_fit()
+        if fit != self._fit:
+            self._fit = fit
+            if self._n_classes > 0:
+                self._shown_idx = np.zeros(0, dtype=np.int64)
+                self._on_step_changed(self.session.step)
 
     def _is_probability(self) -> bool:
         if self._kind is not None:
@@ -362,6 +377,8 @@ class OutputView(QWidget):
             what = f"{n} independent probabilities at step {step}"
         else:
             what = f"Output value{'s' if n > 1 else ''} at step {step}"
+        if 0 < len(self._shown_idx) < n:
+            what += f"  \u00b7  top {len(self._shown_idx)} of {n}"
         self.header.setText(what)
         tip = (
             "the model's output at this timestep of the whole sequence (model.predict)"

@@ -107,8 +107,8 @@ class StepperPanel(QWidget):
         self.right_splitter = right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.output)
         right.addWidget(self.over_time)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
+        right.setStretchFactor(0, 3)  # the output at this step first: a class per bar needs the height
+        right.setStretchFactor(1, 2)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(right)
@@ -203,12 +203,14 @@ class StepperPanel(QWidget):
             QTimer.singleShot(0, self._take_focus)
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        """Share the width 60 / 40 between the per-step views and the output column once it is known."""
+        """Share the width 60 / 40 between the per-step views and the output column, and the column's
+        height 60 / 40 between the output at this step and the output over time, once they are known."""
         super().resizeEvent(event)
-        total = sum(self.splitter.sizes())
-        if not getattr(self, "_split_done", False) and total > 200:
+        total, height = sum(self.splitter.sizes()), sum(self.right_splitter.sizes())
+        if not getattr(self, "_split_done", False) and total > 200 and height > 200:
             self._split_done = True
             self.splitter.setSizes([int(total * 0.6), total - int(total * 0.6)])
+            self.right_splitter.setSizes([int(height * 0.6), height - int(height * 0.6)])
 
     def _take_focus(self) -> None:
         if self.isVisible():

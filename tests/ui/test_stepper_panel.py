@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QThreadPool
+from PySide6.QtGui import QFontMetrics
 
 from inspector.ui.session import Session
 from inspector.ui.stepper_panel import StepperPanel
@@ -172,6 +173,8 @@ def test_click_timeline_selects_unit_and_step(qtbot, ui_models):
 
 def test_output_bars_equal_outputs_at_and_next_symbol(qtbot, ui_models):
     session, panel = _panel(qtbot, ui_models["char_lstm"])
+    panel.resize(1280, 1600)  # room for one labelled bar per symbol
+    qtbot.wait(50)
     out = panel.output
     vocab = session.vocabulary
     text = panel.input_panel.text()
@@ -192,6 +195,23 @@ def test_output_bars_equal_outputs_at_and_next_symbol(qtbot, ui_models):
     session.set_step(last)
     assert out.highlighted_class() == -1  # nothing follows the last symbol
     assert out.labels()[vocab.index(" ")] == "\u2423"
+
+
+def test_output_bars_that_do_not_fit_are_the_top_ones(qtbot, ui_models):
+    """A short plot shows the most likely symbols, sorted, one readable label per bar, and says so."""
+    session, panel = _panel(qtbot, ui_models["char_lstm"])
+    panel.resize(1024, 700)
+    qtbot.wait(50)
+    out = panel.output
+    session.set_step(2)
+    expected = session.stepper.outputs_at(2)[0][0]
+    idx, widths = out.bar_values()
+    assert 5 <= len(idx) < len(session.vocabulary)
+    np.testing.assert_array_equal(idx, np.argsort(-expected, kind="stable")[: len(idx)])
+    np.testing.assert_array_equal(widths, expected[idx])
+    row = out.plot.getViewBox().height() / len(idx)
+    assert row >= QFontMetrics(out.plot.getAxis("left").font()).height() - 1  # labels do not overlap
+    assert f"top {len(idx)} of {len(session.vocabulary)}" in out.header.full_text()
 
 
 def test_generate_appends_sampled_symbols(qtbot, ui_models):

@@ -90,6 +90,8 @@ def test_candidate_gate_is_signed_even_when_all_positive():
 # ------------------------------------------------------------------------------------ 2. output labels
 def test_output_labels_cleared_and_placeholder(qtbot, ui_models):
     session, panel = _panel(qtbot, ui_models["char_lstm"])
+    panel.resize(1280, 1600)  # room for one labelled bar per symbol
+    qtbot.wait(50)
     out = panel.output
     vocab_labels = [ta.visible(v) for v in session.vocabulary]
     assert out.labels() == vocab_labels and out.axis_labels() == vocab_labels
