@@ -158,9 +158,7 @@ class OutputView(QWidget):
         lay.addWidget(self.placeholder, 1)
         lay.addWidget(self.generate_row)
 
-        session.input_changed.connect(self._on_input_changed)
-        session.step_changed.connect(self._on_step_changed)
-        session.vocabulary_changed.connect(lambda _v: self._on_input_changed(session.stepper))
+        self._follow = ta.WhileHidden(self, session, self._on_input_changed, self._on_step_changed)
         session.file_loaded.connect(lambda _m: self.stop_generating())
         self._on_input_changed(session.stepper)
 

@@ -7,13 +7,13 @@ the views' data with the engine's.  The plot-styling helpers at the end keep the
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QImage, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QWidget
 
@@ -303,16 +303,82 @@ def sample_count(session: AppState) -> int:
     return 1
 
 
+class WhileHidden(QObject):
+    """Keeps a hidden view from redrawing what nobody sees: while `view` is hidden (another tab in front,
+    the window not shown yet) the state's input, unit and step changes only mark it behind, and when it
+    is shown it catches up once, from the state as it is then.
+
+    `on_input(stepper)`, `on_step(t)` and `on_unit(layer, unit)` are the view's handlers (any may be
+    None).  A new vocabulary counts as a new input.  A hidden view lets go of the previous run at once
+    (`on_input(None)`, which only clears): its memory is not held until the view is shown again.
+    """
+
+    def __init__(
+        self,
+        view: QWidget,
+        session: AppState,
+        on_input: Callable[[Any], None] | None,
+        on_step: Callable[[int], None] | None,
+        on_unit: Callable[[str, int], None] | None = None,
+    ) -> None:
+        super().__init__(view)
+        self._view, self._session = view, session
+        self._handlers = {"input": on_input, "unit": on_unit, "step": on_step}
+        self._behind: set[str] = set()
+        view.installEventFilter(self)
+        if on_input is not None:
+            session.input_changed.connect(self._input)
+            session.vocabulary_changed.connect(self._input)
+        if on_unit is not None:
+            session.unit_changed.connect(self._unit)
+        if on_step is not None:
+            session.step_changed.connect(self._step)
+
+    def _input(self, *_args: Any) -> None:
+        self._follow("input")
+
+    def _unit(self, *_args: Any) -> None:
+        self._follow("unit")
+
+    def _step(self, *_args: Any) -> None:
+        self._follow("step")
+
+    def _follow(self, what: str) -> None:
+        if self._view.isVisible():
+            self._run(what)
+            return
+        if what == "input" and "input" not in self._behind and self._handlers["input"] is not None:
+            self._handlers["input"](None)
+        self._behind.add(what)
+
+    def _run(self, what: str) -> None:
+        fn, s = self._handlers[what], self._session
+        if fn is not None:
+            if what == "input":
+                fn(s.stepper)
+            elif what == "unit":
+                fn(*s.unit)
+            else:
+                fn(s.step)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if obj is self._view and event.type() == QEvent.Type.Show and self._behind:
+            behind, self._behind = self._behind, set()
+            for what in ("input", "unit", "step"):
+                if what in behind:
+                    self._run(what)
+        return False
+
+
 def observe_steps(view: Any, graphics: pg.GraphicsLayoutWidget, session: AppState) -> None:
-    """Wire a stepping view to the state (input, step, unit, vocabulary) and its plots' mouse, then show
-    the current input.  The view has `_on_input_changed`, `_on_step_changed`, `_on_unit_changed`,
-    `_on_click` and `_on_hover`."""
+    """Wire a stepping view to the state (input, step, unit, vocabulary; caught up when shown, see
+    `WhileHidden`) and its plots' mouse, then show the current input.  The view has `_on_input_changed`,
+    `_on_step_changed`, `_on_unit_changed`, `_on_click` and `_on_hover`."""
     graphics.scene().sigMouseClicked.connect(view._on_click)
     graphics.scene().sigMouseMoved.connect(view._on_hover)
-    session.input_changed.connect(view._on_input_changed)
-    session.step_changed.connect(view._on_step_changed)
-    session.unit_changed.connect(view._on_unit_changed)
-    session.vocabulary_changed.connect(lambda _v: view._on_input_changed(session.stepper))
+    view._follow = WhileHidden(
+        view, session, view._on_input_changed, view._on_step_changed, view._on_unit_changed
+    )
     view._on_input_changed(session.stepper)
 
 

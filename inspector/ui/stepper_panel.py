@@ -151,8 +151,7 @@ class StepperPanel(QWidget):
         session.input_failed.connect(self._on_input_failed)
         self.output.output_box.currentIndexChanged.connect(lambda _i: self._update_over_time())
 
-        session.input_changed.connect(self._on_input_changed)
-        session.step_changed.connect(self._on_step_changed)
+        self._follow = ta.WhileHidden(self, session, self._on_input_changed, self._on_step_changed)
         session.busy_changed.connect(self._on_busy_changed)
         progress = getattr(session, "input_progress", None)
         if progress is not None:

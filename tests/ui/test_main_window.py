@@ -355,6 +355,8 @@ def test_linked_unit_selection_between_weights_and_stepper(window, sample_path, 
     assert sig.args == ["lstm", 17] and s.unit == ("lstm", 17)
     assert hm.unit == 17 and hm.panels[3].col_marker.isVisible()  # every gate outlines column 17
     stepper = window.stepper
+    assert stepper.gate_strips._follow._behind  # hidden behind the Weights tab: built when shown
+    window.tabs.setCurrentIndex(1)
     assert stepper.gate_strips.highlighted_unit("lstm") == 17
     h17 = stepper.timeline.trace_data()["hidden"]
     np.testing.assert_array_equal(h17, s.stepper.trace.layers["lstm"].h[0, :, 17])
@@ -362,7 +364,6 @@ def test_linked_unit_selection_between_weights_and_stepper(window, sample_path, 
     s.select_weight("lstm/recurrent_kernel")
     assert hm.unit == 17 and hm.panels[0].row_marker.isVisible()
     # back: a click on unit 42 in the gate strips (Stepper tab) moves the heatmap outline
-    window.tabs.setCurrentIndex(1)
     qtbot.wait(50)
     strips = stepper.gate_strips._layers["lstm"]
     svb = strips.plot.getViewBox()
@@ -377,9 +378,11 @@ def test_every_number_shown_equals_keras_inspector_trace(window, sample_path, qt
     hold exactly what `keras-inspector trace` / `predict` write for the same file and text."""
     from inspector.cli import main as cli_main
 
+    window.show()
     _open(qtbot, window, sample_path)
     qtbot.waitUntil(lambda: window.session.stepper is not None, timeout=20000)
     s, stepper = window.session, window.stepper
+    window.tabs.setCurrentIndex(1)  # the Stepper's views are built when shown
     stepper.input_panel.set_text("to be, or not to be")
     qtbot.waitUntil(lambda: s.n_steps == len("to be, or not to be"), timeout=20000)
     x = s.encode_text("to be, or not to be")
