@@ -337,6 +337,13 @@ class WhileHidden(QObject):
     def _input(self, *_args: Any) -> None:
         self._follow("input")
 
+    def behind(self) -> bool:
+        """True (and caught up when shown) when the view is hidden: its caller skips work nobody sees."""
+        if self._view.isVisible():
+            return False
+        self._behind.add("input")
+        return True
+
     def _unit(self, *_args: Any) -> None:
         self._follow("unit")
 

@@ -305,6 +305,8 @@ class StepperPanel(QWidget):
     def _update_over_time(self) -> None:
         """Recompute the output over time for the current input (on the runner; stale results dropped)."""
         self._series_id += 1
+        if self._follow.behind():  # hidden: recomputed when the Stepper is shown
+            return
         req = self._series_id
         stepper = self.session.stepper
         kind = self.output.kind
