@@ -19,6 +19,16 @@ CORPUS = Path(os.environ.get("KERAS_CORPUS", REPO.parent / "shared" / "keras-cor
 GENERATED = Path(os.environ.get("INSPECTOR_GENERATED", REPO / "tests" / ".generated"))
 
 
+LAST_TEST = GENERATED / "last-test.txt"
+
+
+def pytest_runtest_logstart(nodeid: str, location: object) -> None:
+    """The test now running, for `.ci/run` to name when a run is stopped (a hang shows only the
+    bottom of its stack in the tail of the output)."""
+    LAST_TEST.parent.mkdir(parents=True, exist_ok=True)
+    LAST_TEST.write_text(nodeid + "\n")
+
+
 def corpus_files() -> list[Path]:
     """Every model-ish file of the shared corpus (empty when the folder is absent)."""
     if not CORPUS.is_dir():
