@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ import numpy as np
 
 from inspector.app import long_stepper as longrun
 from inspector.app.keyframes import SequenceSource
+from inspector.app.outputs import OutputKind, describe_outputs
 from inspector.app.runner import error_message
-from inspector.app.text import TextModel, find_text_model
+from inspector.app.text import TextModel, find_text_model, token_table
 from inspector.core import engine
 from inspector.core.network import ModelFile, Network, Semantics
 from inspector.core.stepper import Stepper
@@ -47,11 +48,26 @@ class TextSetup:
 
     text_model : None when the model reads no text; error : why a found encoding cannot be used ('').
     labels : class names per output layer name ('' = the first output).
+    output_kinds : what each output is (`output_kinds`; worked out here, on the loading thread, because
+        it may run the model for one step).
     """
 
     text_model: TextModel | None = None
     error: str = ""
     labels: dict[str, list[str]] | None = None
+    output_kinds: list[OutputKind] = field(default_factory=list)
+
+
+def output_kinds(
+    model_file: ModelFile, text_model: TextModel | None, labels: dict[str, list[str]] | None
+) -> list[OutputKind]:
+    """What each output of the network inputs run through is (`describe_outputs`; [] without one)."""
+    net = text_model.network if text_model is not None else model_file.network
+    if net is None:
+        return []
+    enc = text_model.encoder if text_model is not None else None
+    symbols = token_table(enc, enc.vocab_size) if enc is not None else None
+    return describe_outputs(net, labels=labels or {}, symbols=symbols, semantics=model_file.semantics)
 
 
 def text_setup(model_file: ModelFile, path: str, vocab: Sequence[str] | None = None) -> TextSetup:
@@ -67,7 +83,7 @@ def text_setup(model_file: ModelFile, path: str, vocab: Sequence[str] | None = N
         labels: dict[str, list[str]] | None = find_labels(path)
     except Exception:  # noqa: BLE001 - malformed labels: outputs are named 'class k'
         labels = None
-    return TextSetup(tm, error, labels)
+    return TextSetup(tm, error, labels, output_kinds(model_file, tm, labels))
 
 
 def load_model(

@@ -45,8 +45,8 @@ from psygnal import Signal
 
 from inspector.app import long_stepper as longrun
 from inspector.app.inputs import check_inputs
-from inspector.app.loading import TextSetup, build_stepper, load_model, long_source
-from inspector.app.outputs import OutputKind, describe_outputs
+from inspector.app.loading import TextSetup, build_stepper, load_model, long_source, output_kinds
+from inspector.app.outputs import OutputKind
 from inspector.app.runner import Runner, SyncRunner, error_message
 from inspector.app.text import (
     Encoded,
@@ -284,7 +284,7 @@ class AppState:
             self.set_vocabulary(user)  # the vocabulary the user chose, on the re-read network
         else:
             self._user_vocabulary = None
-            self._set_text_model(setup.text_model)
+            self._set_text_model(setup.text_model, setup.output_kinds)
         self._update_busy()
         self.file_loaded.emit(model_file)
 
@@ -324,15 +324,13 @@ class AppState:
                 self.text_error = error_message(exc)
         self._set_text_model(tm)
 
-    def _set_text_model(self, tm: TextModel | None) -> None:
+    def _set_text_model(self, tm: TextModel | None, kinds: list[OutputKind] | None = None) -> None:
+        """`kinds`: the output kinds `load_model` worked out for `tm` (else they are worked out here)."""
         self.text_model = tm
         vocab = token_table(tm.encoder, tm.encoder.vocab_size) if tm is not None else None
-        net = self.run_network
-        self.output_kinds = (
-            describe_outputs(net, labels=self.labels, symbols=vocab, semantics=self.model_file.semantics)
-            if net is not None and self.model_file is not None
-            else []
-        )
+        if kinds is None:
+            kinds = output_kinds(self.model_file, tm, self.labels) if self.model_file is not None else []
+        self.output_kinds = kinds
         if vocab != self.vocabulary:
             self.vocabulary = vocab
             self.vocabulary_changed.emit(vocab)

@@ -102,6 +102,7 @@ class InputPanel(QWidget):
         line = QFontMetrics(self.text_edit.font()).lineSpacing()
         self.text_edit.setFixedHeight(int(line * 2.6) + 10)
         self.text_edit.textChanged.connect(self._on_text_edited)
+        self._file: Any = None  # the file whose first input ran (or waits for its turn)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
@@ -235,7 +236,8 @@ class InputPanel(QWidget):
             text += " \u2014 several inputs: load a .npz with one array per input"
         return text
 
-    def _on_file_loaded(self, _model_file: Any) -> None:
+    def _on_file_loaded(self, model_file: Any) -> None:
+        self._file = model_file
         self._set_description()
         self._update_padding_box()
         self.clear_error()
@@ -250,11 +252,27 @@ class InputPanel(QWidget):
                 self.length_box.setValue(int(shape[0][1]))
         self._fill_table(None)
         self._set_note("")
-        if self.session.vocabulary and runnable:
+        if not runnable:
+            return
+        if self.session.sync:
+            self._run_first_input(model_file)
+        else:
+            # once this event-loop pass (and the paint of the new file it posted) is over: a worker
+            # running the model while the GUI thread paints makes every GIL hand-back cost the GUI
+            # thread (the same rule as the weight statistics)
+            QTimer.singleShot(0, self, lambda: self._run_first_input(model_file))
+
+    def _run_first_input(self, model_file: Any) -> None:
+        """The input a newly opened file shows: the text box's text, else a seeded random example
+        (not when another file was opened or an input was given meanwhile)."""
+        s = self.session
+        if s.model_file is not model_file or s.network is None or s.stepper is not None or s.busy:
+            return
+        if self.session.vocabulary:
             if not self.text_edit.toPlainText():
                 self._set_text(self._default_text())
             self.apply_text()
-        elif runnable and self.session.network.input_shapes:
+        elif self.session.network.input_shapes:
             self.apply_default_example()
 
     def _set_description(self) -> None:
@@ -296,6 +314,8 @@ class InputPanel(QWidget):
         self._set_description()
         self._update_padding_box()
         self._update_tabs()
+        if self.session.model_file is not self._file:
+            return  # a new file: its first input runs after file_loaded
         if self.session.vocabulary and self.session.network is not None:
             if not self.text_edit.toPlainText():
                 self._set_text(self._default_text())

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -40,6 +39,7 @@ from inspector.ui.health_panel import HealthPanel
 from inspector.ui.intervention_panel import InterventionPanel
 from inspector.ui.step_common import input_ids, input_symbols
 from inspector.ui.units_page import UnitsPage
+from inspector.ui.widgets import WhenShown
 from inspector.ui.workers import QtRunner
 
 # Open in Stepper: the corpus window run in the Stepper around a unit's best position
@@ -80,7 +80,8 @@ class StatePage(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._stale = True
+        self._when_shown = WhenShown(self, ("refresh",), lambda _what: self.refresh())
+        self._when_shown.pending.add("refresh")  # first shown: show the state as it is then
         self._links: list[tuple[Any, Callable[..., Any]]] = []
         links = self._links
         # psygnal does not know when this widget dies: drop the connections with it
@@ -92,21 +93,10 @@ class StatePage(QWidget):
 
     def mark_stale(self, *_args: Any) -> None:
         """Something the page shows changed: refresh now if visible, else when shown."""
-        self._stale = True
-        if self.isVisible():
-            self.refresh_now()
-
-    def refresh_now(self) -> None:
-        self._stale = False
-        self.refresh()
+        self._when_shown.request("refresh")
 
     def refresh(self) -> None:  # pragma: no cover - overridden
         pass
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh_now()
 
     def figure_target(self) -> Any:
         """What File > Export > Figure exports for this page."""
@@ -248,7 +238,7 @@ class UnitsTab(StatePage):
 
 
 class HealthTab(StatePage):
-    """The Health page: weight findings at once, data findings on the Stepper's current input."""
+    """The Health page: weight findings when shown, data findings on the Stepper's current input."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -257,11 +247,19 @@ class HealthTab(StatePage):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.panel)
         self.panel.finding_activated.connect(self._on_finding)
-        self.observe(state.file_loaded, self.panel.set_model)
+        self.observe(state.file_loaded, self._on_file_loaded)
         self.observe(state.input_changed, lambda _s: self.panel.set_input(self._inputs()))
-        if state.model_file is not None:
-            self.panel.set_model(state.model_file)
-            self.panel.set_input(self._inputs())
+        self.panel.set_input(self._inputs())
+
+    def _on_file_loaded(self, _mf: Any) -> None:
+        # The weights are checked when the page is shown (a pass over every weight of the file, not
+        # spent while the file opens behind another page); a hidden page lets go of the previous file.
+        if not self.isVisible():
+            self.panel.set_model(None)
+        self.mark_stale()
+
+    def refresh(self) -> None:
+        self.panel.set_model(self.state.model_file)
 
     def _inputs(self) -> np.ndarray | list[np.ndarray] | None:
         xs = stepper_inputs(self.state)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QImage, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QWidget
 
@@ -23,7 +23,7 @@ from inspector.core.network import GATES_BY_KIND
 from inspector.core.recurrent import Trajectory
 from inspector.core.stats import finite_range
 from inspector.core.stepper import Stepper
-from inspector.ui.widgets import ElidedLabel
+from inspector.ui.widgets import ElidedLabel, WhenShown
 
 PAD_LABEL = "\u2205"  # an all-zero one-hot row (left padding of a fixed window)
 
@@ -303,10 +303,10 @@ def sample_count(session: AppState) -> int:
     return 1
 
 
-class WhileHidden(QObject):
+class WhileHidden(WhenShown):
     """Keeps a hidden view from redrawing what nobody sees: while `view` is hidden (another tab in front,
-    the window not shown yet) the state's input, unit and step changes only mark it behind, and when it
-    is shown it catches up once, from the state as it is then.
+    the window not shown yet) the state's input, unit and step changes only wait (`WhenShown`), and when
+    it is shown it catches up once, from the state as it is then.
 
     `on_input(stepper)`, `on_step(t)` and `on_unit(layer, unit)` are the view's handlers (any may be
     None).  A new vocabulary counts as a new input.  A hidden view lets go of the previous run at once
@@ -321,11 +321,9 @@ class WhileHidden(QObject):
         on_step: Callable[[int], None] | None,
         on_unit: Callable[[str, int], None] | None = None,
     ) -> None:
-        super().__init__(view)
-        self._view, self._session = view, session
+        super().__init__(view, ("input", "unit", "step"), self._catch_up)
+        self._session = session
         self._handlers = {"input": on_input, "unit": on_unit, "step": on_step}
-        self._behind: set[str] = set()
-        view.installEventFilter(self)
         if on_input is not None:
             session.input_changed.connect(self._input)
             session.vocabulary_changed.connect(self._input)
@@ -334,47 +332,35 @@ class WhileHidden(QObject):
         if on_step is not None:
             session.step_changed.connect(self._step)
 
-    def _input(self, *_args: Any) -> None:
-        self._follow("input")
-
     def behind(self) -> bool:
         """True (and caught up when shown) when the view is hidden: its caller skips work nobody sees."""
         if self._view.isVisible():
             return False
-        self._behind.add("input")
+        self.pending.add("input")
         return True
 
+    def _input(self, *_args: Any) -> None:
+        on_input = self._handlers["input"]
+        if on_input is not None and not self._view.isVisible() and "input" not in self.pending:
+            on_input(None)  # let go of the previous run now
+        self.request("input")
+
     def _unit(self, *_args: Any) -> None:
-        self._follow("unit")
+        self.request("unit")
 
     def _step(self, *_args: Any) -> None:
-        self._follow("step")
+        self.request("step")
 
-    def _follow(self, what: str) -> None:
-        if self._view.isVisible():
-            self._run(what)
-            return
-        if what == "input" and "input" not in self._behind and self._handlers["input"] is not None:
-            self._handlers["input"](None)
-        self._behind.add(what)
-
-    def _run(self, what: str) -> None:
+    def _catch_up(self, what: str) -> None:
         fn, s = self._handlers[what], self._session
-        if fn is not None:
-            if what == "input":
-                fn(s.stepper)
-            elif what == "unit":
-                fn(*s.unit)
-            else:
-                fn(s.step)
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if obj is self._view and event.type() == QEvent.Type.Show and self._behind:
-            behind, self._behind = self._behind, set()
-            for what in ("input", "unit", "step"):
-                if what in behind:
-                    self._run(what)
-        return False
+        if fn is None:
+            return
+        if what == "input":
+            fn(s.stepper)
+        elif what == "unit":
+            fn(*s.unit)
+        else:
+            fn(s.step)
 
 
 def observe_steps(view: Any, graphics: pg.GraphicsLayoutWidget, session: AppState) -> None:

@@ -331,6 +331,8 @@ class WeightPanel(QWidget):
         self._previewing = True
         matrix = describe_weight(layer, path, weight, mf.network, vocabulary)
         self._show_content()
+        if self.heatmap.matrix is None or self.heatmap.matrix.path != path:
+            self._fit_splitter(matrix)  # as the whole file will have it: no new layout when it arrives
         self.heatmap.set_matrix(matrix)
         self.histograms.set_summary(None, None)
         self.stats.setRowCount(0)
@@ -344,7 +346,7 @@ class WeightPanel(QWidget):
             self._update_selection(self.session.selection)
 
     def _update_selection(self, path: str) -> None:
-        was_preview, self._previewing = self._previewing, False
+        self._previewing = False
         found = self.session.find_weight(path)
         if found is None:
             self._summarizer.cancel()
@@ -369,12 +371,8 @@ class WeightPanel(QWidget):
             else "Hover a cell for its value."
         )
         self._show_content()
-        if not same or was_preview:  # the same weight again keeps the splitter where the user put it
-            # a bias (one or two rows) needs little height: give the room to the statistics instead
-            total = sum(self.splitter.sizes()) or 690
-            few_rows = matrix.value.shape[0] <= 4
-            top = min(total - 150, 260 + 30 * matrix.value.shape[0]) if few_rows else int(total * 0.75)
-            self.splitter.setSizes([top, total - top])
+        if not same:  # the same weight again (or after its preview) keeps the splitter where it is
+            self._fit_splitter(matrix)
         # page and splitter first: the heatmap is drawn (big weights decimated) for its final size
         self.heatmap.set_matrix(matrix)
         if not (same and self._summary_path == matrix.path):
@@ -390,6 +388,14 @@ class WeightPanel(QWidget):
                 QTimer.singleShot(0, self, lambda m=matrix: self._summarize_later(m))
         layer_key, unit = self.session.unit
         self.heatmap.highlight_unit(unit if layer_key and layer_key == matrix.trace_key else -1)
+
+    def _fit_splitter(self, matrix: WeightMatrix) -> None:
+        """Heatmap above, statistics below: a bias (one or two rows) needs little height, so the room
+        goes to the statistics instead."""
+        total = sum(self.splitter.sizes()) or 690
+        rows = matrix.value.shape[0]
+        top = min(total - 150, 260 + 30 * rows) if rows <= 4 else int(total * 0.75)
+        self.splitter.setSizes([top, total - top])
 
     def _summarize_later(self, matrix: WeightMatrix) -> None:
         if self.heatmap.matrix is not None and self.heatmap.matrix.path == matrix.path == self._summary_path:

@@ -1,11 +1,12 @@
-"""Small widgets and helpers shared by the views: a label that elides, a pool of reusable items."""
+"""Small widgets and helpers shared by the views: a label that elides, a pool of reusable items, and
+work deferred until a view is shown."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
@@ -99,3 +100,35 @@ class ItemPool(Generic[T]):
     def extra(self) -> list[T]:
         """The items not handed out by the last `take`."""
         return self.items[self._used :]
+
+
+class WhenShown(QObject):
+    """Work for a view that only matters while it is seen: `request(what)` runs `run(what)` now when
+    the view is visible, else once when it is next shown, each kind of work once, in `order`.
+
+    The one rule behind the pages (`pages.StatePage`: refresh when shown) and the stepping views
+    (`step_common.WhileHidden`: catch up with the input, unit and step when shown).  `pending` holds
+    what waits for the next show.
+    """
+
+    def __init__(self, view: QWidget, order: Iterable[str], run: Callable[[str], None]) -> None:
+        super().__init__(view)
+        self._view = view
+        self._order = tuple(order)
+        self._run = run
+        self.pending: set[str] = set()
+        view.installEventFilter(self)
+
+    def request(self, what: str) -> None:
+        if self._view.isVisible():
+            self._run(what)
+        else:
+            self.pending.add(what)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if obj is self._view and event.type() == QEvent.Type.Show and self.pending:
+            todo, self.pending = self.pending, set()
+            for what in self._order:
+                if what in todo:
+                    self._run(what)
+        return False

@@ -85,3 +85,51 @@ def test_preview_of_a_file_that_then_fails_is_taken_back(window, qtbot, tmp_path
     assert now.path == before.path
     np.testing.assert_array_equal(now.value, before.value)
     assert "Reading the rest" not in window.weights.readout.text()
+
+
+def test_the_preview_lays_the_page_out_as_the_whole_file_will(window, qtbot) -> None:
+    """The preview gives heatmap and statistics their room at once (the whole file then arrives without
+    a new layout), a bias gets a short heatmap, and a reload keeps the splitter where the user put it."""
+    session = _open_classic(window, qtbot)
+    panel = window.weights
+    at_preview: list[list[int]] = []
+    session.preview_loaded.connect(lambda *a: at_preview.append(panel.splitter.sizes()))
+    session.select_weight("lstm/bias")
+    bias_top = panel.splitter.sizes()[0]
+    session.select_weight("lstm/kernel")
+    kernel_sizes = panel.splitter.sizes()
+    assert bias_top < kernel_sizes[0]
+    session.open(str(CLASSIC))  # the same file again, as a drop does
+    _wait_loaded(qtbot, session, "re-open")
+    assert at_preview and at_preview[0] == panel.splitter.sizes() == kernel_sizes
+    total = sum(kernel_sizes)
+    panel.splitter.setSizes([total // 3, total - total // 3])  # the user drags the splitter
+    dragged = panel.splitter.sizes()
+    session.reload()
+    _wait_loaded(qtbot, session, "reload")
+    assert len(at_preview) == 2 and at_preview[1] == dragged == panel.splitter.sizes()
+
+
+def test_an_input_given_as_the_file_arrives_is_kept(window, qtbot) -> None:
+    """The first input of a new file (the sample's starter text) runs after the file is painted; an
+    input given in between (a script, a drop) is not replaced by it."""
+    if not CLASSIC.exists():
+        pytest.skip("sample absent")
+    session = window.session
+    window.show()
+    given: list[np.ndarray] = []
+
+    def give(mf) -> None:
+        width = mf.network.input_shapes[0][-1]  # one-hot characters
+        given.append(np.eye(width, dtype=np.float32)[[3, 1, 4, 1, 5]][None])
+        session.set_input(given[0])
+
+    session.file_loaded.connect(give)
+    runs: list[int] = []
+    session.input_changed.connect(lambda st: runs.append(st.n_steps if st is not None else 0))
+    session.open(str(CLASSIC))
+    _wait_loaded(qtbot, session, "classic")
+    qtbot.waitUntil(lambda: session.stepper is not None and not session.busy, timeout=30000)
+    qtbot.wait(50)  # the deferred first input has had its turn
+    assert session.n_steps == 5 and [r for r in runs if r] == [5], runs  # run once, not run again
+    np.testing.assert_array_equal(session.stepper.inputs[0], given[0])

@@ -355,7 +355,7 @@ def test_linked_unit_selection_between_weights_and_stepper(window, sample_path, 
     assert sig.args == ["lstm", 17] and s.unit == ("lstm", 17)
     assert hm.unit == 17 and hm.panels[3].col_marker.isVisible()  # every gate outlines column 17
     stepper = window.stepper
-    assert stepper.gate_strips._follow._behind  # hidden behind the Weights tab: built when shown
+    assert stepper.gate_strips._follow.pending  # hidden behind the Weights tab: built when shown
     window.tabs.setCurrentIndex(1)
     assert stepper.gate_strips.highlighted_unit("lstm") == 17
     h17 = stepper.timeline.trace_data()["hidden"]

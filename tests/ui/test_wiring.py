@@ -153,6 +153,25 @@ def test_health_finding_selects_its_weight_on_the_weights_page(classic):
     assert health.panel.findings
 
 
+def test_health_checks_the_weights_when_shown_and_hidden_lets_go(classic, monkeypatch):
+    """The weight check (a pass over every weight) runs when the Health page is shown, not while a file
+    opens behind another page; a hidden page does not keep the previous file."""
+    from inspector.app import health as health_mod
+
+    win, s = classic, classic.session
+    checked: list[object] = []
+    real = health_mod.check
+    monkeypatch.setattr(health_mod, "check", lambda mf, *a: checked.append(mf) or real(mf, *a))
+    assert win.tabs.tabText(win.tabs.currentIndex()) != "Health"
+    s.reload()
+    assert checked == [] and win.pages["Health"].panel.model is None
+    health = _show(win, "Health")
+    assert checked == [s.model_file] and health.panel.model is s.model_file
+    assert health.panel.findings == real(s.model_file)
+    s.reload()  # shown: checked again at once
+    assert checked[-1] is s.model_file and len(checked) == 2
+
+
 # ------------------------------------------------------------------ Cell
 
 
