@@ -269,11 +269,15 @@ class InputPanel(QWidget):
         if s.model_file is not model_file or s.network is None or s.stepper is not None or s.busy:
             return
         if self.session.vocabulary:
-            if not self.text_edit.toPlainText():
-                self._set_text(self._default_text())
-            self.apply_text()
+            self._apply_starter_text()
         elif self.session.network.input_shapes:
             self.apply_default_example()
+
+    def _apply_starter_text(self) -> None:
+        """Run the text box's text (the model's starter text when the box is empty)."""
+        if not self.text_edit.toPlainText():
+            self._set_text(self._default_text())
+        self.apply_text()
 
     def _set_description(self) -> None:
         text = self._describe()
@@ -317,9 +321,7 @@ class InputPanel(QWidget):
         if self.session.model_file is not self._file:
             return  # a new file: its first input runs after file_loaded
         if self.session.vocabulary and self.session.network is not None:
-            if not self.text_edit.toPlainText():
-                self._set_text(self._default_text())
-            self.apply_text()
+            self._apply_starter_text()
 
     def _update_tabs(self) -> None:
         net = self.session.network
