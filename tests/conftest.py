@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import importlib.util
 import os
 import sys
@@ -20,13 +21,32 @@ GENERATED = Path(os.environ.get("INSPECTOR_GENERATED", REPO / "tests" / ".genera
 
 
 LAST_TEST = GENERATED / "last-test.txt"
+HANG_DUMP = GENERATED / "hang-dump.txt"
+# Per test, fixtures included (the first Keras oracle run builds its models: a few minutes).
+HANG_S = float(os.environ.get("INSPECTOR_HANG_S", "900"))
+_hang_file: list[object] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    HANG_DUMP.parent.mkdir(parents=True, exist_ok=True)
+    _hang_file.append(HANG_DUMP.open("w"))  # kept open: faulthandler writes to its descriptor
 
 
 def pytest_runtest_logstart(nodeid: str, location: object) -> None:
-    """The test now running, for `.ci/run` to name when a run is stopped (a hang shows only the
-    bottom of its stack in the tail of the output)."""
+    """Name the test now running (for `.ci/run`, when a run is stopped) and arm the hang guard.
+
+    The guard is faulthandler's watchdog: a C thread that needs no GIL, so it also stops a test
+    whose threads are deadlocked holding the GIL (pytest-timeout cannot: its timer thread needs the
+    GIL).  After `HANG_S` it writes every thread's stack to `HANG_DUMP` and ends the run.
+    """
     LAST_TEST.parent.mkdir(parents=True, exist_ok=True)
     LAST_TEST.write_text(nodeid + "\n")
+    if _hang_file:
+        faulthandler.dump_traceback_later(HANG_S, exit=True, file=_hang_file[0])  # type: ignore[arg-type]
+
+
+def pytest_runtest_logfinish(nodeid: str, location: object) -> None:
+    faulthandler.cancel_dump_traceback_later()
 
 
 def corpus_files() -> list[Path]:

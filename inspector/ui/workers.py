@@ -6,6 +6,14 @@ the callbacks on the GUI thread, through a queued signal.  A strong reference to
 is kept until it has reported.  `TaskRunner` adds "only the newest request counts" for widgets with
 their own background job (the Weights page's statistics).
 
+Python's cyclic garbage collector runs on whichever thread happens to allocate.  If it runs on a
+pool thread and frees a cycle that holds Qt widgets, the widgets are destroyed off the GUI thread:
+that thread takes a Qt lock then waits for the GIL while the GUI thread, holding the GIL, waits
+for the lock -- the whole app freezes (issue 16, seen once in a few hundred test runs).  So while
+the GUI runs work off its thread, automatic collection is off and pyqtgraph's `GarbageCollector`
+collects on a timer on the GUI thread instead (`collect_garbage_on_gui_thread`, called by every
+`QtRunner`).
+
 Tests wait for background work with ``state.wait_until_idle()`` or
 ``QThreadPool.globalInstance().waitForDone()`` (then process events, e.g. ``qtbot.waitSignal``).
 """
@@ -17,11 +25,24 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 from inspector.app.runner import Done, Failed, Report, Runner, SyncRunner, error_message
 
 log = logging.getLogger(__name__)
+
+_collector: GarbageCollector | None = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Turn automatic garbage collection off; collect every second on the GUI thread instead.
+
+    Call on the GUI thread; once is enough (later calls do nothing).
+    """
+    global _collector  # noqa: PLW0603 - one collector for the process, created on first use
+    if _collector is None:
+        _collector = GarbageCollector(interval=1.0)
 
 
 class _Relay(QObject):
@@ -60,6 +81,7 @@ class QtRunner:
     """`Runner` on `QThreadPool.globalInstance()`; callbacks run on the GUI thread."""
 
     def __init__(self) -> None:
+        collect_garbage_on_gui_thread()
         self._running: set[tuple[_Job, _Relay]] = set()
 
     def submit(
