@@ -2,9 +2,9 @@
 
 `QtRunner` implements the app layer's `Runner` protocol (`inspector.app.runner`) on Qt's global
 thread pool: ``fn(*args)`` runs on a pool thread and its result (or one-line error) is delivered to
-the callbacks on the GUI thread, through a queued signal.  A strong reference to every running job
-is kept until it has reported.  `TaskRunner` adds "only the newest request counts" for widgets with
-their own background job (the Weights page's statistics).
+the callbacks on the GUI thread, through a queued signal of one relay object; a job keeps nothing
+alive once its result is delivered.  `TaskRunner` adds "only the newest request counts" for
+widgets with their own background job (the Weights page's statistics).
 
 Python's cyclic garbage collector runs on whichever thread happens to allocate.  If it runs on a
 pool thread and frees a cycle that holds Qt widgets, the widgets are destroyed off the GUI thread:
@@ -20,13 +20,15 @@ Tests wait for background work with ``state.wait_until_idle()`` or
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
 
 from inspector.app.runner import Done, Failed, Report, Runner, SyncRunner, error_message
 
@@ -45,44 +47,69 @@ def collect_garbage_on_gui_thread() -> None:
         _collector = GarbageCollector(interval=1.0)
 
 
+_DONE, _FAILED, _PROGRESS = 0, 1, 2
+_job_ids = itertools.count(1)
+
+
 class _Relay(QObject):
-    """Lives on the GUI thread; emitting from the pool thread queues the call onto the GUI thread."""
+    """The one object pool threads report through; it lives on the GUI thread for the whole process.
 
-    done = Signal(object)
-    failed = Signal(str)
-    progress = Signal(object)
+    A job on a pool thread holds only its function, its arguments and its number: the callbacks
+    stay here, on the GUI thread, and are dropped once the result is delivered.  So no object is kept
+    per finished job (issue 16: every job used to stay alive, with the callbacks it held) and no
+    callback, widget or signal object is ever released by a pool thread.
+    """
 
+    reported = Signal(int, int, object)  # job number, _DONE / _FAILED / _PROGRESS, value
 
-class _Job(QRunnable):
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], relay: _Relay, reports: bool) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.setAutoDelete(False)  # Python keeps it alive until the result has been delivered
-        self._fn = fn
-        self._args = args
-        self._relay = relay
-        self._reports = reports
+        self.callbacks: dict[int, tuple[Done, Failed, Report | None]] = {}
+        self.reported.connect(self._deliver)  # queued when emitted from a pool thread
 
-    def run(self) -> None:
-        try:
-            if self._reports:
-                result = self._fn(*self._args, report=self._relay.progress.emit)
-            else:
-                result = self._fn(*self._args)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
-            log.debug("background task failed", exc_info=True)
-            self._relay.failed.emit(error_message(exc))
-        else:
-            self._relay.done.emit(result)
-        finally:  # memory (issue 16): PySide keeps every started non-auto-delete job alive, so drop
-            self._fn, self._args = None, ()  # its inputs (a ModelFile, a WeightMatrix) once it has run
+    @Slot(int, int, object)
+    def _deliver(self, job: int, kind: int, value: object) -> None:
+        if kind == _PROGRESS:
+            callbacks = self.callbacks.get(job)
+            if callbacks is not None and callbacks[2] is not None:
+                callbacks[2](value)
+            return
+        callbacks = self.callbacks.pop(job, None)
+        if callbacks is not None:
+            callbacks[kind](value)
+
+
+_relay: _Relay | None = None
+
+
+def _run(relay: _Relay, job: int, fn: Callable[..., Any], args: tuple[Any, ...], reports: bool) -> None:
+    """On a pool thread: ``fn(*args)``, its result or one-line error reported to the GUI thread."""
+
+    def report(value: object) -> None:
+        relay.reported.emit(job, _PROGRESS, value)
+
+    try:
+        result = fn(*args, report=report) if reports else fn(*args)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
+        log.debug("background task failed", exc_info=True)
+        relay.reported.emit(job, _FAILED, error_message(exc))
+    else:
+        relay.reported.emit(job, _DONE, result)
 
 
 class QtRunner:
-    """`Runner` on `QThreadPool.globalInstance()`; callbacks run on the GUI thread."""
+    """`Runner` on `QThreadPool.globalInstance()`; callbacks run on the GUI thread.
+
+    Create it on the GUI thread.
+    """
 
     def __init__(self) -> None:
+        global _relay  # noqa: PLW0603 - one relay for the process, created on the GUI thread
         collect_garbage_on_gui_thread()
-        self._running: set[tuple[_Job, _Relay]] = set()
+        if _relay is None:
+            _relay = _Relay()
+        self._relay = _relay
+        self._pending: set[int] = set()
 
     def submit(
         self,
@@ -92,28 +119,28 @@ class QtRunner:
         on_error: Failed,
         on_progress: Report | None = None,
     ) -> None:
-        relay = _Relay()
-        job = _Job(fn, args, relay, on_progress is not None)
-        entry = (job, relay)
-        self._running.add(entry)
+        job = next(_job_ids)
+        pending = self._pending
 
         def finish(callback: Callable[[Any], None], value: Any) -> None:
-            self._running.discard(entry)
+            pending.discard(job)
             callback(value)
 
-        relay.done.connect(lambda result: finish(on_done, result))
-        relay.failed.connect(lambda message: finish(on_error, message))
-        if on_progress is not None:
-            relay.progress.connect(on_progress)
-        QThreadPool.globalInstance().start(job)
+        self._relay.callbacks[job] = (
+            lambda result: finish(on_done, result),
+            lambda message: finish(on_error, message),
+            on_progress,
+        )
+        pending.add(job)
+        QThreadPool.globalInstance().start(partial(_run, self._relay, job, fn, args, on_progress is not None))
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         """Wait for the pool, then deliver the queued results (process GUI events)."""
         deadline = time.monotonic() + timeout
         QThreadPool.globalInstance().waitForDone(int(timeout * 1000))
-        while self._running and time.monotonic() < deadline:
+        while self._pending and time.monotonic() < deadline:
             QCoreApplication.processEvents()
-        return not self._running
+        return not self._pending
 
 
 class TaskRunner(QObject):
