@@ -87,7 +87,8 @@ def test_random_actions_over_many_files(qtbot, window, hostile_dir: Path) -> Non
         settle()
     rss1, fds1 = steady()
     # shown with `pytest -s` (the figures of a long run, SOAK_SECONDS=600, go in the notes)
-    print(f"soak: {opened} opens, RSS {rss0:.0f} -> {rss1:.0f} MB, descriptors {sum(fds0.values())} -> {sum(fds1.values())}")
+    fds = f"descriptors {sum(fds0.values())} -> {sum(fds1.values())}"
+    print(f"soak: {opened} opens, RSS {rss0:.0f} -> {rss1:.0f} MB, {fds}")
     assert opened >= 20
     grown, shrunk = fds1 - fds0, fds0 - fds1
     assert sum(fds1.values()) <= sum(fds0.values()), (opened, dict(grown), dict(shrunk))

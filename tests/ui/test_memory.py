@@ -74,6 +74,8 @@ def test_eight_reopens_by_reload_and_drop_stay_bounded(qtbot, window, two_models
         figures.append((round(memory.rss_mb()), memory.memfds()))
     rss = memory.rss_mb()
     n_mem, mb_mem = memory.memfds()
+    held = f"RSS {first:.0f} -> {rss:.0f} MB, memory files {mb_mem:.0f} MB"
+    print(f"eight re-opens of {size_mb:.0f} MB models: {held}")  # shown with `pytest -s`
     assert rss - first <= 150, (first, figures)
     assert mb_mem <= 2.5 * size_mb, (first, figures)
     assert memory.zombies() == []
