@@ -33,6 +33,20 @@ def error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def run_job(
+    fn: Callable[..., Any], args: tuple[Any, ...], on_done: Done, on_error: Failed, report: Report | None
+) -> None:
+    """Call ``fn(*args)`` (with ``report=`` when given) here, then `on_done(result)` or
+    `on_error(one-line message)`: the body of every runner, whichever thread it runs on."""
+    try:
+        result = fn(*args, report=report) if report is not None else fn(*args)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
+        log.debug("task failed", exc_info=True)
+        on_error(error_message(exc))
+    else:
+        on_done(result)
+
+
 class Runner(Protocol):
     """Runs ``fn(*args)`` and reports back with `on_done` / `on_error` (and `on_progress`)."""
 
@@ -61,13 +75,7 @@ class SyncRunner:
         on_error: Failed,
         on_progress: Report | None = None,
     ) -> None:
-        try:
-            result = fn(*args, report=on_progress) if on_progress is not None else fn(*args)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
-            log.debug("task failed", exc_info=True)
-            on_error(error_message(exc))
-        else:
-            on_done(result)
+        run_job(fn, args, on_done, on_error, on_progress)
 
     def wait_until_idle(self, timeout: float = 30.0) -> bool:
         return True

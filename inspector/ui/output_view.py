@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.app.outputs import OutputKind
+from inspector.app.runner import error_message
 from inspector.app.state import AppState
 from inspector.core.stepper import Stepper
 from inspector.ui import step_common as ta
@@ -208,8 +209,6 @@ class OutputView(QWidget):
             try:
                 y = np.asarray(stepper.outputs_at(t)[k])
             except Exception as exc:  # noqa: BLE001 - e.g. a Flatten that needs the full length
-                from inspector.ui.workers import error_message
-
                 self._cut_error = error_message(exc)
             row = y[min(self.sample, y.shape[0] - 1)] if y.ndim >= 1 else y.reshape(1)
             if row.ndim >= 2:  # a shorter sequence output: its last step

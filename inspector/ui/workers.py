@@ -21,7 +21,6 @@ Tests wait for background work with ``state.wait_until_idle()`` or
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 from collections.abc import Callable
 from functools import partial
@@ -30,9 +29,7 @@ from typing import Any
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
 
-from inspector.app.runner import Done, Failed, Report, Runner, SyncRunner, error_message
-
-log = logging.getLogger(__name__)
+from inspector.app.runner import Done, Failed, Report, Runner, SyncRunner, run_job
 
 _collector: GarbageCollector | None = None
 
@@ -47,7 +44,7 @@ def collect_garbage_on_gui_thread() -> None:
         _collector = GarbageCollector(interval=1.0)
 
 
-_DONE, _FAILED, _PROGRESS = 0, 1, 2
+_DONE, _FAILED, _PROGRESS = 0, 1, 2  # what a job reports; done / failed index its callbacks
 _job_ids = itertools.count(1)
 
 
@@ -88,13 +85,13 @@ def _run(relay: _Relay, job: int, fn: Callable[..., Any], args: tuple[Any, ...],
     def report(value: object) -> None:
         relay.reported.emit(job, _PROGRESS, value)
 
-    try:
-        result = fn(*args, report=report) if reports else fn(*args)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line message
-        log.debug("background task failed", exc_info=True)
-        relay.reported.emit(job, _FAILED, error_message(exc))
-    else:
-        relay.reported.emit(job, _DONE, result)
+    run_job(
+        fn,
+        args,
+        on_done=lambda result: relay.reported.emit(job, _DONE, result),
+        on_error=lambda message: relay.reported.emit(job, _FAILED, message),
+        report=report if reports else None,
+    )
 
 
 class QtRunner:
